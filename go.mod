@@ -1,0 +1,3 @@
+module github.com/zmtp-go/zmtp
+
+go 1.26

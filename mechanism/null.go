@@ -1,0 +1,91 @@
+package mechanism
+
+import (
+	"context"
+
+	"github.com/zmtp-go/zmtp/frame"
+)
+
+// Null is the NULL mechanism: no security, each side sends READY with its
+// metadata and checks the peer's. The zero value is ready to use.
+type Null struct{}
+
+// Name returns "NULL".
+func (Null) Name() string { return frame.MechanismNull }
+
+// AsServer returns false: NULL has no roles and the bit must be zero.
+func (Null) AsServer() bool { return false }
+
+// NewHandshake returns a NULL handshake for one connection.
+func (Null) NewHandshake(p Params) (Handshake, error) {
+	return &nullHandshake{params: p}, nil
+}
+
+type nullHandshake struct {
+	params Params
+	peer   frame.Metadata
+	done   bool
+}
+
+// Start sends READY at once, without waiting for the peer's, as libzmq
+// does (RFC 23 allows either order; RFC 37's client-first order is met
+// since READY is the first thing either side sends).
+func (h *nullHandshake) Start() ([]frame.Command, error) {
+	md := ReadyMetadata(h.params)
+	if err := md.Validate(); err != nil {
+		return nil, err
+	}
+	return []frame.Command{{Name: frame.CmdReady, Data: frame.AppendMetadata(nil, md)}}, nil
+}
+
+func (h *nullHandshake) Handle(_ context.Context, cmd frame.Command) ([]frame.Command, error) {
+	if h.done {
+		return nil, ErrUnexpectedCommand
+	}
+	switch cmd.Name {
+	case frame.CmdReady:
+	case frame.CmdError:
+		reason, err := frame.ParseError(cmd.Data)
+		if err != nil {
+			return nil, wrapMalformed(err)
+		}
+		return nil, &PeerError{Reason: reason}
+	default:
+		return nil, ErrUnexpectedCommand
+	}
+	md, err := frame.ParseMetadata(cmd.Data)
+	if err != nil {
+		return nil, wrapMalformed(err)
+	}
+	if err := CheckPeerMetadata(h.params, md); err != nil {
+		return []frame.Command{errorCommand(err)}, err
+	}
+	h.peer = cloneMetadata(md)
+	h.done = true
+	return nil, nil
+}
+
+func (h *nullHandshake) Done() bool                   { return h.done }
+func (h *nullHandshake) PeerMetadata() frame.Metadata { return h.peer }
+func (h *nullHandshake) Cipher() Cipher               { return nil }
+
+// errorCommand returns the ERROR command that reports err to the peer.
+func errorCommand(err error) frame.Command {
+	reason := "Invalid handshake"
+	if _, ok := err.(*SocketTypeError); ok {
+		reason = "Invalid socket type"
+	}
+	return frame.Command{Name: frame.CmdError, Data: append([]byte{byte(len(reason))}, reason...)}
+}
+
+// cloneMetadata copies md so that it no longer aliases a read buffer.
+func cloneMetadata(md frame.Metadata) frame.Metadata {
+	if md == nil {
+		return nil
+	}
+	out := make(frame.Metadata, len(md))
+	for i, p := range md {
+		out[i] = frame.Property{Name: p.Name, Value: append([]byte(nil), p.Value...)}
+	}
+	return out
+}
