@@ -1,0 +1,480 @@
+package zmtp
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zmtp-go/zmtp/frame"
+	"github.com/zmtp-go/zmtp/mechanism"
+)
+
+// Conn is a ZMTP connection whose handshake has succeeded. Send, TrySend,
+// SendCommand, Recv and TryRecv are safe for concurrent use: each message is
+// queued and written whole, never interleaved with another, and each
+// received message is delivered whole to exactly one Recv.
+type Conn struct {
+	nc     net.Conn
+	cfg    ConnConfig
+	rd     *frame.Reader
+	rx     *countingConn
+	cipher mechanism.Cipher
+
+	peerGreeting frame.Greeting
+	peerMD       frame.Metadata
+	minor        uint8 // negotiated minor version: 0 or 1
+
+	sendq chan [][]byte
+	ctrlq chan ctrlItem
+	recvq chan [][]byte
+
+	closeOnce sync.Once
+	closing   chan struct{} // closed by Close: blocked senders give up
+	drain     chan struct{} // closed by Close once no send can start: the writer flushes and stops
+	dead      chan struct{} // closed when the connection has failed or ended
+	failOnce  sync.Once
+	cause     error
+	wg        sync.WaitGroup
+	sendMu    sync.RWMutex // held for reading while enqueueing; Close takes it to stop sends
+	stopped   bool         // guarded by sendMu: no more sends accepted
+
+	stats connStats
+}
+
+type connStats struct {
+	msgsIn, msgsOut   atomic.Int64
+	bytesOut, writes  atomic.Int64
+	pingsIn, pingsOut atomic.Int64
+}
+
+// MaxHandshakeFrameSize caps every frame received before the handshake has
+// succeeded, whatever MaxMessageSize allows afterwards.
+const MaxHandshakeFrameSize = 1 << 20
+
+// ctrlItem is a command body queued for the writer by the reader.
+type ctrlItem struct {
+	body []byte
+}
+
+// NewConn runs the ZMTP greeting and security handshake on nc and returns
+// the connection once the handshake has succeeded. The handshake is bounded
+// by ctx and by cfg.HandshakeTimeout. On failure nc is closed and the error
+// says why (see ErrMechanismMismatch, frame.ErrProtocol, *frame.LegacyError,
+// *TimeoutError, *mechanism.SocketTypeError and *mechanism.PeerError).
+// The Conn owns nc from then on.
+func NewConn(ctx context.Context, nc net.Conn, cfg ConnConfig) (*Conn, error) {
+	cfg, err := cfg.normalize()
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	c := &Conn{
+		nc:      nc,
+		cfg:     cfg,
+		rx:      &countingConn{Conn: nc},
+		sendq:   make(chan [][]byte, cfg.SendQueueLen),
+		ctrlq:   make(chan ctrlItem, 16),
+		recvq:   make(chan [][]byte, cfg.RecvQueueLen),
+		closing: make(chan struct{}),
+		drain:   make(chan struct{}),
+		dead:    make(chan struct{}),
+	}
+	// The frame limit is the message limit: no single frame may exceed it.
+	c.rd = frame.NewReader(c.rx, min(cfg.MaxMessageSize, MaxHandshakeFrameSize))
+	if err := c.handshake(ctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	c.wg.Add(2)
+	go c.readLoop()
+	go c.writeLoop()
+	return c, nil
+}
+
+// handshake exchanges greetings and runs the mechanism.
+func (c *Conn) handshake(ctx context.Context) (err error) {
+	var deadline time.Time
+	if c.cfg.HandshakeTimeout > 0 {
+		deadline = time.Now().Add(c.cfg.HandshakeTimeout)
+	}
+	if d, ok := ctx.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
+		deadline = d
+	}
+	hctx := ctx
+	if !deadline.IsZero() {
+		var cancel context.CancelFunc
+		hctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
+	c.nc.SetDeadline(deadline)
+	// A cancelled context interrupts blocked reads and writes at once.
+	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })
+	defer func() {
+		if !stop() {
+			// The context ended first: report that, even if the handshake
+			// finished at the same moment, since the deadline is now spoilt.
+			err = ctx.Err()
+			return
+		}
+		switch {
+		case err == nil:
+			c.nc.SetDeadline(time.Time{})
+		case isTimeout(err):
+			err = &TimeoutError{Op: "handshake"}
+		}
+	}()
+
+	if err := c.exchangeGreetings(); err != nil {
+		return err
+	}
+	hs, err := c.cfg.Mechanism.NewHandshake(mechanism.Params{
+		SocketType:   c.cfg.SocketType,
+		Identity:     c.cfg.Identity,
+		Properties:   c.cfg.Properties,
+		PeerGreeting: c.peerGreeting,
+		RemoteAddr:   addrString(c.nc.RemoteAddr()),
+	})
+	if err != nil {
+		return err
+	}
+	out, err := hs.Start()
+	if err != nil {
+		return err
+	}
+	var wbuf []byte
+	for {
+		if len(out) > 0 {
+			wbuf = wbuf[:0]
+			for _, cmd := range out {
+				wbuf = cmd.Append(wbuf)
+			}
+			if _, werr := c.nc.Write(wbuf); werr != nil && err == nil {
+				err = werr
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if hs.Done() {
+			break
+		}
+		f, rerr := c.rd.ReadFrame()
+		if rerr != nil {
+			return rerr
+		}
+		if !f.IsCommand() {
+			return ErrMessageBeforeReady
+		}
+		cmd, perr := frame.ParseCommand(f.Body)
+		if perr != nil {
+			if raw, ok := hs.(rawCommandHandler); ok {
+				out, err = raw.HandleMalformed(f.Body)
+				continue
+			}
+			return perr
+		}
+		out, err = hs.Handle(hctx, cmd)
+	}
+	c.rd.SetMaxFrameSize(c.cfg.MaxMessageSize)
+	c.peerMD = hs.PeerMetadata()
+	c.cipher = hs.Cipher()
+	return nil
+}
+
+// rawCommandHandler is implemented by handshakes that can make sense of a
+// command body the codec rejects (libzmq's malformed PLAIN ERROR).
+type rawCommandHandler interface {
+	HandleMalformed(body []byte) ([]frame.Command, error)
+}
+
+// exchangeGreetings sends our greeting's first 11 octets, checks the peer's
+// as they arrive (a ZMTP 1.0 peer is refused after its first octet), then
+// sends and reads the rest.
+func (c *Conn) exchangeGreetings() error {
+	minor := uint8(1)
+	if c.cfg.ZMTP30 {
+		minor = 0
+	}
+	ours := frame.Greeting{
+		Major:     3,
+		Minor:     minor,
+		Mechanism: c.cfg.Mechanism.Name(),
+		AsServer:  c.cfg.Mechanism.AsServer(),
+	}
+	buf := frame.AppendGreetingPrefix(make([]byte, 0, frame.GreetingSize), ours.Major)
+	if _, err := c.nc.Write(buf); err != nil {
+		return err
+	}
+	var peer [frame.GreetingSize]byte
+	have := 0
+	for _, upto := range [...]int{1, 10, frame.GreetingPrefixSize} {
+		b, err := c.rd.Next(upto - have)
+		if err != nil {
+			return err
+		}
+		have += copy(peer[have:], b)
+		if err := frame.CheckGreetingPrefix(peer[:have]); err != nil {
+			return err
+		}
+	}
+	buf = frame.AppendGreetingRest(buf[:0], ours)
+	if _, err := c.nc.Write(buf); err != nil {
+		return err
+	}
+	b, err := c.rd.Next(frame.GreetingSize - frame.GreetingPrefixSize)
+	if err != nil {
+		return err
+	}
+	copy(peer[frame.GreetingPrefixSize:], b)
+	g, err := frame.ParseGreeting(peer[:])
+	if err != nil {
+		return err
+	}
+	c.peerGreeting = g
+	if g.Mechanism != ours.Mechanism {
+		return ErrMechanismMismatch
+	}
+	if ours.Mechanism != frame.MechanismNull && g.AsServer == ours.AsServer {
+		return ErrRoleMismatch
+	}
+	c.minor = 1
+	if g.Major == 3 && g.Minor == 0 || c.cfg.ZMTP30 {
+		c.minor = 0
+	}
+	return nil
+}
+
+// Version returns the negotiated protocol version: 3.0 when either side
+// announced minor version 0, else 3.1.
+func (c *Conn) Version() (major, minor int) { return 3, int(c.minor) }
+
+// PeerGreeting returns the greeting the peer sent.
+func (c *Conn) PeerGreeting() frame.Greeting { return c.peerGreeting }
+
+// PeerMetadata returns the peer's properties from its READY (or INITIATE),
+// plus those added by authentication. The caller must not modify it.
+func (c *Conn) PeerMetadata() frame.Metadata { return c.peerMD }
+
+// LocalAddr returns the local network address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// RemoteAddr returns the peer's network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// Done returns a channel closed when the connection has ended, by Close or
+// by failure. Err then says why.
+func (c *Conn) Done() <-chan struct{} { return c.dead }
+
+// Err returns the reason the connection ended, nil while it is up or after
+// a clean local Close.
+func (c *Conn) Err() error {
+	select {
+	case <-c.dead:
+		return c.cause
+	default:
+		return nil
+	}
+}
+
+// fail ends the connection with cause (the first cause wins).
+func (c *Conn) fail(cause error) {
+	c.failOnce.Do(func() {
+		c.cause = cause
+		close(c.dead)
+		c.nc.Close()
+		if c.cfg.Logger != nil {
+			c.cfg.Logger.Debug("zmtp connection ended", "remote", addrString(c.nc.RemoteAddr()), "cause", cause)
+		}
+	})
+}
+
+// closedErr is the error returned once the connection has ended.
+func (c *Conn) closedErr() error {
+	<-c.dead
+	return &ClosedError{Cause: c.cause}
+}
+
+// Close flushes queued messages (for at most CloseTimeout), closes the
+// connection and waits for its goroutines to end. Messages not yet received
+// with Recv are discarded. Close is idempotent.
+func (c *Conn) Close() error {
+	c.closeOnce.Do(func() {
+		close(c.closing) // wakes senders blocked on a full queue
+		c.sendMu.Lock()  // waits for senders inside Send to leave
+		c.stopped = true
+		c.sendMu.Unlock()
+		close(c.drain) // everything accepted is queued: flush it
+	})
+	c.wg.Wait()
+	return nil
+}
+
+// Send queues a multipart message (one []byte per frame, at least one) to
+// be written whole, blocking while the send queue is full. Send takes
+// ownership of msg and its frames: the caller must not modify them
+// afterwards.
+func (c *Conn) Send(ctx context.Context, msg [][]byte) error {
+	if len(msg) == 0 {
+		return errors.New("zmtp: empty message")
+	}
+	c.sendMu.RLock()
+	defer c.sendMu.RUnlock()
+	if c.stopped {
+		return &ClosedError{}
+	}
+	select {
+	case c.sendq <- msg:
+		return nil
+	default:
+	}
+	select {
+	case c.sendq <- msg:
+		return nil
+	case <-c.closing:
+		return &ClosedError{}
+	case <-c.dead:
+		return c.closedErr()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TrySend is Send that returns ErrWouldBlock instead of waiting.
+func (c *Conn) TrySend(msg [][]byte) error {
+	if len(msg) == 0 {
+		return errors.New("zmtp: empty message")
+	}
+	c.sendMu.RLock()
+	defer c.sendMu.RUnlock()
+	if c.stopped {
+		return &ClosedError{}
+	}
+	select {
+	case <-c.dead:
+		return c.closedErr()
+	default:
+	}
+	select {
+	case c.sendq <- msg:
+		return nil
+	default:
+		return ErrWouldBlock
+	}
+}
+
+// SendCommand queues a command (SUBSCRIBE, CANCEL, JOIN, LEAVE, or any
+// other) to be written between messages.
+func (c *Conn) SendCommand(ctx context.Context, cmd frame.Command) error {
+	c.sendMu.RLock()
+	defer c.sendMu.RUnlock()
+	if c.stopped {
+		return &ClosedError{}
+	}
+	item := ctrlItem{body: cmd.AppendBody(nil)}
+	select {
+	case c.ctrlq <- item:
+		return nil
+	case <-c.closing:
+		return &ClosedError{}
+	case <-c.dead:
+		return c.closedErr()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Recv returns the next message, one []byte per frame, blocking until one
+// arrives, ctx ends or the connection ends. Messages received before the
+// connection ended are still returned first. The caller owns the result.
+func (c *Conn) Recv(ctx context.Context) ([][]byte, error) {
+	select {
+	case m := <-c.recvq:
+		return m, nil
+	default:
+	}
+	select {
+	case m := <-c.recvq:
+		return m, nil
+	case <-c.dead:
+		select {
+		case m := <-c.recvq:
+			return m, nil
+		default:
+		}
+		return nil, c.closedErr()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// TryRecv is Recv that returns ErrWouldBlock instead of waiting.
+func (c *Conn) TryRecv() ([][]byte, error) {
+	select {
+	case m := <-c.recvq:
+		return m, nil
+	default:
+	}
+	select {
+	case <-c.dead:
+		return nil, c.closedErr()
+	default:
+		return nil, ErrWouldBlock
+	}
+}
+
+// Stats is a snapshot of a connection's counters.
+type Stats struct {
+	MessagesIn, MessagesOut int64
+	BytesIn, BytesOut       int64
+	Writes                  int64 // write system calls (batches)
+	PingsIn, PingsOut       int64
+}
+
+// Stats returns the connection's counters.
+func (c *Conn) Stats() Stats {
+	return Stats{
+		MessagesIn:  c.stats.msgsIn.Load(),
+		MessagesOut: c.stats.msgsOut.Load(),
+		BytesIn:     c.rx.n.Load(),
+		BytesOut:    c.stats.bytesOut.Load(),
+		Writes:      c.stats.writes.Load(),
+		PingsIn:     c.stats.pingsIn.Load(),
+		PingsOut:    c.stats.pingsOut.Load(),
+	}
+}
+
+// countingConn counts the octets read, so that the heartbeat logic can see
+// any sign of life, and clears a TTL read deadline once traffic arrives.
+type countingConn struct {
+	net.Conn
+	n        atomic.Int64
+	ttlArmed bool // reader goroutine only
+}
+
+func (cc *countingConn) Read(p []byte) (int, error) {
+	n, err := cc.Conn.Read(p)
+	if n > 0 {
+		cc.n.Add(int64(n))
+		if cc.ttlArmed {
+			cc.ttlArmed = false
+			cc.Conn.SetReadDeadline(time.Time{})
+		}
+	}
+	return n, err
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}

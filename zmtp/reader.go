@@ -1,0 +1,144 @@
+package zmtp
+
+import (
+	"time"
+
+	"github.com/zmtp-go/zmtp/frame"
+	"github.com/zmtp-go/zmtp/mechanism"
+)
+
+// readLoop is the connection's only reader. It assembles messages, acts on
+// commands and ends the connection on the first error.
+func (c *Conn) readLoop() {
+	defer c.wg.Done()
+	err := c.readMessages()
+	if isTimeout(err) {
+		err = &TimeoutError{Op: "heartbeat ttl"}
+	}
+	c.fail(err)
+}
+
+func (c *Conn) readMessages() error {
+	var (
+		data []byte // bodies of the frames of a multipart message so far
+		ends []int  // end offset of each of those frames in data
+		size int64
+	)
+	for {
+		f, err := c.rd.ReadFrame()
+		if err != nil {
+			return err
+		}
+		flags, body := f.Flags, f.Body
+		if c.cipher != nil {
+			if flags, body, err = c.open(f); err != nil {
+				return err
+			}
+		}
+		if flags&frame.FlagCommand != 0 {
+			if err := c.handleCommand(body); err != nil {
+				return err
+			}
+			continue
+		}
+		size += int64(len(body))
+		if size > c.cfg.MaxMessageSize {
+			return ErrMessageTooLarge
+		}
+		var msg [][]byte
+		switch {
+		case flags&frame.FlagMore != 0:
+			data = append(data, body...)
+			ends = append(ends, len(data))
+			continue
+		case len(ends) == 0:
+			// A single-frame message is copied once, from the read buffer.
+			msg = [][]byte{append(make([]byte, 0, len(body)), body...)}
+		default:
+			// The last frame of a multipart message: one block for all.
+			own := make([]byte, len(data)+len(body))
+			copy(own[copy(own, data):], body)
+			ends = append(ends, len(own))
+			msg = make([][]byte, len(ends))
+			start := 0
+			for i, end := range ends {
+				msg[i] = own[start:end:end]
+				start = end
+			}
+			data, ends = data[:0], ends[:0]
+		}
+		size = 0
+		c.stats.msgsIn.Add(1)
+		select {
+		case c.recvq <- msg:
+		case <-c.dead:
+			return nil
+		}
+	}
+}
+
+// open unwraps a frame received on an encrypted connection.
+func (c *Conn) open(f frame.Frame) (byte, []byte, error) {
+	if !f.IsCommand() {
+		return 0, nil, ErrPlaintextFrame
+	}
+	cmd, err := frame.ParseCommand(f.Body)
+	if err != nil {
+		return 0, nil, err
+	}
+	switch cmd.Name {
+	case frame.CmdMessage:
+		return c.cipher.Open(cmd.Data)
+	case frame.CmdError:
+		return 0, nil, peerError(cmd.Data)
+	}
+	return 0, nil, ErrPlaintextFrame
+}
+
+// handleCommand acts on a command received after the handshake.
+func (c *Conn) handleCommand(body []byte) error {
+	cmd, err := frame.ParseCommand(body)
+	if err != nil {
+		return err
+	}
+	switch cmd.Name {
+	case frame.CmdPing:
+		ping, err := frame.ParsePing(cmd.Data)
+		if err != nil {
+			return err
+		}
+		c.stats.pingsIn.Add(1)
+		if ping.TTL > 0 {
+			// Drop the connection if nothing more arrives within the TTL;
+			// countingConn clears the deadline on the next octet.
+			c.rx.ttlArmed = true
+			c.nc.SetReadDeadline(time.Now().Add(ping.TTLDuration()))
+		}
+		pong := frame.Command{Name: frame.CmdPong, Data: ping.Context}
+		select {
+		case c.ctrlq <- ctrlItem{body: pong.AppendBody(nil)}:
+		default:
+			// The writer has PONGs enough queued; skipping one is harmless
+			// since any traffic counts as a sign of life.
+		}
+	case frame.CmdPong:
+		// Any traffic is a sign of life; countingConn has seen it.
+	case frame.CmdError:
+		return peerError(cmd.Data)
+	case frame.CmdSubscribe, frame.CmdCancel, frame.CmdJoin, frame.CmdLeave:
+		if c.cfg.OnCommand != nil {
+			c.cfg.OnCommand(cmd)
+		}
+	default:
+		// Unknown commands are ignored for forward compatibility.
+	}
+	return nil
+}
+
+func peerError(data []byte) error {
+	reason, err := frame.ParseError(data)
+	if err != nil {
+		return err
+	}
+	return &mechanism.PeerError{Reason: reason}
+}

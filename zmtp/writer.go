@@ -1,0 +1,276 @@
+package zmtp
+
+import (
+	"net"
+	"time"
+
+	"github.com/zmtp-go/zmtp/frame"
+)
+
+const (
+	// batchSize is the size of the writer's batch buffer: small frames are
+	// copied into it and written together.
+	batchSize = 64 << 10
+	// vectorThreshold is the body size from which a frame is written from
+	// the caller's memory (vectored) instead of being copied.
+	vectorThreshold = 16 << 10
+)
+
+// batch gathers frames for one write: small ones copied into buf, large
+// ones referenced in iov, in order.
+type batch struct {
+	buf  []byte   // fixed capacity batchSize
+	mark int      // start of the part of buf not yet in iov
+	iov  [][]byte // reused backing store for the vectored write
+	vec  net.Buffers
+}
+
+func (b *batch) room() int { return cap(b.buf) - len(b.buf) }
+func (b *batch) empty() bool {
+	return len(b.buf) == 0 && len(b.iov) == 0
+}
+
+// addRef appends p to the batch without copying it.
+func (b *batch) addRef(p []byte) {
+	if b.mark < len(b.buf) {
+		b.iov = append(b.iov, b.buf[b.mark:])
+		b.mark = len(b.buf)
+	}
+	b.iov = append(b.iov, p)
+}
+
+// writeTo writes the batch out and resets it.
+func (b *batch) writeTo(nc net.Conn) (int64, error) {
+	var n int64
+	var err error
+	if len(b.iov) == 0 {
+		var m int
+		m, err = nc.Write(b.buf)
+		n = int64(m)
+	} else {
+		if b.mark < len(b.buf) {
+			b.iov = append(b.iov, b.buf[b.mark:])
+		}
+		b.vec = b.iov
+		n, err = b.vec.WriteTo(nc)
+		clear(b.iov)
+	}
+	b.buf, b.mark, b.iov = b.buf[:0], 0, b.iov[:0]
+	return n, err
+}
+
+// writeLoop is the connection's only writer. It takes queued messages and
+// commands, batches them, writes, and sends heartbeats.
+func (c *Conn) writeLoop() {
+	defer c.wg.Done()
+	w := writer{c: c, b: batch{buf: make([]byte, 0, batchSize)}}
+	err := w.run()
+	c.fail(err)
+}
+
+type writer struct {
+	c       *Conn
+	b       batch
+	scratch []byte   // sealed frames too big for buf
+	ping    [16]byte // PING command body
+
+	// Heartbeat state.
+	hb          *time.Timer
+	nextPing    time.Time
+	pongDue     time.Time // zero when no PING is outstanding
+	rxAtPing    int64
+	pingEnabled bool
+}
+
+func (w *writer) run() error {
+	c := w.c
+	w.pingEnabled = c.cfg.HeartbeatInterval > 0 && c.minor >= 1
+	var hbC <-chan time.Time
+	if w.pingEnabled {
+		w.nextPing = time.Now().Add(c.cfg.HeartbeatInterval)
+		w.hb = time.NewTimer(c.cfg.HeartbeatInterval)
+		defer w.hb.Stop()
+		hbC = w.hb.C
+	}
+	for {
+		select {
+		case m := <-c.sendq:
+			if err := w.addMessage(m); err != nil {
+				return err
+			}
+		case it := <-c.ctrlq:
+			if err := w.addCommand(it.body); err != nil {
+				return err
+			}
+		case <-hbC:
+			if err := w.heartbeat(); err != nil {
+				return err
+			}
+		case <-c.drain:
+			return w.drainAndClose()
+		case <-c.dead:
+			return nil
+		}
+		if err := w.gather(); err != nil {
+			return err
+		}
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+}
+
+// gather adds whatever else is queued, without blocking, until the batch
+// is full.
+func (w *writer) gather() error {
+	c := w.c
+	for w.b.room() > 0 {
+		select {
+		case m := <-c.sendq:
+			if err := w.addMessage(m); err != nil {
+				return err
+			}
+		case it := <-c.ctrlq:
+			if err := w.addCommand(it.body); err != nil {
+				return err
+			}
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+func (w *writer) flush() error {
+	if w.b.empty() {
+		return nil
+	}
+	n, err := w.b.writeTo(w.c.nc)
+	w.c.stats.bytesOut.Add(n)
+	w.c.stats.writes.Add(1)
+	return err
+}
+
+// addMessage adds every frame of m, flushing when the batch fills.
+func (w *writer) addMessage(m [][]byte) error {
+	for i, body := range m {
+		flags := byte(0)
+		if i < len(m)-1 {
+			flags = frame.FlagMore
+		}
+		if err := w.addFrame(flags, body); err != nil {
+			return err
+		}
+	}
+	w.c.stats.msgsOut.Add(1)
+	return nil
+}
+
+// addCommand adds a command frame whose body is body.
+func (w *writer) addCommand(body []byte) error {
+	return w.addFrame(frame.FlagCommand, body)
+}
+
+// addFrame adds one frame, sealed when the connection has a cipher.
+func (w *writer) addFrame(flags byte, body []byte) error {
+	c := w.c
+	if c.cipher != nil {
+		need := frame.LongHeaderSize + 1 + len(frame.CmdMessage) + c.cipher.Overhead() + len(body)
+		if need > w.b.room() {
+			if err := w.flush(); err != nil {
+				return err
+			}
+		}
+		if need <= w.b.room() {
+			var err error
+			w.b.buf, err = c.cipher.Seal(w.b.buf, flags, body)
+			return err
+		}
+		// Too big for the batch buffer: seal into scratch and write it now.
+		sealed, err := c.cipher.Seal(w.scratch[:0], flags, body)
+		if err != nil {
+			return err
+		}
+		w.scratch = sealed
+		w.b.addRef(sealed)
+		err = w.flush()
+		if cap(w.scratch) > 4*batchSize {
+			w.scratch = nil
+		}
+		return err
+	}
+	if len(body) >= vectorThreshold {
+		if w.b.room() < frame.MaxHeaderSize {
+			if err := w.flush(); err != nil {
+				return err
+			}
+		}
+		w.b.buf = frame.AppendHeader(w.b.buf, flags, len(body))
+		w.b.addRef(body)
+		return nil
+	}
+	if frame.MaxHeaderSize+len(body) > w.b.room() {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	w.b.buf = frame.AppendFrame(w.b.buf, flags, body)
+	return nil
+}
+
+// heartbeat runs when the heartbeat timer fires: it checks for a missing
+// sign of life after our last PING and sends the next PING when due.
+func (w *writer) heartbeat() error {
+	c := w.c
+	now := time.Now()
+	if !w.pongDue.IsZero() {
+		if c.rx.n.Load() != w.rxAtPing {
+			w.pongDue = time.Time{}
+		} else if !now.Before(w.pongDue) {
+			return &TimeoutError{Op: "heartbeat"}
+		}
+	}
+	if !now.Before(w.nextPing) {
+		ttl := uint16(c.cfg.HeartbeatTTL / (100 * time.Millisecond))
+		body := frame.Command{Name: frame.CmdPing, Data: []byte{byte(ttl >> 8), byte(ttl)}}.AppendBody(w.ping[:0])
+		if err := w.addCommand(body); err != nil {
+			return err
+		}
+		c.stats.pingsOut.Add(1)
+		if w.pongDue.IsZero() {
+			w.rxAtPing = c.rx.n.Load()
+			w.pongDue = now.Add(c.cfg.HeartbeatTimeout)
+		}
+		w.nextPing = now.Add(c.cfg.HeartbeatInterval)
+	}
+	next := w.nextPing
+	if !w.pongDue.IsZero() && w.pongDue.Before(next) {
+		next = w.pongDue
+	}
+	w.hb.Reset(time.Until(next))
+	return nil
+}
+
+// drainAndClose writes what is queued, bounded by CloseTimeout, then ends
+// the connection.
+func (w *writer) drainAndClose() error {
+	c := w.c
+	if c.cfg.CloseTimeout > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(c.cfg.CloseTimeout))
+		for {
+			select {
+			case m := <-c.sendq:
+				if err := w.addMessage(m); err != nil {
+					return err
+				}
+				continue
+			default:
+			}
+			break
+		}
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
