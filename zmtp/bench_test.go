@@ -1,0 +1,41 @@
+package zmtp
+
+import (
+	"context"
+	"fmt"
+	"testing"
+)
+
+// BenchmarkConnThroughput sends single-frame messages from one Conn to
+// another over loopback TCP and receives them on the other side.
+func BenchmarkConnThroughput(b *testing.B) {
+	for _, size := range []int{1, 64, 1024, 65536} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			a, c := connPair(b, ConnConfig{SocketType: "PUSH"}, ConnConfig{SocketType: "PULL"})
+			ctx := context.Background()
+			body := make([]byte, size)
+			msg := [][]byte{body}
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			done := make(chan error, 1)
+			go func() {
+				for range b.N {
+					if _, err := c.Recv(ctx); err != nil {
+						done <- err
+						return
+					}
+				}
+				done <- nil
+			}()
+			for range b.N {
+				if err := a.Send(ctx, msg); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
