@@ -68,6 +68,13 @@ type ConnConfig struct {
 	ZMTP30 bool
 	// Logger receives debug records about the connection; nil means none.
 	Logger *slog.Logger
+
+	// Set by a socket's pipe: queues that outlive one connection, and
+	// hooks that wake the socket.
+	sendq, recvq chan [][]byte
+	onRecv       func()                // a message was queued on recvq
+	onSent       func()                // the writer took messages from sendq
+	intercept    func(m [][]byte) bool // consumes a message before recvq when true
 }
 
 // normalize validates c and returns a copy with the defaults applied.

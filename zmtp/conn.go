@@ -76,12 +76,18 @@ func NewConn(ctx context.Context, nc net.Conn, cfg ConnConfig) (*Conn, error) {
 		nc:      nc,
 		cfg:     cfg,
 		rx:      &countingConn{Conn: nc},
-		sendq:   make(chan [][]byte, cfg.SendQueueLen),
-		ctrlq:   make(chan ctrlItem, 16),
-		recvq:   make(chan [][]byte, cfg.RecvQueueLen),
+		sendq:   cfg.sendq,
+		ctrlq:   make(chan ctrlItem, 64),
+		recvq:   cfg.recvq,
 		closing: make(chan struct{}),
 		drain:   make(chan struct{}),
 		dead:    make(chan struct{}),
+	}
+	if c.sendq == nil {
+		c.sendq = make(chan [][]byte, cfg.SendQueueLen)
+	}
+	if c.recvq == nil {
+		c.recvq = make(chan [][]byte, cfg.RecvQueueLen)
 	}
 	// The frame limit is the message limit: no single frame may exceed it.
 	c.rd = frame.NewReader(c.rx, min(cfg.MaxMessageSize, MaxHandshakeFrameSize))
@@ -384,6 +390,15 @@ func (c *Conn) SendCommand(ctx context.Context, cmd frame.Command) error {
 		return c.closedErr()
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// queueCommand queues cmd for the writer, waiting for room unless the
+// connection ends.
+func (c *Conn) queueCommand(cmd frame.Command) {
+	select {
+	case c.ctrlq <- ctrlItem{body: cmd.AppendBody(nil)}:
+	case <-c.dead:
 	}
 }
 

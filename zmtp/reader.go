@@ -69,10 +69,20 @@ func (c *Conn) readMessages() error {
 		}
 		size = 0
 		c.stats.msgsIn.Add(1)
+		if c.cfg.intercept != nil && c.cfg.intercept(msg) {
+			continue
+		}
 		select {
 		case c.recvq <- msg:
-		case <-c.dead:
-			return nil
+		default:
+			select {
+			case c.recvq <- msg:
+			case <-c.dead:
+				return nil
+			}
+		}
+		if c.cfg.onRecv != nil {
+			c.cfg.onRecv()
 		}
 	}
 }

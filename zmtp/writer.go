@@ -114,6 +114,9 @@ func (w *writer) run() error {
 		if err := w.gather(); err != nil {
 			return err
 		}
+		if c.cfg.onSent != nil {
+			c.cfg.onSent()
+		}
 		if err := w.flush(); err != nil {
 			return err
 		}

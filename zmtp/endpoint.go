@@ -1,0 +1,303 @@
+package zmtp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zmtp-go/zmtp/mechanism"
+)
+
+// endpoint is one Bind or Connect of a socket.
+type endpoint struct {
+	s      *Socket
+	addr   string // the resolved endpoint, e.g. tcp://127.0.0.1:5555
+	ln     net.Listener
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the endpoint's goroutine has ended
+
+	mu    sync.Mutex
+	conns map[*Conn]struct{}
+	pipe  *pipe // the pipe of a Connect
+}
+
+// parseEndpoint splits "transport://address".
+func parseEndpoint(ep string) (transport, addr string, err error) {
+	transport, addr, ok := strings.Cut(ep, "://")
+	if !ok || addr == "" {
+		return "", "", fmt.Errorf("zmtp: invalid endpoint %q", ep)
+	}
+	switch transport {
+	case "tcp", "ipc":
+		return transport, addr, nil
+	}
+	return "", "", fmt.Errorf("zmtp: unsupported transport %q", transport)
+}
+
+// tcpAddr turns libzmq's tcp address forms into Go's: "*" for all
+// interfaces or an ephemeral port, and [v6] brackets kept.
+func tcpAddr(addr string, bind bool) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("zmtp: invalid tcp address %q: %w", addr, err)
+	}
+	if bind {
+		if host == "*" {
+			host = ""
+		}
+		if port == "*" {
+			port = "0"
+		}
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// Bind listens on an endpoint: tcp://host:port (host "*" for every
+// interface, port "*" for an ephemeral one; IPv6 hosts in brackets) or
+// ipc://path. Peers that connect are routable once their handshake has
+// succeeded. LastEndpoint returns the address actually bound.
+func (s *Socket) Bind(ep string) error {
+	transport, addr, err := parseEndpoint(ep)
+	if err != nil {
+		return err
+	}
+	var ln net.Listener
+	switch transport {
+	case "tcp":
+		a, err := tcpAddr(addr, true)
+		if err != nil {
+			return err
+		}
+		if ln, err = net.Listen("tcp", a); err != nil {
+			return err
+		}
+	case "ipc":
+		// As libzmq does, replace a stale socket file.
+		if fi, err := os.Lstat(addr); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			os.Remove(addr)
+		}
+		if ln, err = net.Listen("unix", addr); err != nil {
+			return err
+		}
+	}
+	e := &endpoint{s: s, ln: ln, done: make(chan struct{}), conns: map[*Conn]struct{}{}}
+	e.addr = transport + "://" + ln.Addr().String()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrClosed
+	}
+	s.endpoints[e.addr] = e
+	s.lastEndpoint = e.addr
+	if e.addr != ep {
+		s.aliases[ep] = e.addr
+	}
+	s.mu.Unlock()
+	ctx, cancel := context.WithCancel(s.ctx)
+	e.cancel = cancel
+	s.wg.Add(1)
+	go e.acceptLoop(ctx)
+	return nil
+}
+
+// Connect connects to an endpoint (tcp://host:port or ipc://path) and
+// keeps reconnecting when the connection fails or the peer is not there
+// yet. It returns at once; messages sent meanwhile are queued for the peer
+// (unless Immediate is set).
+func (s *Socket) Connect(ep string) error {
+	transport, addr, err := parseEndpoint(ep)
+	if err != nil {
+		return err
+	}
+	network := "unix"
+	if transport == "tcp" {
+		if addr, err = tcpAddr(addr, false); err != nil {
+			return err
+		}
+		network = "tcp"
+	}
+	e := &endpoint{s: s, addr: ep, done: make(chan struct{}), conns: map[*Conn]struct{}{}}
+	e.pipe = newPipe(s)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	if _, dup := s.endpoints[ep]; dup {
+		s.mu.Unlock()
+		return fmt.Errorf("zmtp: already connected to %s", ep)
+	}
+	s.endpoints[ep] = e
+	s.mu.Unlock()
+	if s.earlyAttach() {
+		s.attach(e.pipe)
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	e.cancel = cancel
+	s.wg.Add(1)
+	go e.dialLoop(ctx, network, addr)
+	return nil
+}
+
+// earlyAttach reports whether a connecting pipe is routable before its
+// first connection, so that messages queue for it (libzmq without
+// ZMQ_IMMEDIATE). A ROUTER must know the peer's id first.
+func (s *Socket) earlyAttach() bool { return !s.opts.Immediate && s.typ != Router }
+
+// LastEndpoint returns the endpoint most recently bound, with the port an
+// ephemeral bind received.
+func (s *Socket) LastEndpoint() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastEndpoint
+}
+
+// Unbind stops listening on an endpoint given to Bind (or as returned by
+// LastEndpoint) and closes the connections accepted there.
+func (s *Socket) Unbind(ep string) error { return s.removeEndpoint(ep, true) }
+
+// Disconnect stops connecting to an endpoint given to Connect and closes
+// its connection.
+func (s *Socket) Disconnect(ep string) error { return s.removeEndpoint(ep, false) }
+
+func (s *Socket) removeEndpoint(ep string, bound bool) error {
+	s.mu.Lock()
+	if a, ok := s.aliases[ep]; ok && bound {
+		ep = a
+	}
+	e, ok := s.endpoints[ep]
+	if ok && (e.ln != nil) == bound {
+		delete(s.endpoints, ep)
+	} else {
+		ok = false
+	}
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("zmtp: endpoint %s not found", ep)
+	}
+	e.close()
+	return nil
+}
+
+// close stops the endpoint and closes its connections, flushing them for
+// at most the linger time, and waits for its goroutine.
+func (e *endpoint) close() {
+	e.cancel()
+	if e.ln != nil {
+		e.ln.Close()
+	}
+	<-e.done
+}
+
+func (e *endpoint) acceptLoop(ctx context.Context) {
+	defer e.s.wg.Done()
+	var wg sync.WaitGroup
+	defer func() {
+		wg.Wait()
+		close(e.done)
+	}()
+	for {
+		nc, err := e.ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of descriptors or similar: back off briefly.
+			select {
+			case <-time.After(10 * time.Millisecond):
+				continue
+			case <-ctx.Done():
+				return
+			}
+		}
+		// Each handshake runs on its own, so a stalled peer delays no one.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := newPipe(e.s)
+			c, err := NewConn(ctx, nc, e.s.connConfig(p))
+			if err != nil {
+				return
+			}
+			e.serve(ctx, p, c)
+			e.s.pipeGone(p)
+		}()
+	}
+}
+
+// serve runs one established connection of pipe p until it ends or the
+// endpoint closes.
+func (e *endpoint) serve(ctx context.Context, p *pipe, c *Conn) {
+	p.info.Store(&peerInfo{md: c.PeerMetadata(), minor: int(c.minor)})
+	p.conn.Store(c)
+	e.mu.Lock()
+	e.conns[c] = struct{}{}
+	e.mu.Unlock()
+	if e.s.attachPeer(p) {
+		e.s.rt.connected(p, c)
+		select {
+		case <-c.Done():
+		case <-ctx.Done():
+		}
+	}
+	p.conn.Store(nil)
+	c.Close()
+	e.mu.Lock()
+	delete(e.conns, c)
+	e.mu.Unlock()
+}
+
+func (e *endpoint) dialLoop(ctx context.Context, network, addr string) {
+	s := e.s
+	defer s.wg.Done()
+	defer close(e.done)
+	defer func() {
+		e.pipe.gone.Store(true)
+		s.pipeGone(e.pipe)
+	}()
+	ivl := s.opts.ReconnectInterval
+	var d net.Dialer
+	for {
+		nc, err := d.DialContext(ctx, network, addr)
+		if err == nil {
+			var c *Conn
+			c, err = NewConn(ctx, nc, s.connConfig(e.pipe))
+			if err == nil {
+				ivl = s.opts.ReconnectInterval
+				e.serve(ctx, e.pipe, c)
+				err = c.Err()
+				if !s.earlyAttach() {
+					s.detach(e.pipe)
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		var pe *mechanism.PeerError
+		if errors.As(err, &pe) || s.opts.ReconnectInterval < 0 {
+			// The peer refused us for good (ERROR), or reconnection is off.
+			return
+		}
+		wait := ivl
+		if wait > 0 {
+			// Up to 10% jitter so that many clients do not reconnect in step.
+			wait += time.Duration(rand.Int64N(int64(wait)/10 + 1))
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return
+		}
+		if max := s.opts.ReconnectIntervalMax; max > ivl {
+			ivl = min(2*ivl, max)
+		}
+	}
+}

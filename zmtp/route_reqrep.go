@@ -1,0 +1,227 @@
+package zmtp
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+
+	"github.com/zmtp-go/zmtp/frame"
+)
+
+// errHandedOver ends a ROUTER's connection whose Identity a newer peer
+// took over (RouterHandover).
+var errHandedOver = errors.New("zmtp: routing id handed over to a new peer")
+
+// reqRouter is REQ (RFC 28): DEALER routing with an envelope and a strict
+// send-receive alternation.
+type reqRouter struct {
+	basic
+	waiting bool   // a request is out, the reply not yet received
+	to      *pipe  // the pipe the request went to
+	id      uint32 // request id with ReqCorrelate
+}
+
+func (r *reqRouter) send(ctx context.Context, msg [][]byte, nonblock bool) error {
+	if r.waiting && !r.s.opts.ReqRelaxed {
+		return ErrState
+	}
+	env := make([][]byte, 0, len(msg)+2)
+	if r.s.opts.ReqCorrelate {
+		r.id++
+		env = append(env, binary.BigEndian.AppendUint32(nil, r.id))
+	}
+	env = append(env, []byte{})
+	env = append(env, msg...)
+	p, err := r.lb.send(ctx, r.s, env, nonblock)
+	if err != nil {
+		return err
+	}
+	r.waiting, r.to = true, p
+	return nil
+}
+
+func (r *reqRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, error) {
+	if !r.waiting {
+		return nil, nil, ErrState
+	}
+	m, p, err := r.fq.recv(ctx, r.s, nonblock, func(p *pipe, m [][]byte) bool {
+		// Replies from other peers, and malformed ones, are dropped.
+		return p == r.to && r.envelopeOK(m)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	r.waiting = false
+	skip := 1
+	if r.s.opts.ReqCorrelate {
+		skip = 2
+	}
+	return m[skip:], p, nil
+}
+
+func (r *reqRouter) envelopeOK(m [][]byte) bool {
+	if r.s.opts.ReqCorrelate {
+		return len(m) >= 3 && len(m[0]) == 4 && binary.BigEndian.Uint32(m[0]) == r.id && len(m[1]) == 0
+	}
+	return len(m) >= 2 && len(m[0]) == 0
+}
+
+// idRouter is ROUTER: every peer has a routing id; received messages are
+// prefixed with the sender's and sent ones are routed by their first frame.
+type idRouter struct {
+	s      *Socket
+	fq     fairQueue
+	byID   map[string]*pipe // guarded by s.mu
+	nextID uint32
+}
+
+func newIDRouter(s *Socket) *idRouter {
+	return &idRouter{s: s, byID: map[string]*pipe{}, nextID: rand32()}
+}
+
+// admit gives p its routing id: the peer's Identity when it sent one that
+// is free (or taken over with RouterHandover), else a generated one made
+// like libzmq's: a zero octet and a 32-bit counter.
+func (r *idRouter) admit(p *pipe) bool {
+	id, _ := p.metadata().Lookup(frame.PropIdentity)
+	if len(id) > 0 {
+		if old, taken := r.byID[string(id)]; taken && old != p {
+			if !r.s.opts.RouterHandover {
+				return false
+			}
+			delete(r.byID, string(id))
+			old.id = nil
+			if c := old.conn.Load(); c != nil {
+				c.fail(errHandedOver)
+			}
+		}
+		p.id = append([]byte(nil), id...)
+	} else {
+		r.nextID++
+		p.id = binary.BigEndian.AppendUint32([]byte{0}, r.nextID)
+	}
+	r.byID[string(p.id)] = p
+	return true
+}
+
+func (r *idRouter) attached(p *pipe) {
+	if p.id == nil {
+		r.admit(p)
+	}
+}
+
+func (r *idRouter) detached(p *pipe) {
+	if p.id != nil && r.byID[string(p.id)] == p {
+		delete(r.byID, string(p.id))
+	}
+}
+
+func (r *idRouter) connected(p *pipe, c *Conn) {
+	if r.s.opts.ProbeRouter {
+		p.trySend([][]byte{{}})
+	}
+}
+func (r *idRouter) onCommand(p *pipe, cmd frame.Command) {}
+func (r *idRouter) intercept(p *pipe, msg [][]byte) bool { return false }
+
+func (r *idRouter) lookup(id []byte) *pipe {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	return r.byID[string(id)]
+}
+
+func (r *idRouter) send(ctx context.Context, msg [][]byte, nonblock bool) error {
+	p := r.lookup(msg[0])
+	mandatory := r.s.opts.RouterMandatory
+	if p == nil || p.gone.Load() {
+		if mandatory {
+			return ErrHostUnreachable
+		}
+		return nil // dropped, as libzmq does
+	}
+	if len(msg) == 1 {
+		return nil // an id with no body sends nothing
+	}
+	if p.trySend(msg[1:]) {
+		return nil
+	}
+	if !mandatory {
+		return nil // full: dropped, as libzmq does
+	}
+	if nonblock {
+		return ErrWouldBlock
+	}
+	for {
+		if err := r.s.waitOn(ctx, r.s.writable); err != nil {
+			return err
+		}
+		if p.gone.Load() {
+			return ErrHostUnreachable
+		}
+		if p.trySend(msg[1:]) {
+			return nil
+		}
+	}
+}
+
+func (r *idRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, error) {
+	m, p, err := r.fq.recv(ctx, r.s, nonblock, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.s.mu.Lock()
+	id := p.id
+	r.s.mu.Unlock()
+	out := make([][]byte, 0, len(m)+1)
+	out = append(out, id)
+	return append(out, m...), p, nil
+}
+
+// repRouter is REP (RFC 28): it keeps the envelope of each request and
+// puts it on the reply.
+type repRouter struct {
+	*idRouter
+	pending bool
+	env     [][]byte // routing frames and the delimiter of the request
+	from    *pipe
+}
+
+func (r *repRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, error) {
+	if r.pending {
+		return nil, nil, ErrState
+	}
+	var split int
+	m, p, err := r.fq.recv(ctx, r.s, nonblock, func(_ *pipe, m [][]byte) bool {
+		// Keep requests that have a delimiter; drop the others.
+		for i, f := range m {
+			if len(f) == 0 {
+				split = i + 1
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	r.pending, r.from = true, p
+	r.env = append(r.env[:0], m[:split]...)
+	return m[split:], p, nil
+}
+
+func (r *repRouter) send(ctx context.Context, msg [][]byte, nonblock bool) error {
+	if !r.pending {
+		return ErrState
+	}
+	r.pending = false
+	out := make([][]byte, 0, len(r.env)+len(msg))
+	out = append(append(out, r.env...), msg...)
+	if !r.from.gone.Load() {
+		r.from.trySend(out) // a reply that finds no room is dropped, as libzmq does
+	}
+	return nil
+}
+
+// rand32 returns a random starting point for generated routing ids.
+func rand32() uint32 { return rand.Uint32() }
