@@ -39,3 +39,49 @@ func BenchmarkConnThroughput(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSocketPushPull measures PUSH to PULL throughput over loopback
+// TCP through the socket layer.
+func BenchmarkSocketPushPull(b *testing.B) {
+	for _, size := range []int{1, 64, 1024, 65536} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			pull, err := NewSocket(Pull, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer pull.Close()
+			if err := pull.Bind("tcp://127.0.0.1:*"); err != nil {
+				b.Fatal(err)
+			}
+			push, err := NewSocket(Push, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer push.Close()
+			push.Connect(pull.LastEndpoint())
+			ctx := context.Background()
+			msg := [][]byte{make([]byte, size)}
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			done := make(chan error, 1)
+			go func() {
+				for range b.N {
+					if _, err := pull.Recv(ctx); err != nil {
+						done <- err
+						return
+					}
+				}
+				done <- nil
+			}()
+			for range b.N {
+				if err := push.Send(ctx, msg); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}

@@ -25,6 +25,10 @@ type endpoint struct {
 	mu    sync.Mutex
 	conns map[*Conn]struct{}
 	pipe  *pipe // the pipe of a Connect
+
+	bound  bool    // made by Bind
+	inproc string  // the name of an inproc endpoint
+	twins  []*pipe // inproc: the bound side's pipes
 }
 
 // parseEndpoint splits "transport://address".
@@ -34,7 +38,7 @@ func parseEndpoint(ep string) (transport, addr string, err error) {
 		return "", "", fmt.Errorf("zmtp: invalid endpoint %q", ep)
 	}
 	switch transport {
-	case "tcp", "ipc":
+	case "tcp", "ipc", "inproc":
 		return transport, addr, nil
 	}
 	return "", "", fmt.Errorf("zmtp: unsupported transport %q", transport)
@@ -67,6 +71,9 @@ func (s *Socket) Bind(ep string) error {
 	if err != nil {
 		return err
 	}
+	if transport == "inproc" {
+		return s.bindInproc(addr)
+	}
 	var ln net.Listener
 	switch transport {
 	case "tcp":
@@ -86,7 +93,7 @@ func (s *Socket) Bind(ep string) error {
 			return err
 		}
 	}
-	e := &endpoint{s: s, ln: ln, done: make(chan struct{}), conns: map[*Conn]struct{}{}}
+	e := &endpoint{s: s, ln: ln, bound: true, done: make(chan struct{}), conns: map[*Conn]struct{}{}}
 	e.addr = transport + "://" + ln.Addr().String()
 	s.mu.Lock()
 	if s.closed {
@@ -115,6 +122,9 @@ func (s *Socket) Connect(ep string) error {
 	transport, addr, err := parseEndpoint(ep)
 	if err != nil {
 		return err
+	}
+	if transport == "inproc" {
+		return s.connectInproc(addr)
 	}
 	network := "unix"
 	if transport == "tcp" {
@@ -173,7 +183,7 @@ func (s *Socket) removeEndpoint(ep string, bound bool) error {
 		ep = a
 	}
 	e, ok := s.endpoints[ep]
-	if ok && (e.ln != nil) == bound {
+	if ok && e.bound == bound {
 		delete(s.endpoints, ep)
 	} else {
 		ok = false
@@ -189,6 +199,10 @@ func (s *Socket) removeEndpoint(ep string, bound bool) error {
 // close stops the endpoint and closes its connections, flushing them for
 // at most the linger time, and waits for its goroutine.
 func (e *endpoint) close() {
+	if e.inproc != "" {
+		e.closeInproc()
+		return
+	}
 	e.cancel()
 	if e.ln != nil {
 		e.ln.Close()

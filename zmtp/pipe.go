@@ -24,6 +24,10 @@ type pipe struct {
 
 	subMu sync.Mutex
 	subs  trie // the peer's subscriptions (PUB, XPUB)
+
+	// twin is the other end of an inproc pipe: its out is our in and its
+	// in our out. Nil for network pipes.
+	twin *pipe
 }
 
 // peerInfo is what the handshake told us about the peer.
@@ -61,6 +65,9 @@ func (p *pipe) minor() int {
 func (p *pipe) trySend(msg [][]byte) bool {
 	select {
 	case p.out <- msg:
+		if p.twin != nil {
+			signal(p.twin.s.readable)
+		}
 		return true
 	default:
 		return false
@@ -71,6 +78,9 @@ func (p *pipe) trySend(msg [][]byte) bool {
 func (p *pipe) tryRecv() ([][]byte, bool) {
 	select {
 	case m := <-p.in:
+		if p.twin != nil {
+			signal(p.twin.s.writable)
+		}
 		return m, true
 	default:
 		return nil, false
@@ -83,5 +93,7 @@ func (p *pipe) tryRecv() ([][]byte, bool) {
 func (p *pipe) sendCommand(cmd frame.Command) {
 	if c := p.conn.Load(); c != nil {
 		c.queueCommand(cmd)
+	} else if t := p.twin; t != nil {
+		t.s.rt.onCommand(t, cmd)
 	}
 }

@@ -203,6 +203,14 @@ func (r *subRouter) connected(p *pipe, c *Conn) {
 
 // sendSubscription sends one subscription change on connection c of p.
 func sendSubscription(p *pipe, c *Conn, topic []byte, on bool) {
+	if p.twin != nil {
+		name := frame.CmdCancel
+		if on {
+			name = frame.CmdSubscribe
+		}
+		p.twin.s.rt.onCommand(p.twin, frame.Command{Name: name, Data: topic})
+		return
+	}
 	if c == nil {
 		return // sent on connection
 	}

@@ -67,6 +67,7 @@ type Socket struct {
 	typ  SocketType
 	opts Options
 	rt   router
+	zctx *Context // inproc namespace; nil when made by NewSocket
 
 	ctx    context.Context // cancelled by Close: stops dialers and listeners
 	cancel context.CancelFunc

@@ -1,0 +1,101 @@
+package zmtp
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestInprocPushPull(t *testing.T) {
+	zc := NewContext()
+	pull, _ := zc.NewSocket(Pull, Options{})
+	defer pull.Close()
+	push, _ := zc.NewSocket(Push, Options{})
+	defer push.Close()
+	// Connect before bind works, as with libzmq.
+	if err := push.Connect("inproc://work"); err != nil {
+		t.Fatal(err)
+	}
+	if err := pull.Bind("inproc://work"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1500 {
+		send(t, push, fmt.Sprint(i))
+	}
+	for i := range 1500 {
+		if got := recv(t, pull); got[0] != fmt.Sprint(i) {
+			t.Fatalf("message %d = %q", i, got)
+		}
+	}
+	if m, err := pull.TryRecv(); err != ErrWouldBlock {
+		t.Fatalf("TryRecv = %v, %v", m, err)
+	}
+}
+
+func TestInprocPubSubAndReqRep(t *testing.T) {
+	zc := NewContext()
+	pub, _ := zc.NewSocket(Pub, Options{})
+	defer pub.Close()
+	pub.Bind("inproc://news")
+	sub, _ := zc.NewSocket(Sub, Options{})
+	defer sub.Close()
+	sub.Subscribe([]byte("a"))
+	sub.Connect("inproc://news")
+	// Over inproc the subscription is in place as soon as Connect returns.
+	send(t, pub, "b-skip")
+	send(t, pub, "a-keep")
+	if got := recv(t, sub); got[0] != "a-keep" {
+		t.Fatalf("sub got %q", got)
+	}
+
+	rep, _ := zc.NewSocket(Rep, Options{})
+	defer rep.Close()
+	rep.Bind("inproc://svc")
+	req, _ := zc.NewSocket(Req, Options{RoutingID: []byte("me")})
+	defer req.Close()
+	req.Connect("inproc://svc")
+	send(t, req, "q")
+	m, err := rep.Recv(testCtx(t))
+	if err != nil || string(m.Frames[0]) != "q" || m.Metadata.Get("Identity") != "me" {
+		t.Fatalf("rep got %v %v %v", m.Frames, m.Metadata, err)
+	}
+	send(t, rep, "a")
+	if got := recv(t, req); got[0] != "a" {
+		t.Fatalf("req got %q", got)
+	}
+}
+
+func TestInprocNeedsContext(t *testing.T) {
+	s := newSock(t, Pair, Options{})
+	if err := s.Bind("inproc://x"); err == nil {
+		t.Fatal("inproc bind without a Context succeeded")
+	}
+}
+
+func TestInprocBlocksAtHWM(t *testing.T) {
+	zc := NewContext()
+	pull, _ := zc.NewSocket(Pull, Options{RecvHWM: 5})
+	defer pull.Close()
+	push, _ := zc.NewSocket(Push, Options{SendHWM: 5})
+	defer push.Close()
+	pull.Bind("inproc://hwm")
+	push.Connect("inproc://hwm")
+	n := 0
+	for push.TrySend([][]byte{[]byte("x")}) == nil {
+		n++
+		if n > 100 {
+			t.Fatal("no high-water mark")
+		}
+	}
+	if n != 10 {
+		t.Errorf("queued %d messages, want SNDHWM+RCVHWM = 10", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := push.Send(ctx, [][]byte{[]byte("x")}); err != context.DeadlineExceeded {
+		t.Errorf("Send at HWM: %v", err)
+	}
+	recv(t, pull)
+	send(t, push, "room again")
+}
