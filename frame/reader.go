@@ -16,6 +16,9 @@ const (
 	// largeStep is the first allocation for a body larger than the read
 	// buffer; later growth doubles what has been received.
 	largeStep = 64 << 10
+	// maxEmptyReads is the number of consecutive reads returning no data and
+	// no error after which the source is deemed broken (io.ErrNoProgress).
+	maxEmptyReads = 100
 )
 
 // Frame is a decoded frame. Body is a view that stays valid only until the
@@ -85,20 +88,24 @@ func (r *Reader) fill(need int) error {
 		r.wpos = copy(r.buf, r.buf[r.rpos:r.wpos])
 		r.rpos = 0
 	}
+	empty := 0
 	for r.wpos-r.rpos < need {
 		n, err := r.src.Read(r.buf[r.wpos:])
 		r.wpos += n
+		if err == nil && n == 0 {
+			// A source that keeps returning 0, nil would spin forever.
+			if empty++; empty >= maxEmptyReads {
+				err = io.ErrNoProgress
+			}
+		} else {
+			empty = 0
+		}
 		if err != nil {
+			r.err = err
 			if r.wpos-r.rpos >= need {
-				r.err = err
 				return nil
 			}
-			r.err = err
 			return err
-		}
-		if n == 0 {
-			// A Reader that returns 0, nil repeatedly would spin forever.
-			continue
 		}
 	}
 	return nil
@@ -129,6 +136,11 @@ func (r *Reader) Next(n int) ([]byte, error) {
 // frames and io.ErrUnexpectedEOF inside one.
 func (r *Reader) ReadHeader() (Header, error) {
 	if err := r.fill(1); err != nil {
+		return Header{}, err
+	}
+	// Check the flags octet at once: a peer that sends a bad one is
+	// rejected without waiting for the rest of the header.
+	if _, _, err := ParseHeader(r.buf[r.rpos : r.rpos+1]); err != io.ErrUnexpectedEOF {
 		return Header{}, err
 	}
 	need := ShortHeaderSize
@@ -172,6 +184,7 @@ func (r *Reader) ReadBody(size uint64) ([]byte, error) {
 	body = append(body, r.buf[r.rpos:r.wpos]...)
 	r.consumed += int64(r.wpos - r.rpos)
 	r.rpos, r.wpos = 0, 0
+	empty := 0
 	for len(body) < n {
 		if r.err != nil {
 			r.large = body[:0]
@@ -185,6 +198,13 @@ func (r *Reader) ReadBody(size uint64) ([]byte, error) {
 		m, err := r.src.Read(body[len(body):want])
 		body = body[:len(body)+m]
 		r.consumed += int64(m)
+		if err == nil && m == 0 {
+			if empty++; empty >= maxEmptyReads {
+				err = io.ErrNoProgress
+			}
+		} else {
+			empty = 0
+		}
 		if err != nil {
 			r.err = err
 		}
