@@ -1,0 +1,45 @@
+// Command remote_lat sends roundtrip-count requests from a REQ socket
+// connected to connect-to and prints the average latency, like libzmq's
+// remote_lat.
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/zmtp-go/zmtp/perf"
+	"github.com/zmtp-go/zmtp/zmtp"
+)
+
+func main() {
+	ep, size, count := perf.Args("remote_lat <connect-to> <message-size> <roundtrip-count>")
+	s, err := zmtp.NewSocket(zmtp.Req, zmtp.Options{})
+	if err != nil {
+		perf.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Connect(ep); err != nil {
+		perf.Fatal(err)
+	}
+	ctx := context.Background()
+	body := make([]byte, size)
+	start := time.Now()
+	for range count {
+		if err := s.Send(ctx, [][]byte{body}); err != nil {
+			perf.Fatal(err)
+		}
+		m, err := s.Recv(ctx)
+		if err != nil {
+			perf.Fatal(err)
+		}
+		if len(m.Frames) != 1 || len(m.Frames[0]) != size {
+			perf.Fatal(fmt.Errorf("message of wrong size"))
+		}
+	}
+	elapsed := time.Since(start)
+	latency := float64(elapsed.Microseconds()) / float64(count*2)
+	fmt.Printf("message size: %d [B]\n", size)
+	fmt.Printf("roundtrip count: %d\n", count)
+	fmt.Printf("average latency: %.3f [us]\n", latency)
+}

@@ -1,0 +1,31 @@
+// Command remote_thr sends message-count messages of message-size octets
+// from a PUSH socket connected to connect-to, like libzmq's remote_thr.
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/zmtp-go/zmtp/perf"
+	"github.com/zmtp-go/zmtp/zmtp"
+)
+
+func main() {
+	ep, size, count := perf.Args("remote_thr <connect-to> <message-size> <message-count>")
+	s, err := zmtp.NewSocket(zmtp.Push, zmtp.Options{Linger: time.Hour})
+	if err != nil {
+		perf.Fatal(err)
+	}
+	if err := s.Connect(ep); err != nil {
+		perf.Fatal(err)
+	}
+	ctx := context.Background()
+	body := make([]byte, size)
+	for range count {
+		if err := s.Send(ctx, [][]byte{body}); err != nil {
+			perf.Fatal(err)
+		}
+	}
+	// Close delivers what is queued (Linger) before returning.
+	s.Close()
+}
