@@ -62,14 +62,16 @@ type Handshake interface {
 // is used by the connection's single reader and single writer: Seal from
 // the writer, Open from the reader, so the two may run concurrently.
 type Cipher interface {
-	// Seal appends one complete command frame that carries a frame with
-	// the given flags (frame.FlagMore, frame.FlagCommand) and body.
+	// Seal appends one complete frame holding a MESSAGE command that
+	// carries a frame with the given flags (frame.FlagMore or
+	// frame.FlagCommand) and body. Like libzmq, the outer frame has flags 0.
 	Seal(dst []byte, flags byte, body []byte) ([]byte, error)
 	// Open decrypts the data of a received MESSAGE command and returns the
 	// carried frame's flags and body. The body may alias an internal buffer
 	// valid until the next Open.
 	Open(data []byte) (flags byte, body []byte, err error)
-	// Overhead is the number of octets Seal adds to a body, for sizing.
+	// Overhead is at most the number of octets Seal adds to a body,
+	// header included, for sizing.
 	Overhead() int
 }
 

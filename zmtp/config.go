@@ -75,6 +75,7 @@ type ConnConfig struct {
 	onRecv       func()                // a message was queued on recvq
 	onSent       func()                // the writer took messages from sendq
 	intercept    func(m [][]byte) bool // consumes a message before recvq when true
+	conflate     bool                  // recvq keeps only the newest message
 }
 
 // normalize validates c and returns a copy with the defaults applied.

@@ -177,7 +177,7 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 		}
 		cmd, perr := frame.ParseCommand(f.Body)
 		if perr != nil {
-			if raw, ok := hs.(rawCommandHandler); ok {
+			if raw, ok := hs.(mechanism.RawCommandHandler); ok {
 				out, err = raw.HandleMalformed(f.Body)
 				continue
 			}
@@ -189,12 +189,6 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 	c.peerMD = hs.PeerMetadata()
 	c.cipher = hs.Cipher()
 	return nil
-}
-
-// rawCommandHandler is implemented by handshakes that can make sense of a
-// command body the codec rejects (libzmq's malformed PLAIN ERROR).
-type rawCommandHandler interface {
-	HandleMalformed(body []byte) ([]frame.Command, error)
 }
 
 // exchangeGreetings sends our greeting's first 11 octets, checks the peer's
@@ -243,9 +237,6 @@ func (c *Conn) exchangeGreetings() error {
 	c.peerGreeting = g
 	if g.Mechanism != ours.Mechanism {
 		return ErrMechanismMismatch
-	}
-	if ours.Mechanism != frame.MechanismNull && g.AsServer == ours.AsServer {
-		return ErrRoleMismatch
 	}
 	c.minor = 1
 	if g.Major == 3 && g.Minor == 0 || c.cfg.ZMTP30 {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zmtp-go/zmtp/mechanism"
+	"golang.org/x/net/proxy"
 )
 
 // endpoint is one Bind or Connect of a socket.
@@ -81,7 +82,9 @@ func (s *Socket) Bind(ep string) error {
 		if err != nil {
 			return err
 		}
-		if ln, err = net.Listen("tcp", a); err != nil {
+		lc := net.ListenConfig{KeepAlive: s.opts.TCPKeepAlive}
+		if ln, err = lc.Listen(s.ctx, "tcp", a); err != nil {
+			s.emit(Event{Type: EventBindFailed, Endpoint: ep, Err: err})
 			return err
 		}
 	case "ipc":
@@ -90,6 +93,7 @@ func (s *Socket) Bind(ep string) error {
 			os.Remove(addr)
 		}
 		if ln, err = net.Listen("unix", addr); err != nil {
+			s.emit(Event{Type: EventBindFailed, Endpoint: ep, Err: err})
 			return err
 		}
 	}
@@ -107,6 +111,7 @@ func (s *Socket) Bind(ep string) error {
 		s.aliases[ep] = e.addr
 	}
 	s.mu.Unlock()
+	s.emit(Event{Type: EventListening, Endpoint: e.addr})
 	ctx, cancel := context.WithCancel(s.ctx)
 	e.cancel = cancel
 	s.wg.Add(1)
@@ -156,10 +161,29 @@ func (s *Socket) Connect(ep string) error {
 	return nil
 }
 
+// dialer returns the function that makes connections for a Connect: a
+// net.Dialer with the keep-alive option, or a SOCKS5 dialer through it.
+func (s *Socket) dialer(network string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{KeepAlive: s.opts.TCPKeepAlive}
+	if network != "tcp" || s.opts.SOCKSProxy == "" {
+		return d.DialContext
+	}
+	pd, err := proxy.SOCKS5("tcp", s.opts.SOCKSProxy, nil, d)
+	if err != nil {
+		return func(context.Context, string, string) (net.Conn, error) { return nil, err }
+	}
+	if cd, ok := pd.(proxy.ContextDialer); ok {
+		return cd.DialContext
+	}
+	return func(_ context.Context, network, addr string) (net.Conn, error) { return pd.Dial(network, addr) }
+}
+
 // earlyAttach reports whether a connecting pipe is routable before its
 // first connection, so that messages queue for it (libzmq without
 // ZMQ_IMMEDIATE). A ROUTER must know the peer's id first.
-func (s *Socket) earlyAttach() bool { return !s.opts.Immediate && s.typ != Router }
+func (s *Socket) earlyAttach() bool {
+	return !s.opts.Immediate && s.typ != Router && s.typ != Stream
+}
 
 // LastEndpoint returns the endpoint most recently bound, with the port an
 // ephemeral bind received.
@@ -193,6 +217,7 @@ func (s *Socket) removeEndpoint(ep string, bound bool) error {
 		return fmt.Errorf("zmtp: endpoint %s not found", ep)
 	}
 	e.close()
+	s.emit(Event{Type: EventClosed, Endpoint: e.addr})
 	return nil
 }
 
@@ -223,6 +248,7 @@ func (e *endpoint) acceptLoop(ctx context.Context) {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
 			}
+			e.s.emit(Event{Type: EventAcceptFailed, Endpoint: e.addr, Err: err})
 			// Out of descriptors or similar: back off briefly.
 			select {
 			case <-time.After(10 * time.Millisecond):
@@ -232,12 +258,20 @@ func (e *endpoint) acceptLoop(ctx context.Context) {
 			}
 		}
 		// Each handshake runs on its own, so a stalled peer delays no one.
+		remote := addrString(nc.RemoteAddr())
+		e.s.emit(Event{Type: EventAccepted, Endpoint: e.addr, Remote: remote})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			p := newPipe(e.s)
+			if e.s.typ == Stream {
+				e.serveRaw(ctx, p, nc)
+				e.s.pipeGone(p)
+				return
+			}
 			c, err := NewConn(ctx, nc, e.s.connConfig(p))
 			if err != nil {
+				e.s.emit(Event{Type: handshakeFailure(err), Endpoint: e.addr, Remote: remote, Err: err})
 				return
 			}
 			e.serve(ctx, p, c)
@@ -254,7 +288,9 @@ func (e *endpoint) serve(ctx context.Context, p *pipe, c *Conn) {
 	e.mu.Lock()
 	e.conns[c] = struct{}{}
 	e.mu.Unlock()
+	remote := addrString(c.RemoteAddr())
 	if e.s.attachPeer(p) {
+		e.s.emit(Event{Type: EventHandshakeSucceeded, Endpoint: e.addr, Remote: remote})
 		e.s.rt.connected(p, c)
 		select {
 		case <-c.Done():
@@ -263,6 +299,9 @@ func (e *endpoint) serve(ctx context.Context, p *pipe, c *Conn) {
 	}
 	p.conn.Store(nil)
 	c.Close()
+	if ctx.Err() == nil {
+		e.s.emit(Event{Type: EventDisconnected, Endpoint: e.addr, Remote: remote, Err: c.Err()})
+	}
 	e.mu.Lock()
 	delete(e.conns, c)
 	e.mu.Unlock()
@@ -277,12 +316,24 @@ func (e *endpoint) dialLoop(ctx context.Context, network, addr string) {
 		s.pipeGone(e.pipe)
 	}()
 	ivl := s.opts.ReconnectInterval
-	var d net.Dialer
+	dial := s.dialer(network)
 	for {
-		nc, err := d.DialContext(ctx, network, addr)
-		if err == nil {
+		nc, err := dial(ctx, network, addr)
+		if err != nil && ctx.Err() == nil {
+			s.emit(Event{Type: EventConnectDelayed, Endpoint: e.addr, Err: err})
+		}
+		if err == nil && s.typ == Stream {
+			s.emit(Event{Type: EventConnected, Endpoint: e.addr, Remote: addrString(nc.RemoteAddr())})
+			e.serveRaw(ctx, e.pipe, nc)
+			s.detach(e.pipe)
+			ivl = s.opts.ReconnectInterval
+		} else if err == nil {
+			s.emit(Event{Type: EventConnected, Endpoint: e.addr, Remote: addrString(nc.RemoteAddr())})
 			var c *Conn
 			c, err = NewConn(ctx, nc, s.connConfig(e.pipe))
+			if err != nil && ctx.Err() == nil {
+				s.emit(Event{Type: handshakeFailure(err), Endpoint: e.addr, Err: err})
+			}
 			if err == nil {
 				ivl = s.opts.ReconnectInterval
 				e.serve(ctx, e.pipe, c)
@@ -305,6 +356,7 @@ func (e *endpoint) dialLoop(ctx context.Context, network, addr string) {
 			// Up to 10% jitter so that many clients do not reconnect in step.
 			wait += time.Duration(rand.Int64N(int64(wait)/10 + 1))
 		}
+		s.emit(Event{Type: EventConnectRetried, Endpoint: e.addr, Interval: wait})
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():

@@ -12,13 +12,10 @@ var (
 	ErrClosed = net.ErrClosed
 	// ErrMechanismMismatch: the peer's greeting names another mechanism.
 	ErrMechanismMismatch = errors.New("zmtp: security mechanism mismatch")
-	// ErrRoleMismatch: both sides claim the same as-server role for a
-	// mechanism that needs a client and a server.
-	ErrRoleMismatch = errors.New("zmtp: both peers claim the same as-server role")
 	// ErrMessageTooLarge: a message from the peer exceeds MaxMessageSize.
 	ErrMessageTooLarge = errors.New("zmtp: message larger than MaxMessageSize")
-	// ErrPlaintextFrame: a frame arrived outside the cipher after a
-	// handshake that set one up (CURVE).
+	// ErrPlaintextFrame: a frame that is not a MESSAGE command arrived
+	// after a handshake that set up a cipher (CURVE).
 	ErrPlaintextFrame = errors.New("zmtp: clear-text frame on an encrypted connection")
 	// ErrMessageBeforeReady: a message frame arrived during the handshake.
 	ErrMessageBeforeReady = errors.New("zmtp: message frame during the handshake")

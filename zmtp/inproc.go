@@ -115,10 +115,16 @@ func link(ce *endpoint, b *Socket) {
 	if !mechanism.Compatible(string(a.typ), string(b.typ)) {
 		return // refused, as the handshake would refuse it
 	}
-	ab := make(chan [][]byte, a.opts.SendHWM+b.opts.RecvHWM)
-	ba := make(chan [][]byte, b.opts.SendHWM+a.opts.RecvHWM)
-	pa := &pipe{s: a, out: ab, in: ba}
-	pb := &pipe{s: b, out: ba, in: ab}
+	// A queue conflates when either end asks for it.
+	queue := func(from, to *Socket) chan [][]byte {
+		if from.opts.Conflate || to.opts.Conflate {
+			return make(chan [][]byte, 1)
+		}
+		return make(chan [][]byte, from.opts.SendHWM+to.opts.RecvHWM)
+	}
+	ab, ba := queue(a, b), queue(b, a)
+	pa := &pipe{s: a, out: ab, in: ba, conflate: cap(ab) == 1 && (a.opts.Conflate || b.opts.Conflate)}
+	pb := &pipe{s: b, out: ba, in: ab, conflate: cap(ba) == 1 && (a.opts.Conflate || b.opts.Conflate)}
 	pa.twin, pb.twin = pb, pa
 	pa.info.Store(&peerInfo{md: inprocMetadata(b), minor: 1})
 	pb.info.Store(&peerInfo{md: inprocMetadata(a), minor: 1})

@@ -62,6 +62,15 @@ type Options struct {
 	// InvertMatching makes PUB/XPUB send to peers that did not subscribe
 	// to a prefix of the message and SUB/XSUB deliver only those.
 	InvertMatching bool
+	// Conflate keeps only the last message in each inbound and outbound
+	// queue (ZMQ_CONFLATE); for single-frame messages.
+	Conflate bool
+	// TCPKeepAlive is the keep-alive period of TCP connections. Zero means
+	// Go's default (15 s); negative disables keep-alives.
+	TCPKeepAlive time.Duration
+	// SOCKSProxy, when set, is the host:port of a SOCKS5 proxy through
+	// which tcp Connects are made (ZMQ_SOCKS_PROXY).
+	SOCKSProxy string
 	// Logger receives debug records; nil means none.
 	Logger *slog.Logger
 }
@@ -75,6 +84,9 @@ func (o Options) normalize() Options {
 	}
 	if o.Linger == 0 {
 		o.Linger = DefaultCloseTimeout
+	}
+	if o.Conflate {
+		o.SendHWM, o.RecvHWM = 1, 1
 	}
 	if o.ReconnectInterval == 0 {
 		o.ReconnectInterval = DefaultReconnectInterval

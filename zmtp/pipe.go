@@ -25,6 +25,9 @@ type pipe struct {
 	subMu sync.Mutex
 	subs  trie // the peer's subscriptions (PUB, XPUB)
 
+	// conflate: out keeps only the newest message (ZMQ_CONFLATE).
+	conflate bool
+
 	// twin is the other end of an inproc pipe: its out is our in and its
 	// in our out. Nil for network pipes.
 	twin *pipe
@@ -38,9 +41,10 @@ type peerInfo struct {
 
 func newPipe(s *Socket) *pipe {
 	return &pipe{
-		s:   s,
-		out: make(chan [][]byte, s.opts.SendHWM),
-		in:  make(chan [][]byte, s.opts.RecvHWM),
+		s:        s,
+		out:      make(chan [][]byte, s.opts.SendHWM),
+		in:       make(chan [][]byte, s.opts.RecvHWM),
+		conflate: s.opts.Conflate,
 	}
 }
 
@@ -61,8 +65,16 @@ func (p *pipe) minor() int {
 	return 1
 }
 
-// trySend queues msg for the peer without blocking.
+// trySend queues msg for the peer without blocking. With Conflate it
+// replaces whatever is queued.
 func (p *pipe) trySend(msg [][]byte) bool {
+	if p.conflate {
+		replaceNewest(p.out, msg)
+		if p.twin != nil {
+			signal(p.twin.s.readable)
+		}
+		return true
+	}
 	select {
 	case p.out <- msg:
 		if p.twin != nil {

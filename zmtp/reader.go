@@ -72,13 +72,17 @@ func (c *Conn) readMessages() error {
 		if c.cfg.intercept != nil && c.cfg.intercept(msg) {
 			continue
 		}
-		select {
-		case c.recvq <- msg:
-		default:
+		if c.cfg.conflate {
+			replaceNewest(c.recvq, msg)
+		} else {
 			select {
 			case c.recvq <- msg:
-			case <-c.dead:
-				return nil
+			default:
+				select {
+				case c.recvq <- msg:
+				case <-c.dead:
+					return nil
+				}
 			}
 		}
 		if c.cfg.onRecv != nil {
@@ -87,14 +91,30 @@ func (c *Conn) readMessages() error {
 	}
 }
 
-// open unwraps a frame received on an encrypted connection.
-func (c *Conn) open(f frame.Frame) (byte, []byte, error) {
-	if !f.IsCommand() {
-		return 0, nil, ErrPlaintextFrame
+// replaceNewest puts m on a queue, discarding older messages to make room
+// (ZMQ_CONFLATE).
+func replaceNewest(q chan [][]byte, m [][]byte) {
+	for {
+		select {
+		case q <- m:
+			return
+		default:
+		}
+		select {
+		case <-q:
+		default:
+		}
 	}
+}
+
+// open unwraps a frame received on an encrypted connection. Every frame
+// must hold a MESSAGE command (libzmq sends it with frame flags 0, so the
+// flags are not looked at) or an ERROR; anything else, clear-text messages
+// included, ends the connection.
+func (c *Conn) open(f frame.Frame) (byte, []byte, error) {
 	cmd, err := frame.ParseCommand(f.Body)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, ErrPlaintextFrame
 	}
 	switch cmd.Name {
 	case frame.CmdMessage:

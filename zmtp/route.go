@@ -22,7 +22,7 @@ func newRouter(s *Socket) (router, error) {
 		return &reqRouter{basic: basic{s: s, canSend: true, canRecv: true}}, nil
 	case Rep:
 		return &repRouter{idRouter: newIDRouter(s)}, nil
-	case Router:
+	case Router, Stream:
 		return newIDRouter(s), nil
 	case Pub, XPub:
 		return newPubRouter(s), nil

@@ -78,7 +78,7 @@ type Socket struct {
 	aliases      map[string]string // Bind argument -> resolved endpoint
 	lastEndpoint string
 	closed       bool
-	nextID       uint32 // for generated routing ids
+	monitors     []*monitor
 
 	sendMu sync.Mutex
 	recvMu sync.Mutex
@@ -302,6 +302,7 @@ func (s *Socket) connConfig(p *pipe) ConnConfig {
 		onSent:            func() { signal(s.writable) },
 		OnCommand:         func(cmd frame.Command) { s.rt.onCommand(p, cmd) },
 		intercept:         func(m [][]byte) bool { return s.rt.intercept(p, m) },
+		conflate:          s.opts.Conflate,
 	}
 }
 
@@ -323,8 +324,10 @@ func (s *Socket) Close() error {
 	s.cancel()
 	for _, ep := range eps {
 		ep.close()
+		s.emit(Event{Type: EventClosed, Endpoint: ep.addr})
 	}
 	s.wg.Wait()
+	s.stopMonitors()
 	return nil
 }
 

@@ -240,3 +240,119 @@ func TestIPC(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+func TestMonitorEvents(t *testing.T) {
+	srv := newSock(t, Rep, Options{})
+	events := srv.Monitor(EventAll)
+	ep := bindLocal(t, srv)
+	cli := newSock(t, Req, Options{})
+	cevents := cli.Monitor(EventConnected | EventHandshakeSucceeded | EventDisconnected)
+	cli.Connect(ep)
+	want := []EventType{EventListening, EventAccepted, EventHandshakeSucceeded}
+	for _, w := range want {
+		select {
+		case ev := <-events:
+			if ev.Type != w {
+				t.Fatalf("server event %v, want %v", ev, w)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no %v event", w)
+		}
+	}
+	for _, w := range []EventType{EventConnected, EventHandshakeSucceeded} {
+		select {
+		case ev := <-cevents:
+			if ev.Type != w {
+				t.Fatalf("client event %v, want %v", ev, w)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no %v event", w)
+		}
+	}
+	srv.Close()
+	select {
+	case ev := <-cevents:
+		if ev.Type != EventDisconnected {
+			t.Fatalf("client event %v, want DISCONNECTED", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no DISCONNECTED event")
+	}
+	var last Event
+	for ev := range events {
+		last = ev
+	}
+	if last.Type != EventMonitorStopped {
+		t.Errorf("last server event %v", last)
+	}
+}
+
+func TestHandshakeFailureEvent(t *testing.T) {
+	srv := newSock(t, Pull, Options{})
+	events := srv.Monitor(EventHandshakeFailedProtocol)
+	ep := bindLocal(t, srv)
+	cli := newSock(t, Pub, Options{})
+	cli.Connect(ep)
+	select {
+	case ev := <-events:
+		var ste interface{ Error() string }
+		if ste = ev.Err; ste == nil {
+			t.Fatalf("event without error: %v", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no handshake failure event")
+	}
+}
+
+func TestConflateKeepsNewest(t *testing.T) {
+	zc := NewContext()
+	sub, _ := zc.NewSocket(Sub, Options{Conflate: true})
+	defer sub.Close()
+	sub.Subscribe(nil)
+	pub, _ := zc.NewSocket(Pub, Options{})
+	defer pub.Close()
+	pub.Bind("inproc://conflate")
+	sub.Connect("inproc://conflate")
+	for i := range 100 {
+		send(t, pub, fmt.Sprint(i))
+	}
+	// The newest message is always the last one delivered.
+	var last string
+	n := 0
+	for {
+		m, err := sub.TryRecv()
+		if err != nil {
+			break
+		}
+		last = string(m.Frames[0])
+		n++
+	}
+	if last != "99" || n == 100 {
+		t.Fatalf("last message %q after %d", last, n)
+	}
+}
+
+func TestConflateOverTCP(t *testing.T) {
+	pull := newSock(t, Pull, Options{Conflate: true})
+	ep := bindLocal(t, pull)
+	push := newSock(t, Push, Options{})
+	push.Connect(ep)
+	waitPipes(t, push, 1)
+	for i := range 1000 {
+		send(t, push, fmt.Sprint(i))
+	}
+	got := 0
+	for {
+		m, err := pull.Recv(testCtx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got++
+		if string(m.Frames[0]) == "999" {
+			break
+		}
+	}
+	if got >= 1000 {
+		t.Errorf("received all %d messages: nothing conflated", got)
+	}
+}

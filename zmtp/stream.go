@@ -1,0 +1,86 @@
+package zmtp
+
+import (
+	"context"
+	"net"
+	"sync"
+
+	"github.com/zmtp-go/zmtp/frame"
+)
+
+// Stream is libzmq's raw TCP socket type: no ZMTP at all. Each message it
+// receives is [routing id, data]; an empty data frame announces a new
+// connection and, later, its end. Sending [routing id, data] writes the
+// data as it is; sending [routing id, empty frame] closes that connection.
+const Stream SocketType = "STREAM"
+
+// streamReadSize is the most a STREAM socket reads from a peer at once.
+const streamReadSize = 8 << 10
+
+// serveRaw runs one STREAM connection: a reader that turns whatever
+// arrives into messages and a writer that writes what the application
+// sends. Both end when the connection ends or the endpoint closes.
+func (e *endpoint) serveRaw(ctx context.Context, p *pipe, nc net.Conn) {
+	s := e.s
+	remote := addrString(nc.RemoteAddr())
+	p.info.Store(&peerInfo{md: frame.Metadata{{Name: frame.PropPeerAddr, Value: []byte(remote)}}, minor: 1})
+	if !s.attachPeer(p) {
+		nc.Close()
+		return
+	}
+	s.emit(Event{Type: EventHandshakeSucceeded, Endpoint: e.addr, Remote: remote})
+	rctx, cancel := context.WithCancel(ctx)
+	deliver := func(m [][]byte) bool {
+		select {
+		case p.in <- m:
+			signal(s.readable)
+			return true
+		case <-rctx.Done():
+			return false
+		}
+	}
+	deliver([][]byte{{}}) // connection notification
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer nc.Close()
+		for {
+			select {
+			case m := <-p.out:
+				signal(s.writable)
+				if len(m) == 0 || len(m) == 1 && len(m[0]) == 0 {
+					return // the application closes the connection
+				}
+				bufs := net.Buffers(m)
+				if _, err := bufs.WriteTo(nc); err != nil {
+					return
+				}
+			case <-rctx.Done():
+				return
+			}
+		}
+	}()
+	for {
+		buf := make([]byte, streamReadSize)
+		n, err := nc.Read(buf)
+		if n > 0 && !deliver([][]byte{buf[:n:n]}) {
+			break
+		}
+		if err != nil {
+			break
+		}
+	}
+	cancel()
+	nc.Close()
+	wg.Wait()
+	if ctx.Err() == nil {
+		// Disconnection notification, then the pipe goes.
+		select {
+		case p.in <- [][]byte{{}}:
+			signal(s.readable)
+		default:
+		}
+		s.emit(Event{Type: EventDisconnected, Endpoint: e.addr, Remote: remote})
+	}
+}
