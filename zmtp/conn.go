@@ -3,6 +3,8 @@ package zmtp
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"sync"
@@ -131,6 +133,10 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 			c.nc.SetDeadline(time.Time{})
 		case isTimeout(err):
 			err = &TimeoutError{Op: "handshake"}
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			// libzmq closes without a word when it refuses us (a socket
+			// type it does not accept, say).
+			err = fmt.Errorf("%w: peer closed the connection: %w", mechanism.ErrHandshake, err)
 		}
 	}()
 
@@ -466,11 +472,16 @@ func (cc *countingConn) Read(p []byte) (int, error) {
 	if n > 0 {
 		cc.n.Add(int64(n))
 		if cc.ttlArmed {
-			cc.ttlArmed = false
-			cc.Conn.SetReadDeadline(time.Time{})
+			cc.disarm()
 		}
 	}
 	return n, err
+}
+
+// disarm clears the deadline set for a peer's PING TTL.
+func (cc *countingConn) disarm() {
+	cc.ttlArmed = false
+	cc.Conn.SetReadDeadline(time.Time{})
 }
 
 func isTimeout(err error) bool {

@@ -29,6 +29,11 @@ func (c *Conn) readMessages() error {
 		if err != nil {
 			return err
 		}
+		if c.rx.ttlArmed {
+			// A frame after the PING is traffic, even one that arrived in the
+			// same read: the TTL no longer applies.
+			c.rx.disarm()
+		}
 		flags, body := f.Flags, f.Body
 		if c.cipher != nil {
 			if flags, body, err = c.open(f); err != nil {
