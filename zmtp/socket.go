@@ -73,7 +73,9 @@ type Socket struct {
 	cancel context.CancelFunc
 
 	mu           sync.Mutex
-	pipes        []*pipe // attached pipes, in attach order
+	pipes        []*pipe                 // attached pipes, in attach order
+	routable     atomic.Pointer[[]*pipe] // s.pipes, for reads without s.mu
+	closing      atomic.Bool             // s.closed, for reads without s.mu
 	endpoints    map[string]*endpoint
 	aliases      map[string]string // Bind argument -> resolved endpoint
 	lastEndpoint string
@@ -194,17 +196,14 @@ func (s *Socket) TryRecv() (Message, error) {
 	return message(m, p), nil
 }
 
-func (s *Socket) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
-}
+func (s *Socket) isClosed() bool { return s.closing.Load() }
 
 // snapshot returns the attached pipes.
 func (s *Socket) snapshot() []*pipe {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.pipes
+	if p := s.routable.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // attach makes p routable.
@@ -217,6 +216,7 @@ func (s *Socket) attach(p *pipe) bool {
 	p.attached = true
 	// Copy on write: senders and receivers hold snapshots.
 	s.pipes = append(s.pipes[:len(s.pipes):len(s.pipes)], p)
+	s.publish()
 	s.rt.attached(p)
 	signal(s.writable)
 	signal(s.readable)
@@ -271,8 +271,15 @@ func (s *Socket) detach(p *pipe) {
 		}
 	}
 	s.pipes = pipes
+	s.publish()
 	s.rt.detached(p)
 	signal(s.readable)
+}
+
+// publish makes the current pipe list visible to snapshot; s.mu is held.
+func (s *Socket) publish() {
+	pipes := s.pipes
+	s.routable.Store(&pipes)
 }
 
 // signal wakes a waiter on ch without blocking.
@@ -315,6 +322,7 @@ func (s *Socket) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.closing.Store(true)
 	eps := make([]*endpoint, 0, len(s.endpoints))
 	for _, ep := range s.endpoints {
 		eps = append(eps, ep)
