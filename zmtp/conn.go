@@ -25,6 +25,7 @@ type Conn struct {
 	rd     *frame.Reader
 	rx     *countingConn
 	cipher mechanism.Cipher
+	hw     *handshakeWriter // during the handshake only
 
 	peerGreeting frame.Greeting
 	peerMD       frame.Metadata
@@ -140,6 +141,21 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 		}
 	}()
 
+	// Handshake writes go through their own goroutine so that a transport
+	// with no buffering (net.Pipe) cannot deadlock two peers that both
+	// write before they read.
+	c.hw = startHandshakeWriter(c.nc)
+	defer func() {
+		if err != nil {
+			// Give a last ERROR a moment to leave, then stop waiting.
+			c.nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		}
+		if werr := c.hw.finish(); err == nil && werr != nil {
+			err = werr
+		}
+		c.hw = nil
+	}()
+
 	if err := c.exchangeGreetings(); err != nil {
 		return err
 	}
@@ -157,16 +173,13 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	var wbuf []byte
 	for {
 		if len(out) > 0 {
-			wbuf = wbuf[:0]
+			var wbuf []byte
 			for _, cmd := range out {
 				wbuf = cmd.Append(wbuf)
 			}
-			if _, werr := c.nc.Write(wbuf); werr != nil && err == nil {
-				err = werr
-			}
+			c.hw.write(wbuf)
 		}
 		if err != nil {
 			return err
@@ -211,10 +224,7 @@ func (c *Conn) exchangeGreetings() error {
 		Mechanism: c.cfg.Mechanism.Name(),
 		AsServer:  c.cfg.Mechanism.AsServer(),
 	}
-	buf := frame.AppendGreetingPrefix(make([]byte, 0, frame.GreetingSize), ours.Major)
-	if _, err := c.nc.Write(buf); err != nil {
-		return err
-	}
+	c.hw.write(frame.AppendGreetingPrefix(nil, ours.Major))
 	var peer [frame.GreetingSize]byte
 	have := 0
 	for _, upto := range [...]int{1, 10, frame.GreetingPrefixSize} {
@@ -227,10 +237,7 @@ func (c *Conn) exchangeGreetings() error {
 			return err
 		}
 	}
-	buf = frame.AppendGreetingRest(buf[:0], ours)
-	if _, err := c.nc.Write(buf); err != nil {
-		return err
-	}
+	c.hw.write(frame.AppendGreetingRest(nil, ours))
 	b, err := c.rd.Next(frame.GreetingSize - frame.GreetingPrefixSize)
 	if err != nil {
 		return err
@@ -457,6 +464,36 @@ func (c *Conn) Stats() Stats {
 		PingsIn:     c.stats.pingsIn.Load(),
 		PingsOut:    c.stats.pingsOut.Load(),
 	}
+}
+
+// handshakeWriter writes the handshake's octets in order from a goroutine
+// of its own, which ends with finish.
+type handshakeWriter struct {
+	ch   chan []byte
+	errc chan error
+}
+
+func startHandshakeWriter(w io.Writer) *handshakeWriter {
+	h := &handshakeWriter{ch: make(chan []byte, 16), errc: make(chan error, 1)}
+	go func() {
+		var err error
+		for b := range h.ch {
+			if err == nil {
+				_, err = w.Write(b)
+			}
+		}
+		h.errc <- err
+	}()
+	return h
+}
+
+// write queues b, which the caller must not modify afterwards.
+func (h *handshakeWriter) write(b []byte) { h.ch <- b }
+
+// finish waits for every queued write and returns the first error.
+func (h *handshakeWriter) finish() error {
+	close(h.ch)
+	return <-h.errc
 }
 
 // countingConn counts the octets read, so that the heartbeat logic can see
