@@ -30,7 +30,8 @@ type Params struct {
 	Properties frame.Metadata
 	// PeerGreeting is the greeting the peer sent.
 	PeerGreeting frame.Greeting
-	// RemoteAddr is the peer's address, for authentication requests.
+	// RemoteAddr is the peer's address for authentication requests: the
+	// bare IP address of a TCP peer, as RFC 27 asks.
 	RemoteAddr string
 }
 

@@ -164,7 +164,7 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 		Identity:     c.cfg.Identity,
 		Properties:   c.cfg.Properties,
 		PeerGreeting: c.peerGreeting,
-		RemoteAddr:   addrString(c.nc.RemoteAddr()),
+		RemoteAddr:   zapAddress(c.nc.RemoteAddr()),
 	})
 	if err != nil {
 		return err
@@ -318,6 +318,13 @@ func (c *Conn) Close() error {
 		c.stopped = true
 		c.sendMu.Unlock()
 		close(c.drain) // everything accepted is queued: flush it
+		// A writer blocked on a peer that does not read must not hold Close
+		// up for longer than CloseTimeout.
+		if c.cfg.CloseTimeout < 0 {
+			c.fail(nil)
+		} else {
+			c.nc.SetWriteDeadline(time.Now().Add(c.cfg.CloseTimeout))
+		}
 	})
 	c.wg.Wait()
 	return nil
@@ -524,6 +531,15 @@ func (cc *countingConn) disarm() {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// zapAddress is the peer's address as RFC 27 wants it in a ZAP request:
+// the bare IP address for TCP, the address as it is otherwise.
+func zapAddress(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	return addrString(a)
 }
 
 func addrString(a net.Addr) string {

@@ -307,6 +307,16 @@ func (e *endpoint) serve(ctx context.Context, p *pipe, c *Conn) {
 	e.mu.Unlock()
 }
 
+// renewPipe retires the pipe of a connection that ended, leaving what it
+// received readable until taken, and makes a new one for the next
+// connection, which gets a routing id of its own. Used by socket types
+// whose pipes are routable only while connected (ROUTER, STREAM, and any
+// socket with Immediate).
+func (e *endpoint) renewPipe() {
+	e.s.pipeGone(e.pipe)
+	e.pipe = newPipe(e.s)
+}
+
 func (e *endpoint) dialLoop(ctx context.Context, network, addr string) {
 	s := e.s
 	defer s.wg.Done()
@@ -325,7 +335,7 @@ func (e *endpoint) dialLoop(ctx context.Context, network, addr string) {
 		if err == nil && s.typ == Stream {
 			s.emit(Event{Type: EventConnected, Endpoint: e.addr, Remote: addrString(nc.RemoteAddr())})
 			e.serveRaw(ctx, e.pipe, nc)
-			s.detach(e.pipe)
+			e.renewPipe()
 			ivl = s.opts.ReconnectInterval
 		} else if err == nil {
 			s.emit(Event{Type: EventConnected, Endpoint: e.addr, Remote: addrString(nc.RemoteAddr())})
@@ -339,7 +349,7 @@ func (e *endpoint) dialLoop(ctx context.Context, network, addr string) {
 				e.serve(ctx, e.pipe, c)
 				err = c.Err()
 				if !s.earlyAttach() {
-					s.detach(e.pipe)
+					e.renewPipe()
 				}
 			}
 		}

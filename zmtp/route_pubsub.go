@@ -81,10 +81,15 @@ func (r *pubRouter) intercept(p *pipe, m [][]byte) bool {
 }
 
 func (r *pubRouter) subscription(p *pipe, topic []byte, on bool) {
+	// Each peer's subscriptions are a set, as libzmq keeps them: a second
+	// SUBSCRIBE of a topic changes nothing and one CANCEL removes it.
 	p.subMu.Lock()
 	changed := false
 	if on {
 		changed = p.subs.add(topic)
+		if !changed {
+			p.subs.remove(topic) // undo the second count
+		}
 	} else {
 		changed = p.subs.remove(topic)
 	}

@@ -193,11 +193,12 @@ func (r *repRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, e
 	}
 	var split int
 	m, p, err := r.fq.recv(ctx, r.s, nonblock, func(_ *pipe, m [][]byte) bool {
-		// Keep requests that have a delimiter; drop the others.
+		// Keep requests that have a delimiter followed by a body; drop the
+		// others, as libzmq does.
 		for i, f := range m {
 			if len(f) == 0 {
 				split = i + 1
-				return true
+				return split < len(m)
 			}
 		}
 		return false

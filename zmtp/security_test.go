@@ -62,9 +62,9 @@ func TestCurveSockets(t *testing.T) {
 		}
 		return mechanism.ZAPResponse{StatusCode: 400}, nil
 	})
-	srv := newSock(t, Pull, Options{Mechanism: mechanism.Curve{Server: true, PublicKey: spub, SecretKey: ssec, Authenticator: auth}, HeartbeatInterval: 20 * time.Millisecond})
+	srv := newSock(t, Pull, Options{Mechanism: mechanism.Curve{Server: true, PublicKey: spub, SecretKey: ssec, Authenticator: auth}, HeartbeatInterval: 20 * time.Millisecond, HeartbeatTimeout: 5 * time.Second})
 	ep := bindLocal(t, srv)
-	cli := newSock(t, Push, Options{Mechanism: mechanism.Curve{PublicKey: cpub, SecretKey: csec, ServerKey: spub}, HeartbeatInterval: 20 * time.Millisecond})
+	cli := newSock(t, Push, Options{Mechanism: mechanism.Curve{PublicKey: cpub, SecretKey: csec, ServerKey: spub}, HeartbeatInterval: 20 * time.Millisecond, HeartbeatTimeout: 5 * time.Second})
 	cli.Connect(ep)
 	big := make([]byte, 1<<20)
 	big[12345] = 7
@@ -87,6 +87,9 @@ func TestCurveSockets(t *testing.T) {
 		p = q
 	}
 	c := p.conn.Load()
+	if c == nil {
+		t.Fatal("connection gone")
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for c.Stats().PingsIn < 5 {
 		if time.Now().After(deadline) || c.Err() != nil {

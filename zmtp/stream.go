@@ -4,13 +4,14 @@ import (
 	"context"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"github.com/zmtp-go/zmtp/frame"
 )
 
 // Stream is libzmq's raw TCP socket type: no ZMTP at all. Each message it
 // receives is [routing id, data]; an empty data frame announces a new
-// connection and, later, its end. Sending [routing id, data] writes the
+// connection and, later, its end when the peer closes it. Sending [routing id, data] writes the
 // data as it is; sending [routing id, empty frame] closes that connection.
 const Stream SocketType = "STREAM"
 
@@ -41,6 +42,7 @@ func (e *endpoint) serveRaw(ctx context.Context, p *pipe, nc net.Conn) {
 	}
 	deliver([][]byte{{}}) // connection notification
 	var wg sync.WaitGroup
+	var closedByApp atomic.Bool
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -50,6 +52,7 @@ func (e *endpoint) serveRaw(ctx context.Context, p *pipe, nc net.Conn) {
 			case m := <-p.out:
 				signal(s.writable)
 				if len(m) == 0 || len(m) == 1 && len(m[0]) == 0 {
+					closedByApp.Store(true)
 					return // the application closes the connection
 				}
 				bufs := net.Buffers(m)
@@ -74,8 +77,9 @@ func (e *endpoint) serveRaw(ctx context.Context, p *pipe, nc net.Conn) {
 	cancel()
 	nc.Close()
 	wg.Wait()
-	if ctx.Err() == nil {
-		// Disconnection notification, then the pipe goes.
+	if ctx.Err() == nil && !closedByApp.Load() {
+		// Disconnection notification (not when the application itself
+		// closed the connection, as libzmq), then the pipe goes.
 		select {
 		case p.in <- [][]byte{{}}:
 			signal(s.readable)

@@ -2,9 +2,11 @@ package zmtp
 
 import (
 	"bufio"
+	"context"
 	"net"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestStreamServer(t *testing.T) {
@@ -31,6 +33,23 @@ func TestStreamServer(t *testing.T) {
 	if err != nil || line != "HTTP/1.0 200 OK\r\n" {
 		t.Fatalf("client read %q %v", line, err)
 	}
+	// Closed by us: no disconnection notification, as libzmq.
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if m, err := s.Recv(short); err == nil {
+		t.Fatalf("unexpected message %q", m.Frames)
+	}
+}
+
+func TestStreamPeerCloses(t *testing.T) {
+	s := newSock(t, Stream, Options{})
+	ep := bindLocal(t, s)
+	nc, err := net.Dial("tcp", strings.TrimPrefix(ep, "tcp://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := recv(t, s)[0]
+	nc.Close()
 	bye := recv(t, s)
 	if bye[0] != id || bye[1] != "" {
 		t.Fatalf("disconnect notification %q", bye)
