@@ -115,6 +115,8 @@ func Cases() []Case {
 			})
 		}
 	}
+	out = append(out, securityCases()...)
+	out = append(out, socketCases()...)
 	return out
 }
 

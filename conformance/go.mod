@@ -5,13 +5,17 @@ go 1.26.0
 replace github.com/zmtp-go/zmtp => ../
 
 require (
+	github.com/go-zeromq/zmq4 v0.17.0
 	github.com/pebbe/zmq4 v1.4.0
 	github.com/zmtp-go/zmtp v0.0.0
 	go.uber.org/goleak v1.3.0
 )
 
 require (
+	github.com/go-zeromq/goczmq/v4 v4.2.2 // indirect
 	golang.org/x/crypto v0.59.0 // indirect
 	golang.org/x/net v0.62.0 // indirect
+	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/text v0.44.0 // indirect
 )

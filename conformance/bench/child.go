@@ -1,0 +1,255 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime/pprof"
+	"slices"
+	"time"
+)
+
+// childSpec is one measurement, run in a child process.
+type childSpec struct {
+	child   bool
+	Impl    string
+	Work    string
+	Size    int
+	Count   int
+	Profile string
+}
+
+// childResult is what a child reports on its standard output, as JSON.
+type childResult struct {
+	// Rate is messages per second at the receiver(s); for pub/sub, the
+	// deliveries per second summed over the subscribers.
+	Rate float64 `json:"rate,omitempty"`
+	// P50 and P99 are round-trip latencies in microseconds.
+	P50 float64 `json:"p50,omitempty"`
+	P99 float64 `json:"p99,omitempty"`
+	// Seconds is the measured interval.
+	Seconds float64 `json:"seconds"`
+}
+
+// runTimeout bounds every blocking call of a measurement, so that a stuck
+// implementation fails instead of hanging (the parent also kills children
+// that outlive -timeout).
+const runTimeout = 90 * time.Second
+
+// subscribers is the fan-out of the pub/sub workload.
+const subscribers = 4
+
+// transport of a PUSH/PULL workload.
+type transport int
+
+const (
+	tcp transport = iota
+	inproc
+	curve
+)
+
+// impl runs the workloads on one implementation. Each method sets up its
+// sockets, measures, and closes everything before returning.
+type impl interface {
+	pushPull(tr transport, size, count int) (childResult, error)
+	reqRep(size, count int) (childResult, error)
+	pubSub(subs, size, count int) (childResult, error)
+}
+
+func newImpl(name string) impl {
+	switch name {
+	case implOurs:
+		return ours{}
+	case implLibzmq:
+		return libzmqImpl{}
+	case implGoZeromq:
+		return goZeromq{}
+	}
+	return nil
+}
+
+func runChild(c childSpec) int {
+	if c.Profile != "" {
+		f, err := os.Create(c.Profile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+	r, err := measure(c)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %s %s size %d: %v\n", c.Impl, c.Work, c.Size, err)
+		return 1
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(r); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	return 0
+}
+
+func measure(c childSpec) (childResult, error) {
+	im := newImpl(c.Impl)
+	if im == nil {
+		return childResult{}, fmt.Errorf("unknown implementation %q", c.Impl)
+	}
+	if c.Count < 2 {
+		return childResult{}, fmt.Errorf("count %d: want at least 2", c.Count)
+	}
+	switch c.Work {
+	case wPushPullTCP:
+		return im.pushPull(tcp, c.Size, c.Count)
+	case wPushPullInproc:
+		return im.pushPull(inproc, c.Size, c.Count)
+	case wPushPullCurve:
+		return im.pushPull(curve, c.Size, c.Count)
+	case wReqRep:
+		return im.reqRep(c.Size, c.Count)
+	case wPubSub:
+		return im.pubSub(subscribers, c.Size, c.Count)
+	}
+	return childResult{}, fmt.Errorf("unknown workload %q", c.Work)
+}
+
+// timeRecv receives count messages of size octets with recv, which
+// returns the size of the message it received, and returns the time from
+// the first message to the last, as libzmq's local_thr measures.
+func timeRecv(count, size int, recv func() (int, error)) (time.Duration, error) {
+	one := func() error {
+		n, err := recv()
+		if err != nil {
+			return err
+		}
+		if n != size {
+			return fmt.Errorf("received a message of %d octets, want %d", n, size)
+		}
+		return nil
+	}
+	if err := one(); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	for i := 1; i < count; i++ {
+		if err := one(); err != nil {
+			return 0, fmt.Errorf("message %d of %d: %w", i+1, count, err)
+		}
+	}
+	return time.Since(start), nil
+}
+
+func thrResult(count int, d time.Duration) childResult {
+	s := d.Seconds()
+	if s <= 0 {
+		s = 1e-9
+	}
+	return childResult{Rate: float64(count-1) / s, Seconds: s}
+}
+
+// warmups is how many round trips a latency run makes before it starts
+// measuring.
+func warmups(count int) int { return max(100, count/20) }
+
+func latResult(samples []time.Duration, total time.Duration) childResult {
+	slices.Sort(samples)
+	at := func(p int) float64 {
+		i := min(len(samples)*p/100, len(samples)-1)
+		return float64(samples[i].Nanoseconds()) / 1e3
+	}
+	return childResult{P50: at(50), P99: at(99), Seconds: total.Seconds()}
+}
+
+// fanIn collects the subscribers' first and last data message times and
+// returns the deliveries per second over all subscribers.
+type fanIn struct {
+	first, last []time.Time
+}
+
+func (f *fanIn) result(subs, count int) childResult {
+	start, end := f.first[0], f.last[0]
+	for i := 1; i < subs; i++ {
+		if f.first[i].Before(start) {
+			start = f.first[i]
+		}
+		if f.last[i].After(end) {
+			end = f.last[i]
+		}
+	}
+	d := end.Sub(start).Seconds()
+	if d <= 0 {
+		d = 1e-9
+	}
+	return childResult{Rate: float64(subs*(count-1)) / d, Seconds: d}
+}
+
+// Pub/sub messages: before the measured messages, the publisher sends
+// probes, one a millisecond, until every subscriber has received one (so
+// that every subscription has reached the publisher); subscribers skip
+// the probes. A probe is the single octet 'P'; data messages start with
+// 'D'.
+const (
+	probeByte = 'P'
+	dataByte  = 'D'
+	// readyWait bounds the wait for the subscribers.
+	readyWait = 10 * time.Second
+)
+
+func dataMessage(size int) []byte {
+	b := make([]byte, size)
+	if size > 0 {
+		b[0] = dataByte
+	}
+	return b
+}
+
+// subscriberLoop runs one subscriber: recv returns the next message's
+// first octet and size. It reports readiness on the first message of any
+// kind and records the times of the first and last of count data
+// messages.
+func subscriberLoop(count, size int, recv func() (byte, int, error), ready func(), first, last *time.Time) error {
+	readied := false
+	n := 0
+	for n < count {
+		b, sz, err := recv()
+		if err != nil {
+			return fmt.Errorf("subscriber after %d messages: %w", n, err)
+		}
+		if !readied {
+			ready()
+			readied = true
+		}
+		if b == probeByte && sz == 1 {
+			continue
+		}
+		if sz != size {
+			return fmt.Errorf("subscriber received %d octets, want %d", sz, size)
+		}
+		n++
+		if n == 1 {
+			*first = time.Now()
+		}
+	}
+	*last = time.Now()
+	return nil
+}
+
+// publishWhenReady sends probes with sendProbe every millisecond until
+// ready reports all subscribers, within readyWait.
+func publishWhenReady(sendProbe func() error, ready func() bool) error {
+	deadline := time.Now().Add(readyWait)
+	for !ready() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("subscribers not ready after %v", readyWait)
+		}
+		if err := sendProbe(); err != nil {
+			return fmt.Errorf("probe: %w", err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return nil
+}

@@ -1,0 +1,128 @@
+// Command bench runs the same workloads on three ZeroMQ implementations in
+// one run and prints the medians side by side as Markdown tables:
+//
+//   - ours: github.com/zmtp-go/zmtp
+//   - libzmq: libzmq through cgo (github.com/pebbe/zmq4)
+//   - go-zeromq: github.com/go-zeromq/zmq4
+//
+// Workloads (tcp over 127.0.0.1 unless named otherwise):
+//
+//   - pushpull/tcp: PUSH to PULL throughput at 1, 64, 1024 and 65536 octets.
+//   - reqrep/tcp: REQ/REP round-trip latency at 64 octets (p50 and p99).
+//   - pubsub/tcp: one PUB fanning out to 4 SUBs, 64 octets, throughput
+//     at the subscribers.
+//   - pushpull/inproc: PUSH to PULL throughput over inproc (go-zeromq has
+//     no inproc transport).
+//   - pushpull/curve: PUSH to PULL throughput over tcp with CURVE (go-zeromq
+//     has no CURVE).
+//
+// Usage:
+//
+//	go run ./bench [-quick] [-repeats N] [-only regexp] [-impls list] [-v] [-cpuprofile dir]
+//
+// Method. Every measurement (one implementation, one workload, one size,
+// one repeat) runs in a fresh child process of this program, with both
+// ends of the workload in that process: the sender and the receiver are
+// goroutines, and libzmq's sending and receiving sockets live in separate
+// libzmq contexts, so that each side has its own I/O thread as two
+// local_thr/remote_thr processes would. A fresh process per measurement
+// means nothing (heap, GC pacing, goroutines, threads, libzmq contexts)
+// carries over from one implementation or repeat to the next, and every
+// socket is closed before the next measurement starts. One process
+// rather than two per measurement because on a small machine two Go
+// runtimes, each with GOMAXPROCS equal to the core count, oversubscribe the
+// CPUs and add scheduler noise that is not the library's; and because that
+// is how Go programs use these libraries.
+//
+// Repeats are interleaved: repeat 1 runs ours, libzmq, go-zeromq, then
+// repeat 2 does the same, and so on, so that background load affects all
+// implementations alike. The table shows the median of the repeats.
+// Before the repeats, each implementation runs the workload once or twice
+// with a small count (discarded) to estimate its rate, and the count per
+// repeat is then chosen so that a repeat lasts about -target (0.5 s).
+//
+// Throughput is measured at the receiver from the first to the last
+// message, as libzmq's local_thr does: rate = (count-1) / elapsed. Every
+// sender reuses one buffer for every message; receivers check each
+// message's size.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+)
+
+func main() {
+	var o options
+	flag.BoolVar(&o.quick, "quick", false, "short smoke run (one repeat, short counts; under a minute)")
+	flag.IntVar(&o.repeats, "repeats", 10, "repeats for small messages (1 and 64 octets), pub/sub and inproc; larger sizes and latency use max(5, N/2) capped at N")
+	flag.StringVar(&o.only, "only", "", "run only the workloads whose `name` (e.g. pushpull/tcp, reqrep/tcp, pubsub/tcp, pushpull/inproc, pushpull/curve) matches this regular expression")
+	flag.StringVar(&o.impls, "impls", "ours,libzmq,go-zeromq", "comma-separated `list` of implementations to run")
+	flag.DurationVar(&o.target, "target", 500*time.Millisecond, "target duration of one throughput repeat")
+	flag.IntVar(&o.roundTrips, "roundtrips", 20000, "round trips per latency repeat")
+	flag.BoolVar(&o.verbose, "v", false, "print every repeat's result on standard error")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of every measurement into this `directory`")
+	flag.DurationVar(&o.timeout, "timeout", 2*time.Minute, "kill a measurement that takes longer than this")
+	var c childSpec
+	flag.BoolVar(&c.child, "child", false, "internal: run one measurement and print its result")
+	flag.StringVar(&c.Impl, "impl", "", "internal: implementation of the measurement")
+	flag.StringVar(&c.Work, "work", "", "internal: workload of the measurement")
+	flag.IntVar(&c.Size, "size", 0, "internal: message size of the measurement")
+	flag.IntVar(&c.Count, "count", 0, "internal: message count of the measurement")
+	flag.StringVar(&c.Profile, "profile", "", "internal: CPU profile file of the measurement")
+	flag.Parse()
+
+	if c.child {
+		os.Exit(runChild(c))
+	}
+	if o.quick {
+		o.repeats = 1
+		o.target = 150 * time.Millisecond
+		o.roundTrips = 3000
+	}
+	if o.repeats < 1 {
+		fatalf("-repeats must be at least 1")
+	}
+	if o.only != "" {
+		re, err := regexp.Compile(o.only)
+		if err != nil {
+			fatalf("-only: %v", err)
+		}
+		o.onlyRE = re
+	}
+	for _, name := range strings.Split(o.impls, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if !knownImpl(name) {
+			fatalf("-impls: unknown implementation %q (want ours, libzmq, go-zeromq)", name)
+		}
+		o.implList = append(o.implList, name)
+	}
+	if len(o.implList) == 0 {
+		fatalf("-impls: no implementation")
+	}
+	if o.cpuprofile != "" {
+		if err := os.MkdirAll(o.cpuprofile, 0o755); err != nil {
+			fatalf("-cpuprofile: %v", err)
+		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		fatalf("cannot find own executable: %v", err)
+	}
+	o.exe = exe
+	if err := runAll(&o, os.Stdout); err != nil {
+		fatalf("%v", err)
+	}
+}
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+	os.Exit(1)
+}

@@ -1,0 +1,612 @@
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	zmq "github.com/pebbe/zmq4"
+	"github.com/zmtp-go/zmtp/mechanism"
+	"github.com/zmtp-go/zmtp/z85"
+	"github.com/zmtp-go/zmtp/zmtp"
+)
+
+// curvePair is a CURVE key pair in both forms.
+type curvePair struct {
+	pub, sec       [32]byte
+	pubZ85, secZ85 string
+}
+
+// zmqCurvePair makes a key pair with libzmq (zmq_curve_keypair), for
+// libzmq's side; we read its Z85 text with mechanism.ParseCurveKey.
+func zmqCurvePair() (curvePair, error) {
+	pub, sec, err := zmq.NewCurveKeypair()
+	if err != nil {
+		return curvePair{}, fmt.Errorf("libzmq: curve keypair: %w", err)
+	}
+	p := curvePair{pubZ85: pub, secZ85: sec}
+	if p.pub, err = mechanism.ParseCurveKey([]byte(pub)); err != nil {
+		return p, err
+	}
+	if p.sec, err = mechanism.ParseCurveKey([]byte(sec)); err != nil {
+		return p, err
+	}
+	if mechanism.CurvePublicKey(p.sec) != p.pub {
+		return p, errors.New("libzmq's public key does not match its secret key as we compute it")
+	}
+	return p, nil
+}
+
+// ourCurvePair makes a key pair with mechanism.GenerateCurveKeyPair, for
+// our side; libzmq gets its Z85 text.
+func ourCurvePair() (curvePair, error) {
+	pub, sec, err := mechanism.GenerateCurveKeyPair(nil)
+	if err != nil {
+		return curvePair{}, err
+	}
+	p := curvePair{pub: pub, sec: sec}
+	if p.pubZ85, err = z85.EncodeToString(pub[:]); err != nil {
+		return p, err
+	}
+	if p.secZ85, err = z85.EncodeToString(sec[:]); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// curveServer makes libzmq's socket a CURVE server with key pair k in
+// secDomain.
+func curveServer(k curvePair) func(*zmq.Socket) error {
+	return func(s *zmq.Socket) error {
+		return errors.Join(s.SetCurveServer(1), s.SetCurveSecretkey(k.secZ85), s.SetZapDomain(secDomain))
+	}
+}
+
+// curveClient makes libzmq's socket a CURVE client with key pair k that
+// expects the server key serverZ85.
+func curveClient(k curvePair, serverZ85 string) func(*zmq.Socket) error {
+	return func(s *zmq.Socket) error {
+		return errors.Join(s.SetCurveServerkey(serverZ85), s.SetCurvePublickey(k.pubZ85), s.SetCurveSecretkey(k.secZ85))
+	}
+}
+
+// keyPolicy is a ZAP policy that accepts the one CURVE key k.
+func keyPolicy(k curvePair) *zapPolicy {
+	return &zapPolicy{keys: map[string]bool{k.pubZ85: true}}
+}
+
+// checkCurveRequests checks the requests a ZAP handler answered: at least
+// one, each for client key key, with the given status.
+func checkCurveRequests(reqs []zapRecord, key [32]byte, status int, rfcAddress bool) error {
+	if len(reqs) == 0 {
+		return errors.New("the ZAP handler got no request")
+	}
+	for _, r := range reqs {
+		if rfcAddress {
+			if err := checkZAPRequest(r, "CURVE"); err != nil {
+				return err
+			}
+		} else if r.Domain != secDomain || r.Mechanism != "CURVE" {
+			return fmt.Errorf("authenticator request domain %q mechanism %q", r.Domain, r.Mechanism)
+		}
+		if len(r.Credentials) != 1 || !bytes.Equal(r.Credentials[0], key[:]) {
+			return fmt.Errorf("CURVE credentials are not the client's public key: %d frames", len(r.Credentials))
+		}
+		if r.Status != status {
+			return fmt.Errorf("ZAP status %d, want %d", r.Status, status)
+		}
+	}
+	return nil
+}
+
+// curveAccepted is a setup in which the CURVE handshake succeeds between
+// PAIR sockets: our client and libzmq's server, whose libzmq ZAP handler
+// knows our key, or libzmq's client and our server, whose Authenticator
+// knows libzmq's key. Each side's keys are made by its own library.
+type curveAccepted struct {
+	setup     secSetup
+	auth      *recordingAuth // our server's authenticator
+	ourKeys   curvePair
+	theirKeys curvePair
+}
+
+func newCurveAccepted(weServer bool) (*curveAccepted, error) {
+	c := &curveAccepted{}
+	var err error
+	if c.ourKeys, err = ourCurvePair(); err != nil {
+		return nil, err
+	}
+	if c.theirKeys, err = zmqCurvePair(); err != nil {
+		return nil, err
+	}
+	c.setup = secSetup{zmqType: "PAIR", ourType: zmtp.Pair}
+	if weServer {
+		c.auth = &recordingAuth{policy: keyPolicy(c.theirKeys)}
+		c.setup.zmqPrep = curveClient(c.theirKeys, c.ourKeys.pubZ85)
+		c.setup.ourOpts.Mechanism = mechanism.Curve{Server: true, PublicKey: c.ourKeys.pub, SecretKey: c.ourKeys.sec,
+			Authenticator: c.auth, Domain: secDomain}
+	} else {
+		c.setup.zmqPrep = curveServer(c.theirKeys)
+		c.setup.zmqZAP = keyPolicy(c.ourKeys)
+		c.setup.ourOpts.Mechanism = mechanism.Curve{PublicKey: c.ourKeys.pub, SecretKey: c.ourKeys.sec, ServerKey: c.theirKeys.pub}
+	}
+	return c, nil
+}
+
+// checkAuth checks the requests the server's ZAP handler or authenticator
+// answered, and the User-Id granted: libzmq's (md) or ours (m).
+func (c *curveAccepted) checkAuth(l *secLink, md map[string]string, m zmtp.Message) error {
+	if c.auth != nil {
+		if err := checkCurveRequests(c.auth.requests(), c.theirKeys.pub, 200, false); err != nil {
+			return err
+		}
+		if got := m.Metadata.Get("User-Id"); got != secUserID {
+			return fmt.Errorf("our message has User-Id %q, want %q", got, secUserID)
+		}
+		return nil
+	}
+	if err := checkCurveRequests(l.zmqZAP.requests(), c.ourKeys.pub, 200, true); err != nil {
+		return fmt.Errorf("libzmq's ZAP request: %w", err)
+	}
+	if got := md["User-Id"]; got != secUserID {
+		return fmt.Errorf("libzmq reports User-Id %q, want %q", got, secUserID)
+	}
+	return nil
+}
+
+// boxesBothWays checks that at least n CURVE boxes went each way and
+// nothing in clear text.
+func (l *secLink) boxesBothWays(ctx context.Context, n int) error {
+	// The relay counts a frame once it has passed it on: the peer may have
+	// it a moment before.
+	err := l.relayWait(ctx, "CURVE boxes", func() bool {
+		return l.fromOurs().Boxes >= n && l.fromLibzmq().Boxes >= n
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %d from us, %d from libzmq, want at least %d each", err, l.fromOurs().Boxes, l.fromLibzmq().Boxes, n)
+	}
+	return l.noClearText()
+}
+
+func curveAcceptedRun(weServer bool) func(context.Context, string) error {
+	return func(ctx context.Context, role string) (err error) {
+		c, err := newCurveAccepted(weServer)
+		if err != nil {
+			return err
+		}
+		l, err := secStart(ctx, role, c.setup)
+		defer secFinish(&err, l)
+		if err != nil {
+			return err
+		}
+		md, m, err := l.exchangeMsgs(ctx, [][]byte{b("hello"), b("over"), b("CURVE")}, [][]byte{b("world")})
+		if err != nil {
+			return err
+		}
+		if err := c.checkAuth(l, md, m); err != nil {
+			return err
+		}
+		if err := l.handshakeDone(ctx); err != nil {
+			return err
+		}
+		return l.boxesBothWays(ctx, 1)
+	}
+}
+
+// curveAcceptedWeClient: our CURVE client with libzmq's server key and a
+// key libzmq's ZAP handler knows; messages pass both ways, encrypted, and
+// libzmq reports the granted User-Id.
+var curveAcceptedWeClient = curveAcceptedRun(false)
+
+// curveAcceptedWeServer: libzmq's CURVE client with our server key and a
+// key our Authenticator knows; messages pass both ways, encrypted, and
+// ours carry the granted User-Id.
+var curveAcceptedWeServer = curveAcceptedRun(true)
+
+// curveWrongServerKeyWeClient: our client expects another server key. The
+// HELLO box does not open for libzmq's server, which drops the connection
+// without WELCOME (reporting a protocol error) and asks no ZAP question;
+// we report a failed handshake, and nothing is delivered.
+func curveWrongServerKeyWeClient(ctx context.Context, role string) (err error) {
+	c, err := newCurveAccepted(false)
+	if err != nil {
+		return err
+	}
+	other, err := zmqCurvePair()
+	if err != nil {
+		return err
+	}
+	cm := c.setup.ourOpts.Mechanism.(mechanism.Curve)
+	cm.ServerKey = other.pub
+	c.setup.ourOpts.Mechanism = cm
+	l, err := secStart(ctx, role, c.setup)
+	defer secFinish(&err, l)
+	if err != nil {
+		return err
+	}
+	l.ours.TrySend([][]byte{b("must not arrive")})
+	if _, err := l.ourHandshakeFailure(ctx); err != nil {
+		return err
+	}
+	zev, err := l.zmqHandshakeFailure(ctx)
+	if err != nil {
+		return err
+	}
+	if zev.Type != zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL {
+		return fmt.Errorf("libzmq reports %v, want EVENT_HANDSHAKE_FAILED_PROTOCOL", zev)
+	}
+	if err := l.ev.quiet(ctx, secQuiet, zmtp.EventHandshakeSucceeded); err != nil {
+		return err
+	}
+	if cmds := l.fromLibzmq().Commands; len(cmds) > 0 {
+		return fmt.Errorf("libzmq answered a HELLO it could not open: %q", cmds)
+	}
+	if n := len(l.zmqZAP.requests()); n > 0 {
+		return fmt.Errorf("libzmq made %d ZAP requests", n)
+	}
+	if err := l.boxesNone(); err != nil {
+		return err
+	}
+	return l.zmqGotNothing()
+}
+
+// boxesNone checks that no CURVE box and nothing in clear text crossed.
+func (l *secLink) boxesNone() error {
+	if err := l.noClearText(); err != nil {
+		return err
+	}
+	if o, t := l.fromOurs().Boxes, l.fromLibzmq().Boxes; o+t > 0 {
+		return fmt.Errorf("CURVE boxes crossed: %d from us, %d from libzmq", o, t)
+	}
+	return nil
+}
+
+// curveWrongServerKeyWeServer: libzmq's client expects another server key.
+// Its HELLO box does not open for us: we drop the connection without
+// WELCOME, reporting EventHandshakeFailedProtocol with ErrCurveBox, and
+// ask our authenticator nothing; nothing is delivered.
+func curveWrongServerKeyWeServer(ctx context.Context, role string) (err error) {
+	c, err := newCurveAccepted(true)
+	if err != nil {
+		return err
+	}
+	other, err := ourCurvePair()
+	if err != nil {
+		return err
+	}
+	c.setup.zmqPrep = curveClient(c.theirKeys, other.pubZ85)
+	l, err := secStart(ctx, role, c.setup)
+	defer secFinish(&err, l)
+	if err != nil {
+		return err
+	}
+	l.zmqTrySend("must not arrive")
+	ev, err := l.ourHandshakeFailure(ctx)
+	if err != nil {
+		return err
+	}
+	if ev.Type != zmtp.EventHandshakeFailedProtocol || !errors.Is(ev.Err, mechanism.ErrCurveBox) {
+		return fmt.Errorf("our socket reports %v, want %v with mechanism.ErrCurveBox", ev, zmtp.EventHandshakeFailedProtocol)
+	}
+	// libzmq sees the connection closed during the handshake.
+	if _, err := l.mon.WaitFor(ctx, zmq.EVENT_DISCONNECTED|zmqFailed|zmq.EVENT_HANDSHAKE_SUCCEEDED); err != nil {
+		return err
+	}
+	if n := l.mon.Count(zmq.EVENT_HANDSHAKE_SUCCEEDED); n > 0 {
+		return fmt.Errorf("libzmq completed the handshake: events %v", l.mon.Seen())
+	}
+	if err := l.ev.quiet(ctx, secQuiet, zmtp.EventHandshakeSucceeded); err != nil {
+		return err
+	}
+	if cmds := l.fromOurs().Commands; len(cmds) > 0 {
+		return fmt.Errorf("we answered a HELLO we could not open: %q", cmds)
+	}
+	if n := len(c.auth.requests()); n > 0 {
+		return fmt.Errorf("our authenticator was asked %d times", n)
+	}
+	if err := l.boxesNone(); err != nil {
+		return err
+	}
+	return l.ourGotNothing()
+}
+
+// curveUnknownClientWeClient: libzmq's ZAP handler knows another client
+// key only (as pebbe/zmq4's AuthCurveAdd of another key would): libzmq's
+// server sends ERROR "400"; we report a *mechanism.PeerError with
+// EventHandshakeFailedAuth and, when we connect, do not try again.
+func curveUnknownClientWeClient(ctx context.Context, role string) (err error) {
+	c, err := newCurveAccepted(false)
+	if err != nil {
+		return err
+	}
+	other, err := zmqCurvePair()
+	if err != nil {
+		return err
+	}
+	c.setup.zmqZAP = keyPolicy(other)
+	l, err := secStart(ctx, role, c.setup)
+	defer secFinish(&err, l)
+	if err != nil {
+		return err
+	}
+	l.ours.TrySend([][]byte{b("must not arrive")})
+	ev, err := l.ourHandshakeFailure(ctx)
+	if err != nil {
+		return err
+	}
+	if ev.Type != zmtp.EventHandshakeFailedAuth || !isPeerError(ev.Err, "400") {
+		return fmt.Errorf("our socket reports %v, want %v with a *mechanism.PeerError \"400\"", ev, zmtp.EventHandshakeFailedAuth)
+	}
+	zev, err := l.zmqHandshakeFailure(ctx)
+	if err != nil {
+		return err
+	}
+	if zev.Type != zmq.EVENT_HANDSHAKE_FAILED_AUTH || zev.Value != 400 {
+		return fmt.Errorf("libzmq reports %v, want EVENT_HANDSHAKE_FAILED_AUTH(400)", zev)
+	}
+	sentError := func() bool {
+		cmds := l.fromLibzmq().Commands
+		return len(cmds) > 0 && bytes.Equal(cmds[len(cmds)-1], []byte("\x05ERROR\x03400"))
+	}
+	if err := l.relayWait(ctx, "libzmq's ERROR", sentError); err != nil {
+		return fmt.Errorf("%w: libzmq's handshake commands %q, want ERROR \"400\" last", err, l.fromLibzmq().Commands)
+	}
+	if role == WeDial {
+		if err := l.noReconnect(ctx); err != nil {
+			return err
+		}
+	} else if err := l.ev.quiet(ctx, secQuiet, zmtp.EventHandshakeSucceeded); err != nil {
+		return err
+	}
+	if err := checkCurveRequests(l.zmqZAP.requests(), c.ourKeys.pub, 400, true); err != nil {
+		return fmt.Errorf("libzmq's ZAP request: %w", err)
+	}
+	return l.zmqGotNothing()
+}
+
+// curveUnknownClientWeServer: our authenticator (called directly, or our
+// ZAP handler when zap is set) knows another client key only: we send
+// ERROR "400", and libzmq's client reports EVENT_HANDSHAKE_FAILED_AUTH.
+func curveUnknownClientWeServer(zap bool) func(context.Context, string) error {
+	return func(ctx context.Context, role string) (err error) {
+		c, err := newCurveAccepted(true)
+		if err != nil {
+			return err
+		}
+		other, err := zmqCurvePair()
+		if err != nil {
+			return err
+		}
+		auth := &recordingAuth{policy: keyPolicy(other)}
+		cm := c.setup.ourOpts.Mechanism.(mechanism.Curve)
+		cm.Authenticator = auth
+		if zap {
+			c.setup.zc = zmtp.NewContext()
+			c.setup.ourZAP = auth
+			cm.Authenticator = c.setup.zc.ZAPAuthenticator()
+		}
+		c.setup.ourOpts.Mechanism = cm
+		l, err := secStart(ctx, role, c.setup)
+		defer secFinish(&err, l)
+		if err != nil {
+			return err
+		}
+		if err := l.refusedByUs(ctx, 400); err != nil {
+			return err
+		}
+		return checkCurveRequests(auth.requests(), c.theirKeys.pub, 400, zap)
+	}
+}
+
+// curveNoAuthenticator: our CURVE server with neither an Authenticator nor
+// AllowAnyClient refuses every client (fail closed), with ERROR "400".
+func curveNoAuthenticator(ctx context.Context, role string) (err error) {
+	c, err := newCurveAccepted(true)
+	if err != nil {
+		return err
+	}
+	c.setup.ourOpts.Mechanism = mechanism.Curve{Server: true, SecretKey: c.ourKeys.sec}
+	l, err := secStart(ctx, role, c.setup)
+	defer secFinish(&err, l)
+	if err != nil {
+		return err
+	}
+	return l.refusedByUs(ctx, 400)
+}
+
+// curveAllowAnyClient: with AllowAnyClient and no Authenticator, our CURVE
+// server accepts any client key (encryption without client
+// authentication); no User-Id is granted.
+func curveAllowAnyClient(ctx context.Context, role string) (err error) {
+	c, err := newCurveAccepted(true)
+	if err != nil {
+		return err
+	}
+	c.setup.ourOpts.Mechanism = mechanism.Curve{Server: true, SecretKey: c.ourKeys.sec, AllowAnyClient: true}
+	l, err := secStart(ctx, role, c.setup)
+	defer secFinish(&err, l)
+	if err != nil {
+		return err
+	}
+	_, m, err := l.exchangeMsgs(ctx, [][]byte{b("hello")}, [][]byte{b("world")})
+	if err != nil {
+		return err
+	}
+	if _, ok := m.Metadata.Lookup("User-Id"); ok {
+		return fmt.Errorf("User-Id %q granted without authentication", m.Metadata.Get("User-Id"))
+	}
+	return l.boxesBothWays(ctx, 1)
+}
+
+// curveLibzmqWithoutZAP: for contrast, libzmq's CURVE server without a ZAP
+// handler accepts any client key: our client gets through.
+func curveLibzmqWithoutZAP(ctx context.Context, role string) (err error) {
+	c, err := newCurveAccepted(false)
+	if err != nil {
+		return err
+	}
+	c.setup.zmqZAP = nil
+	l, err := secStart(ctx, role, c.setup)
+	defer secFinish(&err, l)
+	if err != nil {
+		return err
+	}
+	if _, _, err := l.exchangeMsgs(ctx, [][]byte{b("hello")}, [][]byte{b("world")}); err != nil {
+		return err
+	}
+	return l.boxesBothWays(ctx, 1)
+}
+
+// largeMsgs are the messages of curveLarge: multipart with empty and
+// 1 MiB frames, a single 1 MiB frame, and many small frames.
+func largeMsgs(seed byte) [][][]byte {
+	small := make([][]byte, 20)
+	for i := range small {
+		small[i] = pattern(i, seed+byte(i))
+	}
+	return [][][]byte{
+		{b("head"), {}, pattern(1<<20, seed), b("tail")},
+		{pattern(1<<20, seed+1)},
+		small,
+	}
+}
+
+// curveLarge: multipart and 1 MiB messages both ways over CURVE, every
+// frame in a box.
+func curveLarge(weServer bool) func(context.Context, string) error {
+	return func(ctx context.Context, role string) (err error) {
+		c, err := newCurveAccepted(weServer)
+		if err != nil {
+			return err
+		}
+		l, err := secStart(ctx, role, c.setup)
+		defer secFinish(&err, l)
+		if err != nil {
+			return err
+		}
+		out, in := largeMsgs(1), largeMsgs(100)
+		for i, m := range out {
+			if err := l.ours.Send(ctx, m); err != nil {
+				return fmt.Errorf("our send %d: %w", i, err)
+			}
+		}
+		for i, want := range out {
+			got, err := l.zs.Recv(ctx)
+			if err != nil {
+				return fmt.Errorf("libzmq receive %d: %w", i, err)
+			}
+			if err := sameMessage(want, got); err != nil {
+				return fmt.Errorf("message %d received by libzmq: %w", i, err)
+			}
+		}
+		for i, m := range in {
+			if err := l.zs.Send(ctx, m); err != nil {
+				return fmt.Errorf("libzmq send %d: %w", i, err)
+			}
+		}
+		for i, want := range in {
+			got, err := l.ours.Recv(ctx)
+			if err != nil {
+				return fmt.Errorf("our receive %d: %w", i, err)
+			}
+			if err := sameMessage(want, got.Frames); err != nil {
+				return fmt.Errorf("message %d received by us: %w", i, err)
+			}
+		}
+		frames := 0
+		for _, m := range out {
+			frames += len(m)
+		}
+		return l.boxesBothWays(ctx, frames)
+	}
+}
+
+// Heartbeat settings of the CURVE heartbeat scenarios.
+const (
+	curveZmqIvl     = 100 * time.Millisecond
+	curveZmqTimeout = 300 * time.Millisecond
+	curveOurIvl     = 50 * time.Millisecond
+	curveOurTimeout = 150 * time.Millisecond
+	curveIdleIvls   = 10 // the idle time, in intervals of the side that PINGs
+)
+
+// curveHeartbeat: one side PINGs (libzmq with ZMQ_HEARTBEAT_IVL, or we with
+// HeartbeatInterval), with a timeout of 3 intervals; the other only
+// answers. While the link idles for 10 intervals, boxes go from the side
+// that PINGs at the interval's pace and as many come back: the PINGs and
+// PONGs travel in MESSAGE boxes, none in clear text. The link stays up
+// and a message still passes after.
+func curveHeartbeat(weServer, ourPings bool) func(context.Context, string) error {
+	return func(ctx context.Context, role string) (err error) {
+		c, err := newCurveAccepted(weServer)
+		if err != nil {
+			return err
+		}
+		ivl := curveZmqIvl
+		if ourPings {
+			ivl = curveOurIvl
+			c.setup.ourOpts.HeartbeatInterval = curveOurIvl
+			c.setup.ourOpts.HeartbeatTimeout = curveOurTimeout
+		} else {
+			prep := c.setup.zmqPrep
+			c.setup.zmqPrep = func(s *zmq.Socket) error {
+				return errors.Join(prep(s), s.SetHeartbeatIvl(curveZmqIvl), s.SetHeartbeatTimeout(curveZmqTimeout))
+			}
+		}
+		l, err := secStart(ctx, role, c.setup)
+		defer secFinish(&err, l)
+		if err != nil {
+			return err
+		}
+		if _, _, err := l.exchangeMsgs(ctx, [][]byte{b("before")}, [][]byte{b("idle")}); err != nil {
+			return err
+		}
+		pinger, answerer := l.fromLibzmq, l.fromOurs
+		if ourPings {
+			pinger, answerer = l.fromOurs, l.fromLibzmq
+		}
+		p0, a0 := pinger().Boxes, answerer().Boxes
+		pause(ctx, curveIdleIvls*ivl)
+		p1, a1 := pinger().Boxes, answerer().Boxes
+		pings, pongs := p1-p0, a1-a0
+		if pings < curveIdleIvls/2 || pings > 2*curveIdleIvls {
+			return fmt.Errorf("%d boxes from the side that PINGs in %d intervals of %v", pings, curveIdleIvls, ivl)
+		}
+		// A PING and its PONG may straddle the ends of the idle time.
+		if pongs < pings-2 || pongs > pings+2 {
+			return fmt.Errorf("%d boxes answered %d PINGs", pongs, pings)
+		}
+		if err := l.noClearText(); err != nil {
+			return err
+		}
+		if err := l.stillUp(); err != nil {
+			return err
+		}
+		if _, _, err := l.exchangeMsgs(ctx, [][]byte{b("after"), b("idle")}, [][]byte{b("still up")}); err != nil {
+			return err
+		}
+		return l.stillUp()
+	}
+}
+
+// stillUp checks that neither side reported a disconnection and that a
+// single TCP connection was made.
+func (l *secLink) stillUp() error {
+	l.ev.poll()
+	if n := l.ev.count(zmtp.EventDisconnected | ourFailed); n > 0 {
+		return fmt.Errorf("our socket reported a disconnection: events %v", l.ev.seen)
+	}
+	evs, err := l.mon.Poll()
+	if err != nil {
+		return err
+	}
+	if n := l.mon.Count(zmq.EVENT_DISCONNECTED | zmqFailed); n > 0 {
+		return fmt.Errorf("libzmq reported a disconnection: events %v", evs)
+	}
+	if n := l.relay.Accepted(); n != 1 {
+		return fmt.Errorf("%d TCP connections were made, want 1", n)
+	}
+	return nil
+}
