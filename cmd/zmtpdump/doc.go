@@ -1,0 +1,31 @@
+// Command zmtpdump decodes ZMTP (ZeroMQ) traffic for people and programs:
+// greetings, handshakes (NULL, PLAIN, CURVE), commands and whole multipart
+// messages, one line each in the manner of tcpdump, or JSON Lines.
+//
+// Usage:
+//
+//	zmtpdump [options] -r FILE        decode a pcap or pcapng file (- for stdin)
+//	zmtpdump [options] -i IFACE       decode live traffic (Linux, root; lo for loopback)
+//	zmtpdump proxy [options] --listen EP --forward EP [-w FILE]
+//	zmtpdump demo [options]
+//
+// Capture files may be pcap (microsecond or nanosecond timestamps, either
+// byte order) or pcapng, with Ethernet (also VLAN-tagged), Linux cooked
+// (SLL and SLL2), loopback (NULL/LOOP) or raw IP link layers, IPv4 or IPv6.
+// TCP streams are reassembled by sequence number; octets the capture lost
+// are reported ("N octets missing") and decoding resynchronises on the
+// next plausible frame boundary, marking what follows as unsynchronised.
+//
+// The proxy relays connections untouched (EP is tcp://host:port or
+// ipc://path), decodes both directions and, with -w, writes what it
+// relayed as a pcap file of synthesised Ethernet/IP/TCP packets that reads
+// back with -r and in other tools. The demo runs REQ/REP and PUB/SUB
+// exchanges between this module's sockets through an in-process proxy.
+//
+// Output options: -v (frame details), -x and -X (hex, hex and ASCII), -t,
+// -tt, -ttt, -tttt (timestamp styles as tcpdump's), --json (JSON Lines;
+// the schema is in README.md), -q (per-connection statistics only),
+// --stats (events and statistics), -s N (octets kept per frame),
+// --show-passwords, --color. Filters: --port, --conn, --command,
+// --socket-type, --topic. Run zmtpdump -h for the full list.
+package main

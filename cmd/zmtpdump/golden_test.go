@@ -1,0 +1,306 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zmtp-go/zmtp/dump"
+	"github.com/zmtp-go/zmtp/zmtp"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// recording decodes the traffic of in-process proxies as JSON Lines and
+// records it as a pcap file.
+type recording struct {
+	out   *printer
+	jsonl bytes.Buffer
+	pcap  bytes.Buffer
+	sink  *pcapSink
+
+	mu     sync.Mutex
+	events []dump.Event
+	waits  []*eventWait
+}
+
+// eventWait is closed once cond has held for an event.
+type eventWait struct {
+	cond func(dump.Event) bool
+	n    int
+	done chan struct{}
+}
+
+func newRecording(t *testing.T) *recording {
+	r := &recording{}
+	r.out = newPrinter(&r.jsonl, outputConfig{json: true})
+	sink, err := newPcapSink(&r.pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.sink = sink
+	r.out.hook = func(ev dump.Event) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.events = append(r.events, ev)
+		for _, w := range r.waits {
+			if w.n > 0 && w.cond(ev) {
+				if w.n--; w.n == 0 {
+					close(w.done)
+				}
+			}
+		}
+	}
+	return r
+}
+
+// await returns a channel closed after n events for which cond holds.
+func (r *recording) await(n int, cond func(dump.Event) bool) <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w := &eventWait{cond: cond, n: n, done: make(chan struct{})}
+	for _, ev := range r.events {
+		if w.n > 0 && cond(ev) {
+			w.n--
+		}
+	}
+	if w.n == 0 {
+		close(w.done)
+	}
+	r.waits = append(r.waits, w)
+	return w.done
+}
+
+func wait(t *testing.T, ctx context.Context, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+func isCommand(name string, dir dump.Dir) func(dump.Event) bool {
+	return func(ev dump.Event) bool {
+		return ev.Kind == dump.KindCommand && ev.Command.Name == name && ev.Dir == dir
+	}
+}
+
+// scenarios produce traffic between this module's sockets through a proxy.
+var scenarios = map[string]func(t *testing.T, ctx context.Context, r *recording){
+	"reqrep": func(t *testing.T, ctx context.Context, r *recording) {
+		rep, req, px := relayedT(t, r, zmtp.Rep, zmtp.Req, zmtp.Options{}, zmtp.Options{})
+		for _, body := range []string{"hello", "second request"} {
+			must(t, req.Send(ctx, [][]byte{[]byte(body)}))
+			m, err := rep.Recv(ctx)
+			must(t, err)
+			must(t, rep.Send(ctx, [][]byte{append([]byte("re: "), m.Frames[0]...)}))
+			_, err = req.Recv(ctx)
+			must(t, err)
+		}
+		must(t, shutdown(ctx, req, rep, px))
+	},
+	"pubsub": func(t *testing.T, ctx context.Context, r *recording) {
+		pub, sub, px := relayedT(t, r, zmtp.XPub, zmtp.Sub, zmtp.Options{}, zmtp.Options{})
+		must(t, sub.Subscribe([]byte("weather.")))
+		// The publisher has the subscription once it hands it over.
+		m, err := pub.Recv(ctx)
+		must(t, err)
+		if string(m.Frames[0]) != "\x01weather." {
+			t.Fatalf("XPUB got %q", m.Frames[0])
+		}
+		for _, msg := range [][][]byte{
+			{[]byte("weather.paris"), []byte("sunny")},
+			{[]byte("sport"), []byte("not sent: no subscriber")},
+			{[]byte("weather.oslo"), bytes.Repeat([]byte("snow "), 80)},
+		} {
+			must(t, pub.Send(ctx, msg))
+		}
+		for i := 0; i < 2; i++ {
+			_, err := sub.Recv(ctx)
+			must(t, err)
+		}
+		must(t, sub.Unsubscribe([]byte("weather.")))
+		m, err = pub.Recv(ctx)
+		must(t, err)
+		if string(m.Frames[0]) != "\x00weather." {
+			t.Fatalf("XPUB got %q", m.Frames[0])
+		}
+		must(t, shutdown(ctx, sub, pub, px))
+	},
+	"dealerrouter": func(t *testing.T, ctx context.Context, r *recording) {
+		router, dealer, px := relayedT(t, r, zmtp.Router, zmtp.Dealer, zmtp.Options{}, zmtp.Options{RoutingID: []byte("client-1")})
+		must(t, dealer.Send(ctx, [][]byte{[]byte("part one"), {}, []byte("part three")}))
+		m, err := router.Recv(ctx)
+		must(t, err)
+		if string(m.Frames[0]) != "client-1" {
+			t.Fatalf("ROUTER got id %q", m.Frames[0])
+		}
+		must(t, router.Send(ctx, [][]byte{m.Frames[0], []byte("reply")}))
+		_, err = dealer.Recv(ctx)
+		must(t, err)
+		must(t, shutdown(ctx, dealer, router, px))
+	},
+	"heartbeat": func(t *testing.T, ctx context.Context, r *recording) {
+		// Only the client sends PINGs, so that each direction carries one
+		// kind of heartbeat and the files do not depend on timing.
+		hb := zmtp.Options{HeartbeatInterval: 20 * time.Millisecond, HeartbeatTimeout: 5 * time.Second, HeartbeatTTL: 3 * time.Second}
+		router, dealer, px := relayedT(t, r, zmtp.Router, zmtp.Dealer, zmtp.Options{}, hb)
+		wait(t, ctx, r.await(2, isCommand("PONG", dump.FromServer)), "two PONGs")
+		must(t, shutdown(ctx, dealer, router, px))
+	},
+}
+
+func relayedT(t *testing.T, r *recording, server, client zmtp.SocketType, sopts, copts zmtp.Options) (srv, cli *zmtp.Socket, px *proxy) {
+	t.Helper()
+	srv, cli, px, err := relayed(r.out, dump.Options{}, r.sink, server, client, sopts, copts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cli.Close()
+		srv.Close()
+		px.close()
+	})
+	return srv, cli, px
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGolden runs each scenario through the proxy, checks the decoded JSON
+// against testdata/NAME.jsonl, and checks that the pcap file the proxy
+// wrote decodes to the same events.
+func TestGolden(t *testing.T) {
+	names := make([]string, 0, len(scenarios))
+	for name := range scenarios {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			r := newRecording(t)
+			scenarios[name](t, ctx, r)
+			r.out.mu.Lock()
+			must(t, r.sink.close())
+			live := r.jsonl.String()
+			r.out.mu.Unlock()
+
+			got := normalize(t, live, true)
+			path := filepath.Join("testdata", name+".jsonl")
+			if *update {
+				must(t, os.WriteFile(path, []byte(got), 0o644))
+			}
+			want, err := os.ReadFile(path)
+			must(t, err)
+			if got != string(want) {
+				t.Errorf("decoded traffic differs from %s (run with -update to rewrite):\n%s", path, diffLines(string(want), got))
+			}
+
+			// The pcap file gives the same events as the live decode.
+			var fromFile bytes.Buffer
+			out := newPrinter(&fromFile, outputConfig{json: true})
+			must(t, readCapture(bytes.NewReader(r.pcap.Bytes()), newAssembler(out, dump.Options{}, 0)))
+			if a, b := normalize(t, live, false), normalize(t, fromFile.String(), false); a != b {
+				t.Errorf("pcap decode differs from the live decode:\n%s", diffLines(a, b))
+			}
+		})
+	}
+}
+
+// normalize rewrites JSON Lines for comparison: no times, endpoints named
+// by role, events grouped by direction (each direction's order is
+// deterministic, their interleaving is not). For golden files it also
+// drops what depends on timing: FIN and RST (a close may reset), the
+// receiver's socket type on handshake events (whether the other side's
+// READY was decoded first), and repeated PINGs and PONGs.
+func normalize(t *testing.T, jsonl string, golden bool) string {
+	t.Helper()
+	var recs [2][]map[string]any
+	roles := map[string]string{}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(jsonl), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		must(t, json.Unmarshal([]byte(line), &m))
+		delete(m, "time")
+		dir := 0
+		if m["dir"] == "s2c" {
+			dir = 1
+		}
+		src, _ := m["src"].(string)
+		dst, _ := m["dst"].(string)
+		if _, ok := roles[src]; !ok && src != "" {
+			roles[src] = [2]string{"client", "server"}[dir]
+			roles[dst] = [2]string{"server", "client"}[dir]
+		}
+		m["src"], m["dst"] = roles[src], roles[dst]
+		kind := m["kind"]
+		if golden {
+			if kind == "fin" || kind == "rst" {
+				continue
+			}
+			if kind == "greeting" || kind == "open" {
+				delete(m, "dst_type")
+			}
+			if c, ok := m["command"].(map[string]any); ok {
+				switch c["name"] {
+				case "READY", "HELLO", "WELCOME", "INITIATE":
+					delete(m, "dst_type")
+				case "PING", "PONG":
+					key := m["dir"].(string) + c["name"].(string)
+					if seen[key] {
+						continue
+					}
+					seen[key] = true
+				}
+			}
+		}
+		recs[dir] = append(recs[dir], m)
+	}
+	var b strings.Builder
+	for _, rs := range recs {
+		for _, m := range rs {
+			j, err := json.Marshal(m)
+			must(t, err)
+			b.Write(j)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+// diffLines shows the first differing line of two texts.
+func diffLines(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < max(len(w), len(g)); i++ {
+		var a, b string
+		if i < len(w) {
+			a = w[i]
+		}
+		if i < len(g) {
+			b = g[i]
+		}
+		if a != b {
+			return "line " + strconv.Itoa(i+1) + ":\nwant: " + a + "\ngot:  " + b
+		}
+	}
+	return ""
+}

@@ -1,0 +1,25 @@
+// Package dump decodes ZMTP traffic for people and programs: a push-style
+// stream decoder that turns the octets of each direction of a connection
+// into events (greetings, commands, whole multipart messages, gaps and
+// errors), and writers that print those events as text lines or JSON Lines.
+//
+// It does no I/O of its own beyond the io.Writer given to a writer. Feed a
+// Decoder (one direction) or a Conn (both directions, which lets each event
+// know both peers' socket types and the mechanism) with the octets of a
+// stream in order, in pieces of any size; report octets lost by a capture
+// with Gap and the end of a direction with End or Conn.Close.
+//
+// The decoder understands ZMTP 3.0 and 3.1 framing and commands, the NULL,
+// PLAIN and CURVE handshakes (CURVE boxes are shown by size and nonce, not
+// opened), subscriptions sent as commands or as messages, and the greetings
+// of ZMTP 1.0 and 2.0 peers with their framing. Its memory is bounded
+// whatever sizes the stream declares: bodies are streamed, keeping only a
+// preview and a running FNV-1a hash. Malformed traffic yields an error
+// event, after which the decoder looks for the next plausible frame
+// boundary and marks what follows as unsynchronised.
+//
+// References:
+//   - RFC 23/ZMTP 3.0 and RFC 37/ZMTP 3.1
+//   - RFC 13/ZMTP 1.0 and RFC 15/ZMTP 2.0, for legacy peers
+//   - RFC 24/ZMTP-PLAIN and RFC 26/CurveZMQ (RFC 25/ZMTP-CURVE)
+package dump

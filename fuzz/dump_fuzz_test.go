@@ -1,0 +1,111 @@
+package fuzz
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/zmtp-go/zmtp/dump"
+	"github.com/zmtp-go/zmtp/frame"
+)
+
+// dumpSeeds are whole client streams for FuzzDump.
+func dumpSeeds() [][]byte {
+	g := func(mech string, minor uint8, server bool) []byte {
+		return frame.AppendGreeting(nil, frame.Greeting{Major: 3, Minor: minor, Mechanism: mech, AsServer: server})
+	}
+	ready := func(t string) []byte {
+		return frame.AppendReady(nil, frame.Metadata{{Name: "Socket-Type", Value: []byte(t)}, {Name: "Identity", Value: []byte("id")}})
+	}
+	msg := frame.AppendFrame(frame.AppendFrame(nil, frame.FlagMore, nil), 0, []byte("hello"))
+	plainHello := frame.Command{Name: "HELLO", Data: []byte("\x05admin\x06secret")}.Append(nil)
+	curveHello := frame.Command{Name: "HELLO", Data: append([]byte{1, 0}, make([]byte, 192)...)}.Append(nil)
+	curveMsg := frame.AppendFrame(nil, 0, frame.Command{Name: "MESSAGE", Data: make([]byte, 30)}.AppendBody(nil))
+	return [][]byte{
+		bytes.Join([][]byte{g("NULL", 1, false), ready("DEALER"), msg, frame.AppendPing(nil, 10, []byte("c")), frame.AppendPong(nil, nil)}, nil),
+		bytes.Join([][]byte{g("NULL", 0, false), ready("SUB"), frame.AppendFrame(nil, 0, []byte("\x01topic")), frame.AppendSubscribe(nil, []byte("t"))}, nil),
+		bytes.Join([][]byte{g("PLAIN", 1, false), plainHello, frame.AppendFrame(nil, frame.FlagCommand, []byte("\x5eRROR\x03400"))}, nil),
+		bytes.Join([][]byte{g("CURVE", 0, false), curveHello, curveMsg, curveMsg}, nil),
+		{0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 1, 5, 0, 2, 'i', 'd', 1, 1, 'a', 0, 1, 'b'},
+		{3, 0, 'i', 'd', 6, 1, 'h', 'e', 'l', 'l', 'o', 1, 0},
+		append(g("NULL", 1, false), "\x02\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xF0data"...),
+		append(g("NULL", 1, false), frame.AppendHeader(nil, frame.FlagMore, 1<<40)...),
+		append(g("NULL", 1, false), "\x08\x03abc\xF8\x00\x04\x00\x04\x03\x09PI\x05\x07\x04PING\x00\x00"...),
+		append([]byte("mid-stream tail"), msg...),
+	}
+}
+
+// FuzzDump feeds arbitrary octets to both directions of a connection
+// decoder, which must never panic, and to a decoder of each direction alone,
+// which must give the same events whatever pieces the octets come in.
+func FuzzDump(f *testing.F) {
+	seeds := dumpSeeds()
+	for i, s := range seeds {
+		f.Add(s, seeds[(i+1)%len(seeds)], uint8(i), false)
+	}
+	f.Add(seeds[0], seeds[0], uint8(3), true)
+	f.Fuzz(func(t *testing.T, client, server []byte, step uint8, midstream bool) {
+		decodeConn(t, client, server, int(step%31)+1, midstream)
+		for _, b := range [][]byte{client, server} {
+			whole := decodeStream(t, b, 0, midstream)
+			pieces := decodeStream(t, b, int(step%31)+1, midstream)
+			if len(whole) != len(pieces) {
+				t.Fatalf("%d events whole, %d in pieces", len(whole), len(pieces))
+			}
+			for i := range whole {
+				if whole[i] != pieces[i] {
+					t.Fatalf("event %d:\nwhole:  %s\npieces: %s", i, whole[i], pieces[i])
+				}
+			}
+		}
+	})
+}
+
+// decodeStream decodes one stream fed in pieces of step octets (0 for
+// whole) and returns the events as JSON.
+func decodeStream(t *testing.T, b []byte, step int, midstream bool) []string {
+	var out []string
+	total := int64(len(b))
+	d := dump.NewDecoder(dump.Options{Midstream: midstream}, func(ev dump.Event) {
+		if ev.Offset < 0 || ev.Len < 0 || ev.Offset+ev.Len > total {
+			t.Fatalf("event outside the stream: offset %d len %d of %d", ev.Offset, ev.Len, total)
+		}
+		j, err := json.Marshal(dump.JSONEvent(ev))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(j))
+	})
+	for len(b) > 0 {
+		n := len(b)
+		if step > 0 {
+			n = min(n, step)
+		}
+		d.Feed(b[:n])
+		b = b[n:]
+	}
+	d.End()
+	return out
+}
+
+// decodeConn decodes both streams as one connection, in pieces of step
+// octets alternating between the directions.
+func decodeConn(t *testing.T, client, server []byte, step int, midstream bool) {
+	c := dump.NewConn(1, "c", "s", dump.Options{Midstream: midstream}, func(ev dump.Event) {
+		if _, err := json.Marshal(dump.JSONEvent(ev)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	streams := [2][]byte{client, server}
+	for len(streams[0]) > 0 || len(streams[1]) > 0 {
+		for dir := range streams {
+			n := min(len(streams[dir]), step)
+			c.Feed(dump.Dir(dir), streams[dir][:n])
+			streams[dir] = streams[dir][n:]
+		}
+		c.Gap(dump.FromServer, int64(step%3))
+	}
+	c.Close(dump.FromClient)
+	c.Reset(dump.FromServer)
+	_ = c.Stats()
+}
