@@ -26,6 +26,9 @@ const (
 type Frame struct {
 	Flags byte // FlagMore and FlagCommand
 	Body  []byte
+	// Owned reports that Body is not a view into the Reader's buffers: the
+	// caller may keep it. Only with SetHandOver.
+	Owned bool
 }
 
 // More reports whether more frames of the same message follow.
@@ -48,6 +51,8 @@ type Reader struct {
 	large    []byte // reused body buffer for frames larger than buf
 	consumed int64
 	err      error // sticky read error
+	handOver bool  // large bodies are given away, not reused
+	owned    bool  // the last large body was given away
 }
 
 // NewReader returns a Reader of r that rejects frames whose body exceeds
@@ -181,6 +186,9 @@ func (r *Reader) ReadBody(size uint64) ([]byte, error) {
 	// Large body: start with what is buffered, then read straight into the
 	// large buffer, growing it only as octets arrive.
 	body := r.large[:0]
+	if have := r.wpos - r.rpos; cap(body) < have {
+		body = make([]byte, 0, min(n, max(have, largeStep)))
+	}
 	body = append(body, r.buf[r.rpos:r.wpos]...)
 	r.consumed += int64(r.wpos - r.rpos)
 	r.rpos, r.wpos = 0, 0
@@ -210,8 +218,17 @@ func (r *Reader) ReadBody(size uint64) ([]byte, error) {
 		}
 	}
 	r.large = body[:0]
+	if r.handOver {
+		r.large = nil
+		r.owned = true
+	}
 	return body[:n:n], nil
 }
+
+// SetHandOver makes the Reader give away the memory of bodies larger than
+// its read buffer instead of reusing it: ReadFrame marks such frames Owned,
+// so that a caller that needs its own copy anyway can skip making one.
+func (r *Reader) SetHandOver(on bool) { r.handOver = on }
 
 // ReadFrame reads the next frame. Its body is a view valid until the next
 // call. See ReadHeader for the errors at the end of the stream.
@@ -220,11 +237,12 @@ func (r *Reader) ReadFrame() (Frame, error) {
 	if err != nil {
 		return Frame{}, err
 	}
+	r.owned = false
 	body, err := r.ReadBody(h.Size)
 	if err != nil {
 		return Frame{}, err
 	}
-	return Frame{Flags: h.Flags, Body: body}, nil
+	return Frame{Flags: h.Flags, Body: body, Owned: r.owned}, nil
 }
 
 func growTo(b []byte, c int) []byte {

@@ -205,6 +205,7 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 		out, err = hs.Handle(hctx, cmd)
 	}
 	c.rd.SetMaxFrameSize(c.cfg.MaxMessageSize)
+	c.rd.SetHandOver(true)
 	c.peerMD = hs.PeerMetadata()
 	c.cipher = hs.Cipher()
 	return nil

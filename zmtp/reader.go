@@ -56,6 +56,9 @@ func (c *Conn) readMessages() error {
 			data = append(data, body...)
 			ends = append(ends, len(data))
 			continue
+		case len(ends) == 0 && f.Owned && c.cipher == nil:
+			// A large single-frame message was read into memory of its own.
+			msg = [][]byte{body}
 		case len(ends) == 0:
 			// A single-frame message is copied once, from the read buffer.
 			msg = [][]byte{append(make([]byte, 0, len(body)), body...)}

@@ -284,6 +284,9 @@ func (s *Socket) publish() {
 
 // signal wakes a waiter on ch without blocking.
 func signal(ch chan struct{}) {
+	if len(ch) > 0 {
+		return // already signalled
+	}
 	select {
 	case ch <- struct{}{}:
 	default:
