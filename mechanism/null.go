@@ -1,6 +1,7 @@
 package mechanism
 
 import (
+	"bytes"
 	"context"
 
 	"github.com/zmtp-go/zmtp/frame"
@@ -8,7 +9,16 @@ import (
 
 // Null is the NULL mechanism: no security, each side sends READY with its
 // metadata and checks the peer's. The zero value is ready to use.
-type Null struct{}
+//
+// With an Authenticator (or a Domain), a NULL socket asks it about each
+// peer, as libzmq does for a NULL socket with a ZAP domain: the request has
+// the peer's address and Identity and no credentials, and our READY goes
+// out only once the peer is accepted. A Domain with no Authenticator
+// refuses every peer (fail closed).
+type Null struct {
+	Authenticator Authenticator
+	Domain        string
+}
 
 // Name returns "NULL".
 func (Null) Name() string { return frame.MechanismNull }
@@ -17,12 +27,16 @@ func (Null) Name() string { return frame.MechanismNull }
 func (Null) AsServer() bool { return false }
 
 // NewHandshake returns a NULL handshake for one connection.
-func (Null) NewHandshake(p Params) (Handshake, error) {
-	return &nullHandshake{params: p}, nil
+func (m Null) NewHandshake(p Params) (Handshake, error) {
+	return &nullHandshake{params: p, auth: m.Authenticator, domain: m.Domain,
+		zap: m.Authenticator != nil || m.Domain != ""}, nil
 }
 
 type nullHandshake struct {
 	params Params
+	auth   Authenticator
+	domain string
+	zap    bool // authenticate the peer before sending READY
 	peer   frame.Metadata
 	done   bool
 }
@@ -35,10 +49,17 @@ func (h *nullHandshake) Start() ([]frame.Command, error) {
 	if err := md.Validate(); err != nil {
 		return nil, err
 	}
-	return []frame.Command{{Name: frame.CmdReady, Data: frame.AppendMetadata(nil, md)}}, nil
+	if h.zap {
+		return nil, nil // READY once the peer is accepted
+	}
+	return []frame.Command{h.ready()}, nil
 }
 
-func (h *nullHandshake) Handle(_ context.Context, cmd frame.Command) ([]frame.Command, error) {
+func (h *nullHandshake) ready() frame.Command {
+	return frame.Command{Name: frame.CmdReady, Data: frame.AppendMetadata(nil, ReadyMetadata(h.params))}
+}
+
+func (h *nullHandshake) Handle(ctx context.Context, cmd frame.Command) ([]frame.Command, error) {
 	if h.done {
 		return nil, ErrUnexpectedCommand
 	}
@@ -60,9 +81,21 @@ func (h *nullHandshake) Handle(_ context.Context, cmd frame.Command) ([]frame.Co
 	if err := CheckPeerMetadata(h.params, md); err != nil {
 		return []frame.Command{errorCommand(err)}, err
 	}
-	h.peer = cloneMetadata(md)
 	h.done = true
-	return nil, nil
+	if !h.zap {
+		h.peer = cloneMetadata(md)
+		return nil, nil
+	}
+	id, _ := md.Lookup(frame.PropIdentity)
+	grant, cmds, err := authenticate(ctx, h.auth, &ZAPRequest{
+		Domain: h.domain, Address: h.params.RemoteAddr, RoutingID: bytes.Clone(id), Mechanism: frame.MechanismNull,
+	})
+	if err != nil {
+		h.done = false
+		return cmds, err
+	}
+	h.peer = peerMetadataWithAuth(md, grant)
+	return []frame.Command{h.ready()}, nil
 }
 
 func (h *nullHandshake) Done() bool                   { return h.done }
