@@ -1,6 +1,7 @@
 package zmtp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -27,9 +28,10 @@ type endpoint struct {
 	conns map[*Conn]struct{}
 	pipe  *pipe // the pipe of a Connect
 
-	bound  bool    // made by Bind
-	inproc string  // the name of an inproc endpoint
-	twins  []*pipe // inproc: the bound side's pipes
+	bound     bool    // made by Bind
+	connectID []byte  // ConnectOptions.RoutingID
+	inproc    string  // the name of an inproc endpoint
+	twins     []*pipe // inproc: the bound side's pipes
 }
 
 // parseEndpoint splits "transport://address".
@@ -123,7 +125,21 @@ func (s *Socket) Bind(ep string) error {
 // keeps reconnecting when the connection fails or the peer is not there
 // yet. It returns at once; messages sent meanwhile are queued for the peer
 // (unless Immediate is set).
-func (s *Socket) Connect(ep string) error {
+func (s *Socket) Connect(ep string) error { return s.ConnectWith(ep, ConnectOptions{}) }
+
+// ConnectOptions are settings for one Connect.
+type ConnectOptions struct {
+	// RoutingID is the id a ROUTER or STREAM socket gives the peer of this
+	// connection instead of the one the peer announces or a generated one
+	// (ZMQ_CONNECT_ROUTING_ID). At most 255 octets, not starting with 0.
+	RoutingID []byte
+}
+
+// ConnectWith is Connect with per-connection settings.
+func (s *Socket) ConnectWith(ep string, co ConnectOptions) error {
+	if len(co.RoutingID) > 255 || len(co.RoutingID) > 0 && co.RoutingID[0] == 0 {
+		return fmt.Errorf("zmtp: ConnectOptions.RoutingID must be 1 to 255 octets and not start with 0")
+	}
 	transport, addr, err := parseEndpoint(ep)
 	if err != nil {
 		return err
@@ -139,7 +155,8 @@ func (s *Socket) Connect(ep string) error {
 		network = "tcp"
 	}
 	e := &endpoint{s: s, addr: ep, done: make(chan struct{}), conns: map[*Conn]struct{}{}}
-	e.pipe = newPipe(s)
+	e.connectID = bytes.Clone(co.RoutingID)
+	e.pipe = e.newPipe()
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -307,6 +324,13 @@ func (e *endpoint) serve(ctx context.Context, p *pipe, c *Conn) {
 	e.mu.Unlock()
 }
 
+// newPipe returns a pipe for a connection of this Connect.
+func (e *endpoint) newPipe() *pipe {
+	p := newPipe(e.s)
+	p.fixedID = e.connectID
+	return p
+}
+
 // renewPipe retires the pipe of a connection that ended, leaving what it
 // received readable until taken, and makes a new one for the next
 // connection, which gets a routing id of its own. Used by socket types
@@ -314,7 +338,7 @@ func (e *endpoint) serve(ctx context.Context, p *pipe, c *Conn) {
 // socket with Immediate).
 func (e *endpoint) renewPipe() {
 	e.s.pipeGone(e.pipe)
-	e.pipe = newPipe(e.s)
+	e.pipe = e.newPipe()
 }
 
 func (e *endpoint) dialLoop(ctx context.Context, network, addr string) {

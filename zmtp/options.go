@@ -59,6 +59,10 @@ type Options struct {
 	XPubVerbose    bool
 	XPubNoDrop     bool
 	XPubWelcomeMsg []byte
+	// XPubManual leaves subscriptions to the XPUB application: every
+	// subscription message is passed up, and the application calls
+	// Subscribe or Unsubscribe to apply one to the peer it came from.
+	XPubManual bool
 	// InvertMatching makes PUB/XPUB send to peers that did not subscribe
 	// to a prefix of the message and SUB/XSUB deliver only those.
 	InvertMatching bool

@@ -20,7 +20,8 @@ type pipe struct {
 	gone     atomic.Bool // no connection will come any more
 	attached bool        // guarded by s.mu: routable
 
-	id []byte // routing id at a ROUTER; guarded by s.mu
+	id      []byte // routing id at a ROUTER; guarded by s.mu
+	fixedID []byte // ConnectOptions.RoutingID: the id to give this peer
 
 	subMu sync.Mutex
 	subs  trie // the peer's subscriptions (PUB, XPUB)

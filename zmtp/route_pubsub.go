@@ -14,8 +14,9 @@ import (
 type pubRouter struct {
 	s    *Socket
 	xpub bool
-	fq   fairQueue     // XPUB: other messages from subscribers
-	subq chan [][]byte // XPUB: subscription messages for the application
+	fq   fairQueue   // XPUB: other messages from subscribers
+	subq chan subMsg // XPUB: subscription messages for the application
+	last *pipe       // XPUB_MANUAL: the pipe of the last subscription received (recv side only)
 
 	mu    sync.Mutex
 	union trie // XPUB: subscriptions of all peers, counted per peer
@@ -24,7 +25,7 @@ type pubRouter struct {
 func newPubRouter(s *Socket) *pubRouter {
 	r := &pubRouter{s: s, xpub: s.typ == XPub}
 	if r.xpub {
-		r.subq = make(chan [][]byte, s.opts.RecvHWM)
+		r.subq = make(chan subMsg, s.opts.RecvHWM)
 	}
 	return r
 }
@@ -47,7 +48,7 @@ func (r *pubRouter) detached(p *pipe) {
 		r.mu.Unlock()
 		if last {
 			select {
-			case r.subq <- [][]byte{append([]byte{0}, t...)}:
+			case r.subq <- subMsg{[][]byte{append([]byte{0}, t...)}, p}:
 				signal(r.s.readable)
 			default:
 			}
@@ -80,7 +81,33 @@ func (r *pubRouter) intercept(p *pipe, m [][]byte) bool {
 	return !r.xpub
 }
 
+// subMsg is a subscription message for an XPUB application and the pipe
+// it came from.
+type subMsg struct {
+	msg  [][]byte
+	from *pipe
+}
+
 func (r *pubRouter) subscription(p *pipe, topic []byte, on bool) {
+	if r.xpub && r.s.opts.XPubManual {
+		// The application decides: pass every subscription up as it is.
+		flag := byte(0)
+		if on {
+			flag = 1
+		}
+		select {
+		case r.subq <- subMsg{[][]byte{append([]byte{flag}, topic...)}, p}:
+			signal(r.s.readable)
+		case <-r.s.ctx.Done():
+		}
+		return
+	}
+	r.apply(p, topic, on)
+}
+
+// apply changes p's subscriptions and, for an XPUB, tells the application
+// what changed.
+func (r *pubRouter) apply(p *pipe, topic []byte, on bool) {
 	// Each peer's subscriptions are a set, as libzmq keeps them: a second
 	// SUBSCRIBE of a topic changes nothing and one CANCEL removes it.
 	p.subMu.Lock()
@@ -114,7 +141,7 @@ func (r *pubRouter) subscription(p *pipe, topic []byte, on bool) {
 		flag = 1
 	}
 	select {
-	case r.subq <- [][]byte{append([]byte{flag}, topic...)}:
+	case r.subq <- subMsg{[][]byte{append([]byte{flag}, topic...)}, p}:
 		signal(r.s.readable)
 	case <-r.s.ctx.Done():
 	}
@@ -161,7 +188,8 @@ func (r *pubRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, e
 	for {
 		select {
 		case m := <-r.subq:
-			return m, nil, nil
+			r.last = m.from
+			return m.msg, nil, nil
 		default:
 		}
 		m, p, err := r.fq.recv(ctx, r.s, true, nil)
@@ -288,7 +316,12 @@ func (r *subRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, e
 
 // Subscribe adds a subscription of a SUB socket: messages whose first frame
 // starts with topic are delivered. An empty topic matches every message.
+// On an XPUB with XPubManual it subscribes the peer whose subscription
+// message Recv returned last (ZMQ_XPUB_MANUAL).
 func (s *Socket) Subscribe(topic []byte) error {
+	if pr, ok := s.rt.(*pubRouter); ok && s.opts.XPubManual {
+		return pr.manual(topic, true)
+	}
 	r, ok := s.rt.(*subRouter)
 	if !ok || r.xsub {
 		return ErrNotSupported
@@ -299,10 +332,34 @@ func (s *Socket) Subscribe(topic []byte) error {
 
 // Unsubscribe removes one subscription added by Subscribe.
 func (s *Socket) Unsubscribe(topic []byte) error {
+	if pr, ok := s.rt.(*pubRouter); ok && s.opts.XPubManual {
+		return pr.manual(topic, false)
+	}
 	r, ok := s.rt.(*subRouter)
 	if !ok || r.xsub {
 		return ErrNotSupported
 	}
 	r.change(topic, false)
+	return nil
+}
+
+// manual applies a subscription change to the peer of the last
+// subscription message received (XPUB_MANUAL).
+func (r *pubRouter) manual(topic []byte, on bool) error {
+	r.s.recvMu.Lock()
+	p := r.last
+	r.s.recvMu.Unlock()
+	if p == nil {
+		return ErrState
+	}
+	p.subMu.Lock()
+	if on {
+		if !p.subs.add(topic) {
+			p.subs.remove(topic)
+		}
+	} else {
+		p.subs.remove(topic)
+	}
+	p.subMu.Unlock()
 	return nil
 }

@@ -85,6 +85,9 @@ func newIDRouter(s *Socket) *idRouter {
 // like libzmq's: a zero octet and a 32-bit counter.
 func (r *idRouter) admit(p *pipe) bool {
 	id, _ := p.metadata().Lookup(frame.PropIdentity)
+	if len(p.fixedID) > 0 {
+		id = p.fixedID
+	}
 	if len(id) > 0 {
 		if old, taken := r.byID[string(id)]; taken && old != p {
 			if !r.s.opts.RouterHandover {

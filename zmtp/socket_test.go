@@ -356,3 +356,52 @@ func TestConflateOverTCP(t *testing.T) {
 		t.Errorf("received all %d messages: nothing conflated", got)
 	}
 }
+
+func TestConnectRoutingID(t *testing.T) {
+	srv := newSock(t, Router, Options{})
+	ep := bindLocal(t, srv)
+	r := newSock(t, Router, Options{RoutingID: []byte("client-router")})
+	if err := r.ConnectWith(ep, ConnectOptions{RoutingID: []byte("the-server")}); err != nil {
+		t.Fatal(err)
+	}
+	// Our ROUTER addresses the peer by the id given at connect time.
+	deadline := time.Now().Add(5 * time.Second)
+	for r.Send(testCtx(t), [][]byte{[]byte("the-server"), []byte("hi")}) == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		m, err := srv.Recv(ctx)
+		cancel()
+		if err == nil {
+			if string(m.Frames[0]) != "client-router" || string(m.Frames[1]) != "hi" {
+				t.Fatalf("got %q", m.Frames)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nothing routed")
+		}
+	}
+}
+
+func TestXPubManual(t *testing.T) {
+	zc := NewContext()
+	xpub, _ := zc.NewSocket(XPub, Options{XPubManual: true})
+	defer xpub.Close()
+	xpub.Bind("inproc://manual")
+	sub, _ := zc.NewSocket(Sub, Options{})
+	defer sub.Close()
+	sub.Connect("inproc://manual")
+	sub.Subscribe(nil) // everything, as far as the subscriber is concerned
+	m, err := xpub.Recv(testCtx(t))
+	if err != nil || string(m.Frames[0]) != "\x01" {
+		t.Fatalf("got %q %v", m.Frames, err)
+	}
+	// The application grants another topic instead.
+	if err := xpub.Subscribe([]byte("granted")); err != nil {
+		t.Fatal(err)
+	}
+	send(t, xpub, "other: not delivered")
+	send(t, xpub, "granted: delivered")
+	if got := recv(t, sub); got[0] != "granted: delivered" {
+		t.Fatalf("got %q", got)
+	}
+}
