@@ -48,7 +48,7 @@ func (r *pubRouter) detached(p *pipe) {
 		r.mu.Unlock()
 		if last {
 			select {
-			case r.subq <- subMsg{[][]byte{append([]byte{0}, t...)}, p}:
+			case r.subq <- subMsg{subscriptionMessage(t, false), p}:
 				signal(r.s.readable)
 			default:
 			}
@@ -91,36 +91,10 @@ type subMsg struct {
 func (r *pubRouter) subscription(p *pipe, topic []byte, on bool) {
 	if r.xpub && r.s.opts.XPubManual {
 		// The application decides: pass every subscription up as it is.
-		flag := byte(0)
-		if on {
-			flag = 1
-		}
-		select {
-		case r.subq <- subMsg{[][]byte{append([]byte{flag}, topic...)}, p}:
-			signal(r.s.readable)
-		case <-r.s.ctx.Done():
-		}
+		r.tell(p, topic, on)
 		return
 	}
-	r.apply(p, topic, on)
-}
-
-// apply changes p's subscriptions and, for an XPUB, tells the application
-// what changed.
-func (r *pubRouter) apply(p *pipe, topic []byte, on bool) {
-	// Each peer's subscriptions are a set, as libzmq keeps them: a second
-	// SUBSCRIBE of a topic changes nothing and one CANCEL removes it.
-	p.subMu.Lock()
-	changed := false
-	if on {
-		changed = p.subs.add(topic)
-		if !changed {
-			p.subs.remove(topic) // undo the second count
-		}
-	} else {
-		changed = p.subs.remove(topic)
-	}
-	p.subMu.Unlock()
+	changed := p.setSubscription(topic, on)
 	if !r.xpub {
 		return
 	}
@@ -133,18 +107,44 @@ func (r *pubRouter) apply(p *pipe, topic []byte, on bool) {
 		tell = r.union.remove(topic)
 	}
 	r.mu.Unlock()
-	if !tell {
-		return
+	if tell {
+		r.tell(p, topic, on)
 	}
+}
+
+// tell passes a subscription message from p up to the XPUB application.
+func (r *pubRouter) tell(p *pipe, topic []byte, on bool) {
+	select {
+	case r.subq <- subMsg{subscriptionMessage(topic, on), p}:
+		signal(r.s.readable)
+	case <-r.s.ctx.Done():
+	}
+}
+
+// subscriptionMessage is the message form of a subscription change: 0x01
+// (subscribe) or 0x00 (cancel), then the topic.
+func subscriptionMessage(topic []byte, on bool) [][]byte {
 	flag := byte(0)
 	if on {
 		flag = 1
 	}
-	select {
-	case r.subq <- subMsg{[][]byte{append([]byte{flag}, topic...)}, p}:
-		signal(r.s.readable)
-	case <-r.s.ctx.Done():
+	return [][]byte{append([]byte{flag}, topic...)}
+}
+
+// setSubscription changes the peer's subscriptions and reports whether
+// they changed. They are a set, as libzmq keeps them: a second SUBSCRIBE of
+// a topic changes nothing and one CANCEL removes it.
+func (p *pipe) setSubscription(topic []byte, on bool) bool {
+	p.subMu.Lock()
+	defer p.subMu.Unlock()
+	if !on {
+		return p.subs.remove(topic)
 	}
+	if !p.subs.add(topic) {
+		p.subs.remove(topic) // undo the second count
+		return false
+	}
+	return true
 }
 
 func (r *pubRouter) send(ctx context.Context, msg [][]byte, nonblock bool) error {
@@ -236,32 +236,22 @@ func (r *subRouter) connected(p *pipe, c *Conn) {
 
 // sendSubscription sends one subscription change on connection c of p.
 func sendSubscription(p *pipe, c *Conn, topic []byte, on bool) {
-	if p.twin != nil {
-		name := frame.CmdCancel
-		if on {
-			name = frame.CmdSubscribe
-		}
-		p.twin.s.rt.onCommand(p.twin, frame.Command{Name: name, Data: topic})
-		return
-	}
-	if c == nil {
-		return // sent on connection
-	}
-	if c.minor >= 1 {
-		name := frame.CmdCancel
-		if on {
-			name = frame.CmdSubscribe
-		}
-		c.queueCommand(frame.Command{Name: name, Data: topic})
-		return
-	}
-	flag := byte(0)
+	name := frame.CmdCancel
 	if on {
-		flag = 1
+		name = frame.CmdSubscribe
 	}
-	select {
-	case p.out <- [][]byte{append([]byte{flag}, topic...)}:
-	case <-c.Done():
+	switch {
+	case p.twin != nil:
+		p.twin.s.rt.onCommand(p.twin, frame.Command{Name: name, Data: topic})
+	case c == nil:
+		// Not connected: connected() sends every subscription later.
+	case c.minor >= 1:
+		c.queueCommand(frame.Command{Name: name, Data: topic})
+	default:
+		select {
+		case p.out <- subscriptionMessage(topic, on):
+		case <-c.Done():
+		}
 	}
 }
 
@@ -352,14 +342,6 @@ func (r *pubRouter) manual(topic []byte, on bool) error {
 	if p == nil {
 		return ErrState
 	}
-	p.subMu.Lock()
-	if on {
-		if !p.subs.add(topic) {
-			p.subs.remove(topic)
-		}
-	} else {
-		p.subs.remove(topic)
-	}
-	p.subMu.Unlock()
+	p.setSubscription(topic, on)
 	return nil
 }
