@@ -205,9 +205,12 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 		out, err = hs.Handle(hctx, cmd)
 	}
 	c.rd.SetMaxFrameSize(c.cfg.MaxMessageSize)
-	c.rd.SetHandOver(true)
 	c.peerMD = hs.PeerMetadata()
 	c.cipher = hs.Cipher()
+	// Large message bodies can be handed over as they are read, saving a
+	// copy; encrypted ones are decrypted elsewhere, so their buffer is
+	// better reused.
+	c.rd.SetHandOver(c.cipher == nil)
 	return nil
 }
 

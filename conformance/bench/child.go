@@ -60,7 +60,9 @@ func newImpl(name string) impl {
 	switch name {
 	case implOurs:
 		return ours{}
-	case implLibzmq:
+	case implLibzmqC:
+		return libzmqC{}
+	case implLibzmqCgo:
 		return libzmqImpl{}
 	case implGoZeromq:
 		return goZeromq{}

@@ -1,8 +1,12 @@
-// Command bench runs the same workloads on three ZeroMQ implementations in
-// one run and prints the medians side by side as Markdown tables:
+// Command bench runs the same workloads on ZeroMQ implementations in one
+// run and prints the medians side by side as Markdown tables:
 //
 //   - ours: github.com/zmtp-go/zmtp
-//   - libzmq: libzmq through cgo (github.com/pebbe/zmq4)
+//   - libzmq-c: libzmq with every message loop written in C (a cgo
+//     preamble in this package), so that it pays no cgo call and no Go
+//     copy per message; the ratio columns compare against this one
+//   - libzmq-cgo: libzmq through cgo (github.com/pebbe/zmq4), one cgo call
+//     per message, as a Go program using libzmq gets it
 //   - go-zeromq: github.com/go-zeromq/zmq4
 //
 // Workloads (tcp over 127.0.0.1 unless named otherwise):
@@ -23,9 +27,10 @@
 // Method. Every measurement (one implementation, one workload, one size,
 // one repeat) runs in a fresh child process of this program, with both
 // ends of the workload in that process: the sender and the receiver are
-// goroutines, and libzmq's sending and receiving sockets live in separate
-// libzmq contexts, so that each side has its own I/O thread as two
-// local_thr/remote_thr processes would. A fresh process per measurement
+// goroutines (for libzmq-c, each blocked in one C call that runs its
+// whole message loop), and libzmq's sending and receiving sockets live in
+// separate libzmq contexts, so that each side has its own I/O thread as
+// two local_thr/remote_thr processes would. A fresh process per measurement
 // means nothing (heap, GC pacing, goroutines, threads, libzmq contexts)
 // carries over from one implementation or repeat to the next, and every
 // socket is closed before the next measurement starts. One process
@@ -34,9 +39,9 @@
 // CPUs and add scheduler noise that is not the library's; and because that
 // is how Go programs use these libraries.
 //
-// Repeats are interleaved: repeat 1 runs ours, libzmq, go-zeromq, then
-// repeat 2 does the same, and so on, so that background load affects all
-// implementations alike. The table shows the median of the repeats.
+// Repeats are interleaved: repeat 1 runs ours, libzmq-c, libzmq-cgo and
+// go-zeromq, then repeat 2 does the same, and so on, so that background
+// load affects all implementations alike. The table shows the median of the repeats.
 // Before the repeats, each implementation runs the workload once or twice
 // with a small count (discarded) to estimate its rate, and the count per
 // repeat is then chosen so that a repeat lasts about -target (0.5 s).
@@ -61,7 +66,7 @@ func main() {
 	flag.BoolVar(&o.quick, "quick", false, "short smoke run (one repeat, short counts; under a minute)")
 	flag.IntVar(&o.repeats, "repeats", 10, "repeats for small messages (1 and 64 octets), pub/sub and inproc; larger sizes and latency use max(5, N/2) capped at N")
 	flag.StringVar(&o.only, "only", "", "run only the workloads whose `name` (e.g. pushpull/tcp, reqrep/tcp, pubsub/tcp, pushpull/inproc, pushpull/curve) matches this regular expression")
-	flag.StringVar(&o.impls, "impls", "ours,libzmq,go-zeromq", "comma-separated `list` of implementations to run")
+	flag.StringVar(&o.impls, "impls", strings.Join(allImpls, ","), "comma-separated `list` of implementations to run")
 	flag.DurationVar(&o.target, "target", 500*time.Millisecond, "target duration of one throughput repeat")
 	flag.IntVar(&o.roundTrips, "roundtrips", 20000, "round trips per latency repeat")
 	flag.BoolVar(&o.verbose, "v", false, "print every repeat's result on standard error")
@@ -100,7 +105,7 @@ func main() {
 			continue
 		}
 		if !knownImpl(name) {
-			fatalf("-impls: unknown implementation %q (want ours, libzmq, go-zeromq)", name)
+			fatalf("-impls: unknown implementation %q (want some of %s)", name, strings.Join(allImpls, ", "))
 		}
 		o.implList = append(o.implList, name)
 	}

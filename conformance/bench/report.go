@@ -16,12 +16,12 @@ import (
 
 func printTable(out io.Writer, o *options, w workload, rows []*row) {
 	fmt.Fprintf(out, "### %s\n\n", w.title)
-	fmt.Fprintln(out, "| workload | size | ours | libzmq | go-zeromq | ours/libzmq | ours/go-zeromq |")
-	fmt.Fprintln(out, "|---|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(out, "| workload | size | ours | libzmq-c | libzmq-cgo | go-zeromq | ours/libzmq-c | ours/go-zeromq |")
+	fmt.Fprintln(out, "|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rows {
-		fmt.Fprintf(out, "| %s | %d | %s | %s | %s | %s | %s |\n", r.label, r.size,
-			r.value(implOurs), r.value(implLibzmq), r.value(implGoZeromq),
-			r.ratio(implOurs, implLibzmq), r.ratio(implOurs, implGoZeromq))
+		fmt.Fprintf(out, "| %s | %d | %s | %s | %s | %s | %s | %s |\n", r.label, r.size,
+			r.value(implOurs), r.value(implLibzmqC), r.value(implLibzmqCgo), r.value(implGoZeromq),
+			r.ratio(implOurs, implLibzmqC), r.ratio(implOurs, implGoZeromq))
 	}
 	fmt.Fprintln(out)
 	fmt.Fprintln(out, repeatsNote(o, w))
@@ -144,9 +144,9 @@ func sig3plain(v float64) string {
 // machineLine describes the machine and the versions under test.
 func machineLine() string {
 	major, minor, patch := zmq.Version()
-	return fmt.Sprintf("Machine: %s, %d cores (GOMAXPROCS %d), %s %s, %s; libzmq %d.%d.%d via pebbe/zmq4 %s; go-zeromq/zmq4 %s; load average at the start: %s.",
+	return fmt.Sprintf("Machine: %s, %d cores (GOMAXPROCS %d), %s %s, %s; libzmq %s (libzmq-c), %d.%d.%d via pebbe/zmq4 %s (libzmq-cgo); go-zeromq/zmq4 %s; load average at the start: %s.",
 		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version(),
-		major, minor, patch, depVersion("github.com/pebbe/zmq4"), depVersion("github.com/go-zeromq/zmq4"), loadAvg())
+		libzmqVersion(), major, minor, patch, depVersion("github.com/pebbe/zmq4"), depVersion("github.com/go-zeromq/zmq4"), loadAvg())
 }
 
 func cpuModel() string {

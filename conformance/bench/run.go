@@ -35,12 +35,13 @@ type options struct {
 
 // The implementations, in the order each repeat runs them.
 const (
-	implOurs     = "ours"
-	implLibzmq   = "libzmq"
-	implGoZeromq = "go-zeromq"
+	implOurs      = "ours"
+	implLibzmqC   = "libzmq-c"   // libzmq, message loops in C
+	implLibzmqCgo = "libzmq-cgo" // libzmq through pebbe/zmq4, one cgo call per message
+	implGoZeromq  = "go-zeromq"
 )
 
-var allImpls = []string{implOurs, implLibzmq, implGoZeromq}
+var allImpls = []string{implOurs, implLibzmqC, implLibzmqCgo, implGoZeromq}
 
 func knownImpl(name string) bool { return slices.Contains(allImpls, name) }
 
@@ -66,21 +67,24 @@ type workload struct {
 
 func all(string) bool { return true }
 
+// columnsNote explains the columns; printed once, above the tables.
+const columnsNote = "Columns: ours is github.com/zmtp-go/zmtp. libzmq-c is libzmq with each message loop written in C (zmq_send from one reused buffer, zmq_msg_recv into one reused zmq_msg_t, timing with clock_gettime; no cgo call per message): the ratio columns compare ours against it. libzmq-cgo is the same libzmq through pebbe/zmq4, one cgo call per message on each side and a copy into a new Go slice per received message: what a Go program using libzmq gets; no ratio is computed against it. go-zeromq is github.com/go-zeromq/zmq4."
+
 func notGoZeromq(impl string) bool { return impl != implGoZeromq }
 
 var workloads = []workload{
 	{name: wPushPullTCP, title: "PUSH/PULL throughput, tcp 127.0.0.1", label: "PUSH/PULL tcp",
 		sizes: []int{1, 64, 1024, 65536}, has: all,
-		note: "libzmq is driven through cgo (pebbe/zmq4): one cgo call per message on each side, and RecvBytes copies each message into a new Go slice."},
+		note: "libzmq-c receives with zmq_msg_recv, which passes on the zmq_msg_t libzmq decoded rather than copying it into a buffer; libzmq-cgo's RecvBytes copies each message into a new Go slice."},
 	{name: wReqRep, title: "REQ/REP round-trip latency, tcp 127.0.0.1 (lower is better)", label: "REQ/REP tcp",
 		lat: true, sizes: []int{64}, has: all,
-		note: "Each round trip is timed on its own (REQ send to reply received). libzmq is driven through cgo (pebbe/zmq4)."},
+		note: "Each round trip is timed on its own (REQ send to reply received); libzmq-c times it in C with clock_gettime, and its REP echoes the zmq_msg_t it received. A libzmq round trip passes through both contexts' I/O threads (four threads in all), so on a machine with few cores its latency depends on where the scheduler puts them and can differ between processes; -v shows the spread."},
 	{name: wPubSub, title: fmt.Sprintf("PUB fan-out to %d SUBs, tcp 127.0.0.1: messages delivered per second, all subscribers together", subscribers),
 		label: fmt.Sprintf("PUB→%d SUB tcp", subscribers), sizes: []int{64}, has: all,
 		note: "ours and libzmq publish on an XPUB with XPUB_NODROP (a PUB drops at the high-water mark); go-zeromq's PUB queues without bound and never drops."},
 	{name: wPushPullInproc, title: "PUSH/PULL throughput, inproc", label: "PUSH/PULL inproc",
 		sizes: []int{1, 64, 1024, 65536}, has: notGoZeromq,
-		note: "ours hands the sent []byte to the receiver without copying (Send takes ownership), so its MB/s is not bounded by memory bandwidth; libzmq copies each message into a zmq_msg on send and pebbe/zmq4 copies it out into a new Go slice on receive. go-zeromq has no inproc transport."},
+		note: "ours hands the sent []byte to the receiver without copying (Send takes ownership), so its MB/s is not bounded by memory bandwidth; libzmq copies each message into a zmq_msg on send (zmq_send), libzmq-c receives it without a copy (zmq_msg_recv), and pebbe/zmq4 copies it out into a new Go slice on receive. go-zeromq has no inproc transport."},
 	{name: wPushPullCurve, title: "PUSH/PULL throughput, CURVE over tcp 127.0.0.1", label: "PUSH/PULL CURVE",
 		sizes: []int{1, 64, 1024, 65536}, has: notGoZeromq,
 		note: "go-zeromq has no CURVE."},
@@ -130,6 +134,8 @@ type row struct {
 func runAll(o *options, out io.Writer) error {
 	start := time.Now()
 	fmt.Fprintln(out, machineLine())
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, columnsNote)
 	fmt.Fprintln(out)
 	if o.quick {
 		fmt.Fprintln(out, "Quick mode: one repeat, short runs; numbers are indicative only.")
@@ -207,11 +213,11 @@ func (o *options) runWorkload(w workload) ([]*row, error) {
 				if w.lat {
 					cells[im].values = append(cells[im].values, r.P50)
 					p99[im].values = append(p99[im].values, r.P99)
-					o.logf("%-9s %-15s size %5d repeat %2d: p50 %.1f us, p99 %.1f us (%d round trips, %.2f s)",
+					o.logf("%-10s %-15s size %5d repeat %2d: p50 %.1f us, p99 %.1f us (%d round trips, %.2f s)",
 						im, w.name, size, rep+1, r.P50, r.P99, counts[im], r.Seconds)
 				} else {
 					cells[im].values = append(cells[im].values, r.Rate)
-					o.logf("%-9s %-15s size %5d repeat %2d: %s (%d messages, %.2f s)",
+					o.logf("%-10s %-15s size %5d repeat %2d: %s (%d messages, %.2f s)",
 						im, w.name, size, rep+1, fmtRate(r.Rate, size), counts[im], r.Seconds)
 				}
 			}
@@ -250,7 +256,7 @@ func (o *options) calibrate(w workload, im string, size int) (int, error) {
 				perRepeat /= subscribers
 			}
 			n := int(math.Min(math.Max(perRepeat, 1000), 50e6))
-			o.logf("%-9s %-15s size %5d calibration: %s, %d messages per repeat",
+			o.logf("%-10s %-15s size %5d calibration: %s, %d messages per repeat",
 				im, w.name, size, fmtRate(r.Rate, size), n)
 			return n, nil
 		}
