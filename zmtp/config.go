@@ -76,6 +76,7 @@ type ConnConfig struct {
 	onSent       func()                // the writer took messages from sendq
 	intercept    func(m [][]byte) bool // consumes a message before recvq when true
 	conflate     bool                  // recvq keeps only the newest message
+	onReady      func(c *Conn)         // the handshake succeeded; no message delivered yet
 }
 
 // normalize validates c and returns a copy with the defaults applied.

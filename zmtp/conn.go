@@ -98,6 +98,9 @@ func NewConn(ctx context.Context, nc net.Conn, cfg ConnConfig) (*Conn, error) {
 		nc.Close()
 		return nil, err
 	}
+	if cfg.onReady != nil {
+		cfg.onReady(c) // before any message can be delivered
+	}
 	c.wg.Add(2)
 	go c.readLoop()
 	go c.writeLoop()

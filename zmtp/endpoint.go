@@ -300,7 +300,6 @@ func (e *endpoint) acceptLoop(ctx context.Context) {
 // serve runs one established connection of pipe p until it ends or the
 // endpoint closes.
 func (e *endpoint) serve(ctx context.Context, p *pipe, c *Conn) {
-	p.info.Store(&peerInfo{md: c.PeerMetadata(), minor: int(c.minor)})
 	p.conn.Store(c)
 	e.mu.Lock()
 	e.conns[c] = struct{}{}

@@ -313,6 +313,9 @@ func (s *Socket) connConfig(p *pipe) ConnConfig {
 		OnCommand:         func(cmd frame.Command) { s.rt.onCommand(p, cmd) },
 		intercept:         func(m [][]byte) bool { return s.rt.intercept(p, m) },
 		conflate:          s.opts.Conflate,
+		// The peer's metadata must be in place before its first message
+		// can be received, since each Message carries it.
+		onReady: func(c *Conn) { p.info.Store(&peerInfo{md: c.PeerMetadata(), minor: int(c.minor)}) },
 	}
 }
 
