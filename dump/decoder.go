@@ -121,6 +121,8 @@ type Decoder struct {
 	asServer  bool
 	sockType  string
 	legacyID  bool  // the next frame is a ZMTP 1.0/2.0 identity
+	sigFrame  bool  // and its header is the signature (flags not checked)
+	sent      sent  // what kind of greeting the sender sent
 	gOff      int64 // where a legacy greeting began
 	greeting  *Greeting
 	hs        handshake
@@ -385,6 +387,10 @@ func (d *Decoder) readHeader(b []byte) (int, bool) {
 			return 0, true
 		}
 		flags = b[n-1]
+		if d.legacyID && d.sigFrame {
+			// A signature's last octet (0x7F) standing for flags.
+			flags = 0
+		}
 		if flags&^frame.FlagMore != 0 {
 			d.badHeader(fmt.Sprintf("invalid ZMTP 1.0 frame flags 0x%02X", flags))
 			return 0, true
@@ -458,7 +464,7 @@ func (d *Decoder) finishFrame() {
 	d.state = stHeader
 	switch {
 	case d.legacyID:
-		d.legacyID = false
+		d.legacyID, d.sigFrame = false, false
 		g := d.greeting
 		d.greeting = nil
 		g.Identity = d.fData
@@ -603,7 +609,7 @@ func (d *Decoder) lostSync() {
 		return
 	}
 	d.flushMessage(false)
-	d.legacyID = false
+	d.legacyID, d.sigFrame = false, false
 	d.state = stResync
 	d.beginSkip()
 	d.unsynced = true

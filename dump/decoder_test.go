@@ -138,9 +138,11 @@ func TestEverySplit(t *testing.T) {
 			frame.AppendFrame(nil, 0, bytes.Repeat([]byte{7}, 400))),
 		"garbage": cat(greeting31, readyDealer, []byte{0x08, 0x03, 'a', 'b', 'c', 0xF8, 0}, msgFrames("x", "yz"),
 			[]byte("\x04\x03\x09PI"), msgFrames("after")),
-		"legacy2": cat([]byte{0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 1, 5, 0, 2, 'i', 'd'}, msgFrames("a", "b")),
-		"legacy1": cat([]byte{3, 0, 'i', 'd'}, []byte{6, 1, 'h', 'e', 'l', 'l', 'o', 1, 0}),
-		"plain":   cat(frame.AppendGreeting(nil, frame.Greeting{Major: 3, Minor: 0, Mechanism: "PLAIN"}), plainHello("admin", "secret")),
+		"legacy2":    cat([]byte{0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 1, 5, 0, 2, 'i', 'd'}, msgFrames("a", "b")),
+		"legacy1":    cat([]byte{3, 0, 'i', 'd'}, []byte{6, 1, 'h', 'e', 'l', 'l', 'o', 1, 0}),
+		"downgrade2": cat(zmqRepTo2, []byte("\x01\x00\x00\x05reply\x02\x00\x00\x00\x00\x00\x00\x01\x00"), make([]byte, 256)),
+		"rev0":       cat(sig30, []byte{0, 3, 1, 0}, []byte("\x01\x01\x04\x00abc")),
+		"plain":      cat(frame.AppendGreeting(nil, frame.Greeting{Major: 3, Minor: 0, Mechanism: "PLAIN"}), plainHello("admin", "secret")),
 	}
 	for name, s := range streams {
 		t.Run(name, func(t *testing.T) {
@@ -442,4 +444,188 @@ func TestCurveDataFrameMessage(t *testing.T) {
 	if !evs[1].Command.DataFrame {
 		t.Error("DataFrame not set")
 	}
+}
+
+// Octets observed between libzmq 4.3.4 and a ZMTP 2.0 (or 1.0) peer played
+// by hand. libzmq sends its signature at once, its major version 3 once it
+// has the peer's signature, then, having seen the peer's revision 1, its
+// socket type, an empty identity frame and ZMTP 2.0 frames.
+var (
+	sig30      = []byte{0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F}
+	sigRev1Req = cat(sig30, []byte{1, 3}, []byte{0, 0})         // fake ZMTP 2.0 REQ
+	sigRev1Rep = cat(sig30, []byte{1, 4}, []byte{0, 0})         // fake ZMTP 2.0 REP
+	zmqRepTo2  = cat(sig30, []byte{3}, []byte{4}, []byte{0, 0}) // libzmq REP downgraded
+	zmqReqTo2  = cat(sig30, []byte{3}, []byte{3}, []byte{0, 0}) // libzmq REQ downgraded
+)
+
+// step is a piece of a conversation, in the order the octets were sent.
+type step struct {
+	dir Dir
+	b   []byte
+}
+
+// decodeConnSteps decodes a conversation fed step by step, each step
+// optionally cut at cut octets into the whole conversation (or fed octet
+// by octet when cut is -1), and returns the events as JSON.
+func decodeConnSteps(t testing.TB, steps []step, cut int) []string {
+	t.Helper()
+	var out []string
+	c := NewConn(1, "c:1", "s:2", Options{}, func(ev Event) {
+		j, err := json.Marshal(JSONEvent(ev))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(j))
+	})
+	pos := 0
+	for _, s := range steps {
+		switch {
+		case cut == -1:
+			for i := range s.b {
+				c.Feed(s.dir, s.b[i:i+1])
+			}
+		case cut > pos && cut < pos+len(s.b):
+			c.Feed(s.dir, s.b[:cut-pos])
+			c.Feed(s.dir, s.b[cut-pos:])
+		default:
+			c.Feed(s.dir, s.b)
+		}
+		pos += len(s.b)
+	}
+	c.Close(FromClient)
+	c.Close(FromServer)
+	return out
+}
+
+func connSummaries(t testing.TB, steps []step) []string {
+	var s []string
+	for _, j := range decodeConnSteps(t, steps, 0) {
+		var r JSONRecord
+		if err := json.Unmarshal([]byte(j), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Kind == "fin" {
+			continue
+		}
+		line := r.Dir + " " + r.SrcType + ">" + r.DstType + " " + r.Summary
+		if r.Error != "" && r.Kind != "error" {
+			line += " [err]"
+		}
+		s = append(s, line)
+	}
+	return s
+}
+
+func TestLibzmqDowngrade(t *testing.T) {
+	cases := map[string]struct {
+		steps []step
+		want  []string
+		stats string
+	}{
+		// libzmq REP binds, a ZMTP 2.0 REQ connects.
+		"binds": {
+			steps: []step{
+				{FromServer, sig30}, {FromClient, sig30}, {FromServer, []byte{3}},
+				{FromClient, sigRev1Req[10:]}, {FromServer, zmqRepTo2[11:]},
+				{FromClient, []byte("\x01\x00\x00\x03abc")}, {FromServer, []byte("\x01\x00\x00\x05reply")},
+			},
+			want: []string{
+				`c2s REQ> greeting ZMTP 2.0 (legacy) socket-type REQ identity ""`,
+				`s2c REP>REQ greeting ZMTP 3 signature, downgraded to 2.0 for a 2.0 peer: socket-type REP identity ""`,
+				`c2s REQ>REP message 2 frames, 3 octets: "" | "abc"`,
+				`s2c REP>REQ message 2 frames, 5 octets: "" | "reply"`,
+			},
+			stats: "2.0 legacy REQ>REP",
+		},
+		// libzmq REQ connects to a ZMTP 2.0 REP.
+		"connects": {
+			steps: []step{
+				{FromClient, sig30}, {FromServer, sigRev1Rep}, {FromClient, zmqReqTo2[10:]},
+				{FromClient, []byte("\x01\x00\x00\x07request")}, {FromServer, []byte("\x01\x00\x00\x05reply")},
+			},
+			want: []string{
+				`s2c REP> greeting ZMTP 2.0 (legacy) socket-type REP identity ""`,
+				`c2s REQ>REP greeting ZMTP 3 signature, downgraded to 2.0 for a 2.0 peer: socket-type REQ identity ""`,
+				`c2s REQ>REP message 2 frames, 7 octets: "" | "request"`,
+				`s2c REP>REQ message 2 frames, 5 octets: "" | "reply"`,
+			},
+			stats: "2.0 legacy REQ>REP",
+		},
+		// libzmq REP binds, a ZMTP 1.0 peer connects: the signature is the
+		// header of libzmq's identity frame.
+		"v1": {
+			steps: []step{
+				{FromServer, sig30}, {FromClient, []byte{1, 0}}, {FromClient, []byte("\x01\x01\x04\x00abc")},
+				{FromServer, []byte("\x01\x01\x06\x00reply")},
+			},
+			want: []string{
+				`c2s > greeting ZMTP 1.0 (legacy) identity ""`,
+				`c2s > message 2 frames, 3 octets: "" | "abc"`,
+				`s2c > greeting signature, downgraded to 1.0 for a 1.0 peer: identity ""`,
+				`s2c > message 2 frames, 5 octets: "" | "reply"`,
+			},
+			stats: "1.0 legacy >",
+		},
+		// A peer that sends revision 0 gets ZMTP 1.0 framing.
+		"rev0": {
+			steps: []step{
+				{FromServer, sig30}, {FromClient, sig30}, {FromServer, []byte{3}},
+				{FromClient, []byte{0, 3, 1, 0}}, {FromServer, []byte{4, 1, 0}},
+				{FromClient, []byte("\x01\x01\x04\x00abc")}, {FromServer, []byte("\x01\x01\x06\x00reply")},
+			},
+			want: []string{
+				`c2s REQ> greeting ZMTP 1.0 (legacy) socket-type REQ identity ""`,
+				`s2c REP>REQ greeting ZMTP 3 signature, downgraded to 1.0 for a 1.0 peer: socket-type REP identity ""`,
+				`c2s REQ>REP message 2 frames, 3 octets: "" | "abc"`,
+				`s2c REP>REQ message 2 frames, 5 octets: "" | "reply"`,
+			},
+			stats: "1.0 legacy REQ>REP",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := connSummaries(t, tc.steps); !equalStrings(got, tc.want) {
+				t.Errorf("events:\n\t%s\nwant:\n\t%s", strings.Join(got, "\n\t"), strings.Join(tc.want, "\n\t"))
+			}
+			whole := decodeConnSteps(t, tc.steps, 0)
+			total := 0
+			for _, s := range tc.steps {
+				total += len(s.b)
+			}
+			for cut := -1; cut < total; cut++ {
+				if got := decodeConnSteps(t, tc.steps, cut); !equalStrings(got, whole) {
+					t.Fatalf("cut %d:\n%s\nwant:\n%s", cut, strings.Join(got, "\n"), strings.Join(whole, "\n"))
+				}
+			}
+			c := NewConn(1, "", "", Options{}, nil)
+			for _, s := range tc.steps {
+				c.Feed(s.dir, s.b)
+			}
+			st := c.Stats()
+			if got := st.Version + " " + st.Handshake + " " + st.ClientType + ">" + st.ServerType; got != tc.stats {
+				t.Errorf("stats %q, want %q", got, tc.stats)
+			}
+		})
+	}
+}
+
+// TestDowngradeAlone decodes libzmq's side of a downgrade to ZMTP 2.0
+// without the other direction: the identity frame where a mechanism name
+// would begin tells it.
+func TestDowngradeAlone(t *testing.T) {
+	stream := cat(zmqRepTo2, []byte("\x01\x00\x02\x00\x00\x00\x00\x00\x00\x01\x2c"), bytes.Repeat([]byte("r"), 300))
+	evs := decodeEvents(t, Options{}, stream)
+	wantSummaries(t, evs,
+		`greeting ZMTP 3 signature, downgraded to 2.0 for a 2.0 peer: socket-type REP identity ""`,
+		`message 2 frames, 300 octets: "" | "`+strings.Repeat("r", 64)+`"...(300)`)
+	if g := evs[0].Greeting; !g.Downgraded || g.SignatureMajor != 3 || evs[0].Len != 14 || !evs[1].Message.Frames[1].Long {
+		t.Errorf("greeting %+v len %d", g, evs[0].Len)
+	}
+	j, _ := json.Marshal(JSONEvent(evs[0]))
+	if !strings.Contains(string(j), `"greeting":{"version":"2.0","socket_type":"REP","downgraded":true,"signature_major":3}`) {
+		t.Errorf("JSON %s", j)
+	}
+	// A ZMTP 3 greeting is not taken for one.
+	wantSummaries(t, decodeEvents(t, Options{}, cat(greeting31, readyDealer)),
+		"greeting ZMTP 3.1 NULL", `READY Socket-Type="DEALER" Identity=""`)
 }

@@ -12,7 +12,11 @@
 // The decoder understands ZMTP 3.0 and 3.1 framing and commands, the NULL,
 // PLAIN and CURVE handshakes (CURVE boxes are shown by size and nonce, not
 // opened), subscriptions sent as commands or as messages, and the greetings
-// of ZMTP 1.0 and 2.0 peers with their framing. Its memory is bounded
+// of ZMTP 1.0 and 2.0 peers with their framing, including the other
+// side of such a connection: libzmq begins a ZMTP 3 greeting and, having
+// seen an older peer's greeting, continues in ZMTP 2.0 or 1.0 (a Conn
+// follows it from the other direction; a Decoder on its own recognises a
+// downgrade to ZMTP 2.0 by the identity frame). Its memory is bounded
 // whatever sizes the stream declares: bodies are streamed, keeping only a
 // preview and a running FNV-1a hash. Malformed traffic yields an error
 // event, after which the decoder looks for the next plausible frame

@@ -101,13 +101,21 @@ type Event struct {
 type Greeting struct {
 	// Major and Minor are the version: 3.0 and 3.1 for ZMTP 3, 2.0 for a
 	// ZMTP 2.0 peer (Minor is then its revision octet minus one) and 1.0
-	// for a ZMTP 1.0 peer.
+	// for a ZMTP 1.0 peer (or one that sent revision 0, as libzmq 3.0
+	// did, and uses ZMTP 1.0 framing). For a downgraded greeting they are
+	// the version the sender continued in.
 	Major, Minor int
+	// Downgraded reports a sender that began a ZMTP 3 greeting (its
+	// signature, and SignatureMajor when not zero) and continued in ZMTP
+	// 2.0 or 1.0 because its peer's greeting was older, as libzmq does.
+	Downgraded     bool
+	SignatureMajor int
 	// Mechanism is the security mechanism (ZMTP 3 only).
 	Mechanism string
 	// AsServer is the as-server bit (ZMTP 3 only).
 	AsServer bool
-	// SocketType is the socket type sent by a ZMTP 2.0 peer.
+	// SocketType is the socket type sent by a ZMTP 2.0 peer (or a
+	// downgraded greeting).
 	SocketType string
 	// Identity is the identity sent by a ZMTP 1.0 or 2.0 peer (its first
 	// octets at most).

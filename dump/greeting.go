@@ -6,12 +6,73 @@ import (
 	"github.com/zmtp-go/zmtp/frame"
 )
 
+// sent says what kind of greeting a stream's sender sent, as far as the
+// other side needs it to follow a downgrade.
+type sent uint8
+
+const (
+	sentUnknown sent = iota // not seen (yet)
+	sentV1                  // ZMTP 1.0: no signature, or one without the versioned bit
+	sentRev0                // signature and revision 0: ZMTP 1.0 framing
+	sentRev1                // signature and revision 1: ZMTP 2.0
+	sentV3                  // signature and a major version of 2 or more: ZMTP 3 greeting
+)
+
+// sentBy classifies the first octets of a greeting, or returns
+// sentUnknown when more octets are needed.
+func sentBy(b []byte) sent {
+	switch {
+	case len(b) == 0:
+		return sentUnknown
+	case b[0] != 0xFF:
+		return sentV1
+	case len(b) < 10:
+		return sentUnknown
+	case b[9]&1 == 0:
+		return sentV1
+	case len(b) < frame.GreetingPrefixSize:
+		return sentUnknown
+	case b[10] == 0:
+		return sentRev0
+	case b[10] == 1:
+		return sentRev1
+	}
+	return sentV3
+}
+
+// peerSent returns what the other direction of the connection sent as a
+// greeting, looking at its pending octets when it has not decided yet.
+func (d *Decoder) peerSent() sent {
+	p := d.peer
+	if p == nil {
+		return sentUnknown
+	}
+	if p.sent != sentUnknown {
+		return p.sent
+	}
+	if p.state != stGreeting || p.ended {
+		return sentUnknown
+	}
+	return sentBy(p.buf[p.pos:])
+}
+
 // readGreeting reads a greeting, or recognises a legacy one.
+//
+// libzmq sends a 10-octet signature at once and decides what follows from
+// the peer's first octets. Towards a ZMTP 1.0 peer the signature is the
+// header of its identity frame in ZMTP 1.0 framing; towards a peer that
+// sent revision 0 or 1 it sends its major version (3), then, instead of a
+// ZMTP 3 greeting's minor version and mechanism, its socket type and an
+// identity frame in ZMTP 1.0 or 2.0 framing. The other direction's
+// greeting tells which; when it is unknown (a decoder on its own, or a
+// capture of one direction), an identity frame's flags octet where a
+// mechanism name begins tells a downgrade to ZMTP 2.0.
 func (d *Decoder) readGreeting(b []byte) (int, bool) {
 	if len(b) == 0 {
 		return 0, false
 	}
 	if b[0] != 0xFF {
+		d.sent = sentV1
 		d.beginLegacy(fm1, 1, 0, "")
 		return 0, true
 	}
@@ -20,15 +81,56 @@ func (d *Decoder) readGreeting(b []byte) (int, bool) {
 	}
 	if b[9]&1 == 0 {
 		// ZMTP 1.0 identity with an 8-octet length.
+		d.sent = sentV1
 		d.beginLegacy(fm1, 1, 0, "")
 		return 0, true
 	}
-	if len(b) < frame.GreetingPrefixSize+1 {
+	peer := d.peerSent()
+	if peer == sentV1 {
+		// The signature is the header of the identity frame.
+		d.sent = sentV3
+		d.beginDowngrade(fm1, 0, "")
+		d.sigFrame = true
+		return 0, true
+	}
+	if len(b) < frame.GreetingPrefixSize {
 		return 0, false
 	}
 	if v := b[10]; v < 3 {
-		d.beginLegacy(fm2, 2, int(v), legacySocketType(b[11]))
+		if len(b) < frame.GreetingPrefixSize+1 {
+			return 0, false
+		}
+		d.sent = sentBy(b)
+		if v == 0 {
+			// libzmq's revision 0 uses ZMTP 1.0 framing.
+			d.beginLegacy(fm1, 1, 0, legacySocketType(b[11]))
+		} else {
+			d.beginLegacy(fm2, 2, int(v), legacySocketType(b[11]))
+		}
 		return frame.GreetingPrefixSize + 1, true
+	}
+	switch peer {
+	case sentRev0, sentRev1:
+		if len(b) < frame.GreetingPrefixSize+1 {
+			return 0, false
+		}
+		d.sent = sentV3
+		f := fm2
+		if peer == sentRev0 {
+			f = fm1
+		}
+		d.beginDowngrade(f, int(b[10]), legacySocketType(b[11]))
+		return frame.GreetingPrefixSize + 1, true
+	case sentUnknown:
+		if len(b) < frame.GreetingPrefixSize+2 {
+			return 0, false
+		}
+		if b[12] == 0 {
+			// A ZMTP 2.0 identity frame, not a mechanism name.
+			d.sent = sentV3
+			d.beginDowngrade(fm2, int(b[10]), legacySocketType(b[11]))
+			return frame.GreetingPrefixSize + 1, true
+		}
 	}
 	if len(b) < frame.GreetingSize {
 		return 0, false
@@ -43,6 +145,7 @@ func (d *Decoder) readGreeting(b []byte) (int, bool) {
 	} else {
 		g.Mechanism, g.AsServer = pg.Mechanism, pg.AsServer
 	}
+	d.sent = sentV3
 	d.greeted = true
 	d.major, d.minor = g.Major, g.Minor
 	d.mechanism, d.asServer = g.Mechanism, g.AsServer
@@ -60,6 +163,7 @@ func (d *Decoder) beginLegacy(f framing, major, rev int, sockType string) {
 	d.framing = f
 	d.state = stHeader
 	d.legacyID = true
+	d.sigFrame = false
 	d.greeting = &Greeting{Major: major, SocketType: sockType}
 	if f == fm2 {
 		d.greeting.Minor = max(rev-1, 0)
@@ -67,6 +171,19 @@ func (d *Decoder) beginLegacy(f framing, major, rev int, sockType string) {
 	d.major, d.minor = major, d.greeting.Minor
 	d.sockType = sockType
 	d.gOff = d.off
+}
+
+// beginDowngrade follows a sender that began a ZMTP 3 greeting and
+// continues in ZMTP 1.0 or 2.0 for its peer. sigMajor is the major version
+// it sent after the signature (0 when it sent none).
+func (d *Decoder) beginDowngrade(f framing, sigMajor int, sockType string) {
+	major := 2
+	if f == fm1 {
+		major = 1
+	}
+	d.beginLegacy(f, major, 1, sockType)
+	d.greeting.Downgraded = true
+	d.greeting.SignatureMajor = sigMajor
 }
 
 func legacySocketType(b byte) string {

@@ -66,6 +66,8 @@ type JSONGreeting struct {
 	Mechanism   string `json:"mechanism,omitempty"`
 	AsServer    bool   `json:"as_server,omitempty"`
 	SocketType  string `json:"socket_type,omitempty"`
+	Downgraded  bool   `json:"downgraded,omitempty"`
+	SigMajor    int    `json:"signature_major,omitempty"`
 	Identity    string `json:"identity,omitempty"`
 	IdentityHex string `json:"identity_hex,omitempty"`
 }
@@ -199,6 +201,8 @@ func JSONEvent(ev Event) JSONRecord {
 			Mechanism:  g.Mechanism,
 			AsServer:   g.AsServer,
 			SocketType: g.SocketType,
+			Downgraded: g.Downgraded,
+			SigMajor:   g.SignatureMajor,
 		}
 		jg.Identity, jg.IdentityHex = textHex(g.Identity)
 		r.Greeting = jg

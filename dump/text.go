@@ -301,6 +301,17 @@ func greetingSummary(g *Greeting) string {
 	if g == nil {
 		return "greeting"
 	}
+	if g.Downgraded {
+		s := "greeting signature"
+		if g.SignatureMajor > 0 {
+			s = fmt.Sprintf("greeting ZMTP %d signature", g.SignatureMajor)
+		}
+		s += fmt.Sprintf(", downgraded to %d.%d for a %d.%d peer:", g.Major, g.Minor, g.Major, g.Minor)
+		if g.SocketType != "" {
+			s += " socket-type " + g.SocketType
+		}
+		return s + " identity " + showBytes(g.Identity, int64(len(g.Identity)))
+	}
 	if g.Legacy() {
 		s := fmt.Sprintf("greeting ZMTP %d.%d (legacy)", g.Major, g.Minor)
 		if g.SocketType != "" {

@@ -21,6 +21,7 @@ func dumpSeeds() [][]byte {
 	plainHello := frame.Command{Name: "HELLO", Data: []byte("\x05admin\x06secret")}.Append(nil)
 	curveHello := frame.Command{Name: "HELLO", Data: append([]byte{1, 0}, make([]byte, 192)...)}.Append(nil)
 	curveMsg := frame.AppendFrame(nil, 0, frame.Command{Name: "MESSAGE", Data: make([]byte, 30)}.AppendBody(nil))
+	sig := func() []byte { return []byte{0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F} }
 	return [][]byte{
 		bytes.Join([][]byte{g("NULL", 1, false), ready("DEALER"), msg, frame.AppendPing(nil, 10, []byte("c")), frame.AppendPong(nil, nil)}, nil),
 		bytes.Join([][]byte{g("NULL", 0, false), ready("SUB"), frame.AppendFrame(nil, 0, []byte("\x01topic")), frame.AppendSubscribe(nil, []byte("t"))}, nil),
@@ -32,6 +33,11 @@ func dumpSeeds() [][]byte {
 		append(g("NULL", 1, false), frame.AppendHeader(nil, frame.FlagMore, 1<<40)...),
 		append(g("NULL", 1, false), "\x08\x03abc\xF8\x00\x04\x00\x04\x03\x09PI\x05\x07\x04PING\x00\x00"...),
 		append([]byte("mid-stream tail"), msg...),
+		// A ZMTP 2.0 REQ and libzmq's REP downgrading to ZMTP 2.0 for it,
+		// then libzmq's REP downgrading to ZMTP 1.0 for a ZMTP 1.0 peer.
+		append(sig(), "\x01\x03\x00\x00\x01\x00\x00\x03abc"...),
+		append(sig(), "\x03\x04\x00\x00\x01\x00\x02\x00\x00\x00\x00\x00\x00\x01\x00reply"...),
+		append(sig(), "\x01\x01\x06\x00reply"...),
 	}
 }
 

@@ -1,6 +1,8 @@
 // Command zmtpdump decodes ZMTP (ZeroMQ) traffic for people and programs:
 // greetings, handshakes (NULL, PLAIN, CURVE), commands and whole multipart
-// messages, one line each in the manner of tcpdump, or JSON Lines.
+// messages, one line each in the manner of tcpdump, or JSON Lines. ZMTP
+// 2.0 and 1.0 peers are decoded too, and so is libzmq's side of such a
+// connection, which begins a ZMTP 3 greeting and downgrades.
 //
 // Usage:
 //

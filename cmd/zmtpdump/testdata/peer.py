@@ -1,6 +1,7 @@
 """libzmq peers for zmtpdump's interoperability tests.
 
-Usage: peer.py MODE, with MODE one of null, plain-ok, plain-bad, curve.
+Usage: peer.py MODE, with MODE one of null, plain-ok, plain-bad, curve,
+legacy-bind, legacy-connect.
 
 The server side binds to a free port and prints "PORT <n>". The test
 starts a proxy in front of it and writes the proxy's endpoint on standard
@@ -8,6 +9,14 @@ input; the client side connects there. For null, plain-ok and curve the
 two sides exchange two requests and replies, then "DONE" is printed. For
 plain-bad the client is refused; the script waits for a line on standard
 input before closing.
+
+legacy-bind and legacy-connect run one libzmq socket against a ZMTP 2.0
+peer played by the test: legacy-bind binds a REP socket, prints "PORT <n>",
+answers two requests with "reply to " and the request, then waits for a
+line on standard input before closing; legacy-connect reads an endpoint on
+standard input and connects a REQ socket there, which sends "request 0"
+and 300 octets of "x", printing "REPLY <hex>" for each reply. Both print
+"DONE" at the end.
 """
 
 import sys
@@ -15,7 +24,32 @@ import sys
 import zmq
 
 
+def legacy(mode):
+    ctx = zmq.Context()
+    if mode == "legacy-bind":
+        sock = ctx.socket(zmq.REP)
+        sock.linger = 0
+        port = sock.bind_to_random_port("tcp://127.0.0.1")
+        print("PORT %d" % port, flush=True)
+        for _ in range(2):
+            sock.send(b"reply to " + sock.recv())
+        sys.stdin.readline()
+    else:
+        sock = ctx.socket(zmq.REQ)
+        sock.linger = 0
+        sock.connect(sys.stdin.readline().strip())
+        for request in (b"request 0", b"x" * 300):
+            sock.send(request)
+            print("REPLY " + sock.recv().hex(), flush=True)
+    sock.close()
+    ctx.term()
+    print("DONE", flush=True)
+
+
 def main(mode):
+    if mode.startswith("legacy"):
+        legacy(mode)
+        return
     ctx = zmq.Context()
     auth = None
     server = ctx.socket(zmq.REP)
