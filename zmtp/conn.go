@@ -49,9 +49,11 @@ type Conn struct {
 }
 
 type connStats struct {
-	msgsIn, msgsOut   atomic.Int64
-	bytesOut, writes  atomic.Int64
-	pingsIn, pingsOut atomic.Int64
+	// Written by the reader.
+	msgsIn, pingsIn atomic.Int64
+	_               [48]byte // keep the writer's counters on another cache line
+	// Written by the writer.
+	msgsOut, bytesOut, writes, pingsOut atomic.Int64
 }
 
 // MaxHandshakeFrameSize caps every frame received before the handshake has

@@ -258,22 +258,18 @@ func (w *writer) heartbeat() error {
 // the connection.
 func (w *writer) drainAndClose() error {
 	c := w.c
-	if c.cfg.CloseTimeout > 0 {
-		c.nc.SetWriteDeadline(time.Now().Add(c.cfg.CloseTimeout))
-		for {
-			select {
-			case m := <-c.sendq:
-				if err := w.addMessage(m); err != nil {
-					return err
-				}
-				continue
-			default:
+	if c.cfg.CloseTimeout < 0 {
+		return nil
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(c.cfg.CloseTimeout))
+	for {
+		select {
+		case m := <-c.sendq:
+			if err := w.addMessage(m); err != nil {
+				return err
 			}
-			break
-		}
-		if err := w.flush(); err != nil {
-			return err
+		default:
+			return w.flush()
 		}
 	}
-	return nil
 }
