@@ -41,8 +41,14 @@ func BenchmarkConnThroughput(b *testing.B) {
 }
 
 // BenchmarkSocketPushPull measures PUSH to PULL throughput over loopback
-// TCP through the socket layer.
-func BenchmarkSocketPushPull(b *testing.B) {
+// TCP through the socket layer, receiving with Recv.
+func BenchmarkSocketPushPull(b *testing.B) { benchPushPull(b, false) }
+
+// BenchmarkSocketPushPullRecvInto is BenchmarkSocketPushPull receiving into
+// one reused Message.
+func BenchmarkSocketPushPullRecvInto(b *testing.B) { benchPushPull(b, true) }
+
+func benchPushPull(b *testing.B, into bool) {
 	for _, size := range []int{1, 64, 1024, 65536} {
 		b.Run(fmt.Sprint(size), func(b *testing.B) {
 			pull, err := NewSocket(Pull, Options{})
@@ -66,8 +72,15 @@ func BenchmarkSocketPushPull(b *testing.B) {
 			b.ResetTimer()
 			done := make(chan error, 1)
 			go func() {
+				var m Message
 				for range b.N {
-					if _, err := pull.Recv(ctx); err != nil {
+					var err error
+					if into {
+						err = pull.RecvInto(ctx, &m)
+					} else {
+						_, err = pull.Recv(ctx)
+					}
+					if err != nil {
 						done <- err
 						return
 					}

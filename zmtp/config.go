@@ -77,6 +77,7 @@ type ConnConfig struct {
 	intercept    func(m [][]byte) bool // consumes a message before recvq when true
 	conflate     bool                  // recvq keeps only the newest message
 	onReady      func(c *Conn)         // the handshake succeeded; no message delivered yet
+	free         chan [][]byte         // single-frame messages to receive into again
 }
 
 // normalize validates c and returns a copy with the defaults applied.

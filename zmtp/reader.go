@@ -61,7 +61,7 @@ func (c *Conn) readMessages() error {
 			msg = [][]byte{body}
 		case len(ends) == 0:
 			// A single-frame message is copied once, from the read buffer.
-			msg = [][]byte{append(make([]byte, 0, len(body)), body...)}
+			msg = c.singleFrame(body)
 		default:
 			// The last frame of a multipart message: one block for all.
 			own := make([]byte, len(data)+len(body))
@@ -179,4 +179,19 @@ func peerError(data []byte) error {
 		return err
 	}
 	return &mechanism.PeerError{Reason: reason}
+}
+
+// singleFrame returns a one-frame message holding a copy of body, in the
+// memory of a message the application has finished with when there is one
+// that fits (see Socket.RecvInto).
+func (c *Conn) singleFrame(body []byte) [][]byte {
+	select {
+	case m := <-c.cfg.free:
+		if cap(m[0]) >= len(body) {
+			m[0] = append(m[0][:0], body...)
+			return m
+		}
+	default:
+	}
+	return [][]byte{append(make([]byte, 0, len(body)), body...)}
 }
