@@ -12,6 +12,7 @@ var ErrProtocol = errors.New("zmtp: protocol error")
 // Error is a specific protocol violation. Each one is also ErrProtocol.
 type Error struct{ msg string }
 
+// Error returns the violation, prefixed with "zmtp: ".
 func (e *Error) Error() string { return "zmtp: " + e.msg }
 
 // Is reports whether target is ErrProtocol, so that every *Error is a
@@ -39,6 +40,7 @@ type LegacyError struct {
 	Version int
 }
 
+// Error names the legacy version.
 func (e *LegacyError) Error() string {
 	return "zmtp: peer speaks ZMTP " + strconv.Itoa(e.Version) + ".0"
 }

@@ -34,6 +34,7 @@ type SocketTypeError struct {
 	Peer  string // the peer's; empty when it sent none
 }
 
+// Error names both socket types.
 func (e *SocketTypeError) Error() string {
 	if e.Peer == "" {
 		return "zmtp: peer sent no Socket-Type"
@@ -50,6 +51,7 @@ type PeerError struct {
 	Reason string
 }
 
+// Error quotes the peer's reason.
 func (e *PeerError) Error() string { return "zmtp: peer sent ERROR: " + strconv.Quote(e.Reason) }
 
 // Is reports whether target is ErrHandshake.

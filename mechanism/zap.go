@@ -94,6 +94,7 @@ type AuthError struct {
 }
 
 // Error reports the status code and, when set, the status text.
+// Error gives the status code and text.
 func (e *AuthError) Error() string {
 	s := "zmtp: authentication failed with status " + strconv.Itoa(e.StatusCode)
 	if e.StatusText != "" {

@@ -1,13 +1,30 @@
-// Package zmtp speaks ZMTP 3.0 and 3.1 over a net.Conn: the greeting and
-// version negotiation, the security handshake (through package mechanism),
-// heartbeats, and multipart messages and commands once connected.
+// Package zmtp speaks ZMTP 3.0 and 3.1: single connections (Conn) and
+// ZeroMQ sockets (Socket) built on them.
 //
-// A Conn has exactly one reader goroutine and one writer goroutine. The
-// reader decodes frames, answers PINGs by queueing PONGs to the writer, and
-// hands complete messages to Recv. The writer batches queued messages into
-// few writes (vectored for large bodies) and sends heartbeats.
+// A Conn runs the greeting, version negotiation and security handshake
+// (through package mechanism) over any net.Conn, then carries multipart
+// messages and commands, with heartbeats. It has exactly one reader
+// goroutine and one writer goroutine: the reader decodes frames, answers
+// PINGs by queueing PONGs to the writer and hands complete messages on;
+// the writer batches queued messages into few writes (vectored for large
+// bodies) and sends heartbeats. Close stops both.
+//
+// A Socket binds and connects any number of tcp, ipc and inproc endpoints
+// and routes messages among its peers by the rule of its type: PAIR, PUB,
+// SUB, XPUB, XSUB, REQ, REP, DEALER, ROUTER, PUSH, PULL and STREAM share one
+// machinery of per-peer pipes (bounded queues that outlive reconnects) and
+// differ only in routing: load-balance, fair-queue, fan-out with prefix
+// matching, or routing by id. A peer is routable only once its handshake
+// has succeeded. Sockets are safe for concurrent use; Close stops every
+// goroutine the socket started. Inproc endpoints live in a Context, as in
+// libzmq. Monitor reports libzmq's socket events; Proxy relays between two
+// sockets like zmq_proxy; ServeZAP and Context.ZAPAuthenticator carry RFC 27
+// requests over inproc://zeromq.zap.01.
 //
 // References:
 //   - RFC 23/ZMTP 3.0: https://rfc.zeromq.org/spec/23/
 //   - RFC 37/ZMTP 3.1: https://rfc.zeromq.org/spec/37/
+//   - RFC 28, 29, 30, 31: request-reply, publish-subscribe, pipeline and
+//     exclusive pair semantics.
+//   - RFC 27/ZAP: https://rfc.zeromq.org/spec/27/
 package zmtp

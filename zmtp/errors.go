@@ -32,8 +32,13 @@ type TimeoutError struct {
 	Op string
 }
 
-func (e *TimeoutError) Error() string   { return "zmtp: " + e.Op + " timed out" }
-func (e *TimeoutError) Timeout() bool   { return true }
+// Error names what timed out.
+func (e *TimeoutError) Error() string { return "zmtp: " + e.Op + " timed out" }
+
+// Timeout reports true, as net.Error asks.
+func (e *TimeoutError) Timeout() bool { return true }
+
+// Temporary reports false: the connection is gone.
 func (e *TimeoutError) Temporary() bool { return false }
 
 // ClosedError is what Recv and Send return once the connection has ended:
@@ -43,6 +48,7 @@ type ClosedError struct {
 	Cause error // nil after a local Close
 }
 
+// Error says that the connection ended and why.
 func (e *ClosedError) Error() string {
 	if e.Cause == nil {
 		return "zmtp: connection closed"

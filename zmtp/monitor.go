@@ -51,6 +51,7 @@ var eventNames = map[EventType]string{
 	EventMonitorStopped:          "MONITOR_STOPPED",
 }
 
+// String returns libzmq's name for the event, without ZMQ_EVENT_.
 func (t EventType) String() string {
 	if n, ok := eventNames[t]; ok {
 		return n
@@ -67,6 +68,7 @@ type Event struct {
 	Err      error         // the failure, for the failure events
 }
 
+// String describes the event on one line.
 func (e Event) String() string {
 	s := e.Type.String() + " " + e.Endpoint
 	if e.Remote != "" {

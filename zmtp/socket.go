@@ -426,4 +426,5 @@ func (s *Socket) waitOn(ctx context.Context, ch chan struct{}) error {
 	}
 }
 
+// String names the socket's type.
 func (s *Socket) String() string { return fmt.Sprintf("zmtp.Socket(%s)", s.typ) }
