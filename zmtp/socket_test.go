@@ -405,3 +405,20 @@ func TestXPubManual(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+// A monitor nobody reads drops events rather than delaying the socket.
+func TestMonitorNeverBlocks(t *testing.T) {
+	s := newSock(t, Pull, Options{})
+	events := s.Monitor(EventAll)
+	for range monitorQueueLen {
+		if err := s.Bind("tcp://127.0.0.1:*"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Unbind(s.LastEndpoint()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(events) != monitorQueueLen {
+		t.Fatalf("%d events queued, want a full buffer of %d", len(events), monitorQueueLen)
+	}
+}
