@@ -343,9 +343,14 @@ func (c *Conn) Close() error {
 // be written whole, blocking while the send queue is full. Send takes
 // ownership of msg and its frames: the caller must not modify them
 // afterwards.
-func (c *Conn) Send(ctx context.Context, msg [][]byte) error {
+func (c *Conn) Send(ctx context.Context, msg [][]byte) error { return c.send(ctx, msg, false) }
+
+// TrySend is Send that returns ErrWouldBlock instead of waiting.
+func (c *Conn) TrySend(msg [][]byte) error { return c.send(context.Background(), msg, true) }
+
+func (c *Conn) send(ctx context.Context, msg [][]byte, nonblock bool) error {
 	if len(msg) == 0 {
-		return errors.New("zmtp: empty message")
+		return ErrEmptyMessage
 	}
 	c.sendMu.RLock()
 	defer c.sendMu.RUnlock()
@@ -353,9 +358,14 @@ func (c *Conn) Send(ctx context.Context, msg [][]byte) error {
 		return &ClosedError{}
 	}
 	select {
+	case <-c.dead:
+		return c.closedErr()
 	case c.sendq <- msg:
 		return nil
 	default:
+	}
+	if nonblock {
+		return ErrWouldBlock
 	}
 	select {
 	case c.sendq <- msg:
@@ -366,29 +376,6 @@ func (c *Conn) Send(ctx context.Context, msg [][]byte) error {
 		return c.closedErr()
 	case <-ctx.Done():
 		return ctx.Err()
-	}
-}
-
-// TrySend is Send that returns ErrWouldBlock instead of waiting.
-func (c *Conn) TrySend(msg [][]byte) error {
-	if len(msg) == 0 {
-		return errors.New("zmtp: empty message")
-	}
-	c.sendMu.RLock()
-	defer c.sendMu.RUnlock()
-	if c.stopped {
-		return &ClosedError{}
-	}
-	select {
-	case <-c.dead:
-		return c.closedErr()
-	default:
-	}
-	select {
-	case c.sendq <- msg:
-		return nil
-	default:
-		return ErrWouldBlock
 	}
 }
 

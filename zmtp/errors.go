@@ -19,6 +19,8 @@ var (
 	ErrPlaintextFrame = errors.New("zmtp: clear-text frame on an encrypted connection")
 	// ErrMessageBeforeReady: a message frame arrived during the handshake.
 	ErrMessageBeforeReady = errors.New("zmtp: message frame during the handshake")
+	// ErrEmptyMessage: a message must have at least one frame.
+	ErrEmptyMessage = errors.New("zmtp: message with no frames")
 	// ErrWouldBlock is returned by TrySend and TryRecv when they cannot
 	// proceed at once.
 	ErrWouldBlock = errors.New("zmtp: operation would block")

@@ -147,7 +147,7 @@ func (s *Socket) Dropped() int64 { return s.dropped.Load() }
 // The socket takes ownership of msg and its frames.
 func (s *Socket) Send(ctx context.Context, msg [][]byte) error {
 	if len(msg) == 0 {
-		return errors.New("zmtp: empty message")
+		return ErrEmptyMessage
 	}
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
@@ -160,7 +160,7 @@ func (s *Socket) Send(ctx context.Context, msg [][]byte) error {
 // TrySend is Send that returns ErrWouldBlock instead of blocking.
 func (s *Socket) TrySend(msg [][]byte) error {
 	if len(msg) == 0 {
-		return errors.New("zmtp: empty message")
+		return ErrEmptyMessage
 	}
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
