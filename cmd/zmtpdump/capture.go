@@ -78,11 +78,20 @@ func readCapture(r io.Reader, a *assembler) error {
 }
 
 // liveCapture decodes the traffic of a network interface (AF_PACKET, Linux
-// only, needs CAP_NET_RAW) until ctx is done.
-func liveCapture(ctx context.Context, iface string, a *assembler) error {
+// only, needs CAP_NET_RAW) until ctx is done. When save is not nil, the
+// packets are also written to it as a pcap file.
+func liveCapture(ctx context.Context, iface string, a *assembler, save io.Writer) error {
 	h, err := openLive(iface)
 	if err != nil {
 		return err
+	}
+	var pw *pcapgo.Writer
+	if save != nil {
+		pw = pcapgo.NewWriterNanos(save)
+		if err := pw.WriteFileHeader(pcapSnapLen, layers.LinkTypeEthernet); err != nil {
+			h.Close()
+			return err
+		}
 	}
 	stop := context.AfterFunc(ctx, func() { h.Close() })
 	defer stop()
@@ -95,6 +104,13 @@ func liveCapture(ctx context.Context, iface string, a *assembler) error {
 			h.Close()
 			a.finish()
 			return err
+		}
+		if pw != nil {
+			if err := pw.WritePacket(ci, data); err != nil {
+				h.Close()
+				a.finish()
+				return err
+			}
 		}
 		seg, err := parsePacket(layers.LinkTypeEthernet, data, ci.Length)
 		if err != nil {

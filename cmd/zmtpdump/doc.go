@@ -7,7 +7,7 @@
 // Usage:
 //
 //	zmtpdump [options] -r FILE        decode a pcap or pcapng file (- for stdin)
-//	zmtpdump [options] -i IFACE       decode live traffic (Linux, root; lo for loopback)
+//	zmtpdump [options] -i IFACE [-w FILE]   decode live traffic (Linux, root; lo for loopback)
 //	zmtpdump proxy [options] --listen EP --forward EP [-w FILE]
 //	zmtpdump demo [options]
 //

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"strconv"
@@ -33,7 +34,10 @@ func TestLiveCaptureLoopback(t *testing.T) {
 	defer func() { livePort = 0 }()
 	capCtx, stopCapture := context.WithCancel(ctx)
 	captured := make(chan error, 1)
-	go func() { captured <- liveCapture(capCtx, "lo", newAssembler(r.out, dump.Options{}, uint16(port))) }()
+	var saved bytes.Buffer
+	go func() {
+		captured <- liveCapture(capCtx, "lo", newAssembler(r.out, dump.Options{}, uint16(port)), &saved)
+	}()
 
 	// The capture starts in the background: open new connections until one
 	// is seen from its greeting, through a whole request and reply.
@@ -77,4 +81,8 @@ func TestLiveCaptureLoopback(t *testing.T) {
 	if err := <-captured; err != nil {
 		t.Fatal(err)
 	}
+	// What the capture wrote (-w) decodes to the same conversations.
+	again := newRecording(t)
+	must(t, readCapture(&saved, newAssembler(again.out, dump.Options{}, uint16(port))))
+	wait(t, ctx, again.await(1, func(ev dump.Event) bool { return ev.Kind == dump.KindGreeting && !ev.Unsynced }), "a greeting in the saved capture")
 }

@@ -17,7 +17,7 @@ import (
 
 const usage = `Usage:
   zmtpdump [options] -r FILE        decode a pcap or pcapng file (- for stdin)
-  zmtpdump [options] -i IFACE       decode live traffic (Linux, root; lo for loopback)
+  zmtpdump [options] -i IFACE [-w FILE]   decode live traffic (Linux, root; lo for loopback)
   zmtpdump proxy [options] --listen EP --forward EP [-w FILE]
                                     relay and decode connections (EP: tcp://host:port, ipc://path)
   zmtpdump demo [options]           REQ/REP and PUB/SUB through an in-process proxy
@@ -58,7 +58,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	fs.UintVar(&o.port, "port", 0, "only TCP connections on `PORT` (capture)")
 	fs.StringVar(&o.listen, "listen", "", "proxy: listen on `EP`")
 	fs.StringVar(&o.forward, "forward", "", "proxy: relay to `EP`")
-	fs.StringVar(&o.writeFile, "w", "", "proxy: also write the relayed traffic to `FILE` as pcap")
+	fs.StringVar(&o.writeFile, "w", "", "proxy and -i: also write the relayed or captured traffic to `FILE` as pcap")
 	var conn, commands, socketType, topic string
 	fs.StringVar(&conn, "conn", "", "only connection number `N` or with endpoint host:port")
 	fs.StringVar(&commands, "command", "", "only commands named `NAME` (comma-separated list)")
@@ -174,7 +174,17 @@ func execute(ctx context.Context, o *options, stdout io.Writer) error {
 		out := newPrinter(stdout, o.out)
 		livePort = uint16(o.port)
 		a := newAssembler(out, o.out.decoder, uint16(o.port))
-		if err := liveCapture(ctx, o.iface, a); err != nil {
+		var save io.Writer
+		if o.writeFile != "" {
+			f, err := os.Create(o.writeFile)
+			if err != nil {
+				return err
+			}
+			bw := bufio.NewWriterSize(f, 64<<10)
+			defer func() { bw.Flush(); f.Close() }()
+			save = bw
+		}
+		if err := liveCapture(ctx, o.iface, a, save); err != nil {
 			return err
 		}
 		return out.finish()
