@@ -35,6 +35,8 @@ var securityScenarios = []scenario{
 	{"PLAIN-accepted/we-server-zap", plainAcceptedWeServer(true)},
 	{"PLAIN-rejected/we-server-zap", plainRejectedWeServer(true)},
 	{"PLAIN-no-authenticator/we-server", plainNoAuthenticator},
+	{"NULL-ZAP-accepted/we-server", nullZAPAccepted},
+	{"NULL-ZAP-rejected/we-server", nullZAPRejected},
 	{"CURVE-accepted/we-client", curveAcceptedWeClient},
 	{"CURVE-accepted/we-server", curveAcceptedWeServer},
 	{"CURVE-wrong-server-key/we-client", curveWrongServerKeyWeClient},
