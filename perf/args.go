@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+
+	"github.com/zmtp-go/zmtp/zmtp"
 )
 
 // Args parses the three arguments shared by the perf programs: endpoint,
@@ -26,4 +28,30 @@ func Args(usage string) (endpoint string, size, count int) {
 func Fatal(err error) {
 	fmt.Fprintln(os.Stderr, "error:", err)
 	os.Exit(1)
+}
+
+// Open returns a socket of type t bound to (bind) or connected to ep, and
+// exits on failure.
+func Open(t zmtp.SocketType, opts zmtp.Options, ep string, bind bool) *zmtp.Socket {
+	s, err := zmtp.NewSocket(t, opts)
+	if err != nil {
+		Fatal(err)
+	}
+	if bind {
+		err = s.Bind(ep)
+	} else {
+		err = s.Connect(ep)
+	}
+	if err != nil {
+		Fatal(err)
+	}
+	return s
+}
+
+// Check exits unless m is one frame of size octets, as the perf programs
+// exchange.
+func Check(m zmtp.Message, size int) {
+	if len(m.Frames) != 1 || len(m.Frames[0]) != size {
+		Fatal(fmt.Errorf("message of wrong size"))
+	}
 }

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/zmtp-go/zmtp/perf"
 	"github.com/zmtp-go/zmtp/zmtp"
@@ -12,23 +11,15 @@ import (
 
 func main() {
 	ep, size, count := perf.Args("local_lat <bind-to> <message-size> <roundtrip-count>")
-	s, err := zmtp.NewSocket(zmtp.Rep, zmtp.Options{})
-	if err != nil {
-		perf.Fatal(err)
-	}
+	s := perf.Open(zmtp.Rep, zmtp.Options{}, ep, true)
 	defer s.Close()
-	if err := s.Bind(ep); err != nil {
-		perf.Fatal(err)
-	}
 	ctx := context.Background()
 	for range count {
 		m, err := s.Recv(ctx)
 		if err != nil {
 			perf.Fatal(err)
 		}
-		if len(m.Frames) != 1 || len(m.Frames[0]) != size {
-			perf.Fatal(fmt.Errorf("message of wrong size"))
-		}
+		perf.Check(m, size)
 		if err := s.Send(ctx, m.Frames); err != nil {
 			perf.Fatal(err)
 		}

@@ -13,23 +13,15 @@ import (
 
 func main() {
 	ep, size, count := perf.Args("local_thr <bind-to> <message-size> <message-count>")
-	s, err := zmtp.NewSocket(zmtp.Pull, zmtp.Options{})
-	if err != nil {
-		perf.Fatal(err)
-	}
+	s := perf.Open(zmtp.Pull, zmtp.Options{}, ep, true)
 	defer s.Close()
-	if err := s.Bind(ep); err != nil {
-		perf.Fatal(err)
-	}
 	ctx := context.Background()
+	var m zmtp.Message // reused, as libzmq's local_thr reuses its zmq_msg_t
 	recv := func() {
-		m, err := s.Recv(ctx)
-		if err != nil {
+		if err := s.RecvInto(ctx, &m); err != nil {
 			perf.Fatal(err)
 		}
-		if len(m.Frames) != 1 || len(m.Frames[0]) != size {
-			perf.Fatal(fmt.Errorf("message of wrong size"))
-		}
+		perf.Check(m, size)
 	}
 	recv()
 	start := time.Now()

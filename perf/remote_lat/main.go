@@ -14,14 +14,8 @@ import (
 
 func main() {
 	ep, size, count := perf.Args("remote_lat <connect-to> <message-size> <roundtrip-count>")
-	s, err := zmtp.NewSocket(zmtp.Req, zmtp.Options{})
-	if err != nil {
-		perf.Fatal(err)
-	}
+	s := perf.Open(zmtp.Req, zmtp.Options{}, ep, false)
 	defer s.Close()
-	if err := s.Connect(ep); err != nil {
-		perf.Fatal(err)
-	}
 	ctx := context.Background()
 	body := make([]byte, size)
 	start := time.Now()
@@ -33,9 +27,7 @@ func main() {
 		if err != nil {
 			perf.Fatal(err)
 		}
-		if len(m.Frames) != 1 || len(m.Frames[0]) != size {
-			perf.Fatal(fmt.Errorf("message of wrong size"))
-		}
+		perf.Check(m, size)
 	}
 	elapsed := time.Since(start)
 	latency := float64(elapsed.Microseconds()) / float64(count*2)

@@ -12,13 +12,7 @@ import (
 
 func main() {
 	ep, size, count := perf.Args("remote_thr <connect-to> <message-size> <message-count>")
-	s, err := zmtp.NewSocket(zmtp.Push, zmtp.Options{Linger: time.Hour})
-	if err != nil {
-		perf.Fatal(err)
-	}
-	if err := s.Connect(ep); err != nil {
-		perf.Fatal(err)
-	}
+	s := perf.Open(zmtp.Push, zmtp.Options{Linger: time.Hour}, ep, false)
 	ctx := context.Background()
 	body := make([]byte, size)
 	for range count {
