@@ -182,14 +182,14 @@ func secStart(ctx context.Context, role string, s secSetup) (l *secLink, err err
 	}
 
 	opts := s.ourOpts
-	if opts.HandshakeTimeout == 0 {
-		opts.HandshakeTimeout = 5 * time.Second
+	if opts.HandshakeTimeout == (zmtp.Duration{}) {
+		opts.HandshakeTimeout = zmtp.DurationOf(5 * time.Second)
 	}
-	if opts.ReconnectInterval == 0 {
-		opts.ReconnectInterval = secReconnect
+	if opts.ReconnectInterval == (zmtp.Duration{}) {
+		opts.ReconnectInterval = zmtp.DurationOf(secReconnect)
 	}
-	if opts.Linger == 0 {
-		opts.Linger = -1
+	if opts.Linger == (zmtp.Duration{}) {
+		opts.Linger = zmtp.NoLinger
 	}
 	if s.ourZAP != nil {
 		if s.zc == nil {
@@ -567,7 +567,7 @@ func (a *recordingAuth) requests() []zapRecord {
 // startOurZAP binds a REP socket of ours at zmtp.ZAPEndpoint in zc and
 // serves it with zmtp.ServeZAP until close.
 func (l *secLink) startOurZAP(ctx context.Context, zc *zmtp.Context, a mechanism.Authenticator) error {
-	s, err := zc.NewSocket(zmtp.Rep, zmtp.Options{Linger: -1})
+	s, err := zc.NewSocket(zmtp.Rep, zmtp.Options{Linger: zmtp.DurationOf(zmtp.NoLinger)})
 	if err != nil {
 		return err
 	}

@@ -164,11 +164,11 @@ type ourSock struct {
 // negative (Close discards) and a 5 s handshake timeout unless opts says
 // otherwise.
 func (c *sockCase) our(t zmtp.SocketType, opts zmtp.Options) (*ourSock, error) {
-	if opts.Linger == 0 {
-		opts.Linger = -1
+	if opts.Linger == (zmtp.Duration{}) {
+		opts.Linger = zmtp.NoLinger
 	}
-	if opts.HandshakeTimeout == 0 {
-		opts.HandshakeTimeout = 5 * time.Second
+	if opts.HandshakeTimeout == (zmtp.Duration{}) {
+		opts.HandshakeTimeout = zmtp.DurationOf(5 * time.Second)
 	}
 	s, err := zmtp.NewSocket(t, opts)
 	if err != nil {

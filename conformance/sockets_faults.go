@@ -163,7 +163,7 @@ func smallQueue(s *zmq.Socket) error {
 // blocks until its context ends. Then the PULL reads every message sent,
 // in order: nothing was lost.
 func pushHWM(ctx context.Context, c *sockCase, role string) error {
-	o, err := c.our(zmtp.Push, zmtp.Options{SendHWM: 4})
+	o, err := c.our(zmtp.Push, zmtp.Options{SendHWM: zmtp.HWMOf(4)})
 	if err != nil {
 		return err
 	}
@@ -225,7 +225,7 @@ func pushHWM(ctx context.Context, c *sockCase, role string) error {
 // counted in Dropped. The SUB then receives exactly the ones not dropped,
 // in order.
 func pubHWM(ctx context.Context, c *sockCase, role string) error {
-	o, err := c.our(zmtp.Pub, zmtp.Options{SendHWM: 4})
+	o, err := c.our(zmtp.Pub, zmtp.Options{SendHWM: zmtp.HWMOf(4)})
 	if err != nil {
 		return err
 	}
@@ -452,7 +452,7 @@ func immediateOn(ctx context.Context, c *sockCase, role string) error {
 // pushCloseFlushes: Close with a Linger delivers what is queued before
 // returning; a libzmq PULL then reads all of it.
 func pushCloseFlushes(ctx context.Context, c *sockCase, role string) error {
-	o, err := c.our(zmtp.Push, zmtp.Options{Linger: 2 * time.Second})
+	o, err := c.our(zmtp.Push, zmtp.Options{Linger: zmtp.DurationOf(2 * time.Second)})
 	if err != nil {
 		return err
 	}

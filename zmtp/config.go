@@ -69,15 +69,9 @@ type ConnConfig struct {
 	// Logger receives debug records about the connection; nil means none.
 	Logger *slog.Logger
 
-	// Set by a socket's pipe: queues that outlive one connection, and
-	// hooks that wake the socket.
-	sendq, recvq chan [][]byte
-	onRecv       func()                // a message was queued on recvq
-	onSent       func()                // the writer took messages from sendq
-	intercept    func(m [][]byte) bool // consumes a message before recvq when true
-	conflate     bool                  // recvq keeps only the newest message
-	onReady      func(c *Conn)         // the handshake succeeded; no message delivered yet
-	free         chan [][]byte         // single-frame messages to receive into again
+	// sess, when set, is the socket side of the connection (a pipe): its
+	// queues outlive the connection. Nil for a standalone Conn.
+	sess session
 }
 
 // normalize validates c and returns a copy with the defaults applied.

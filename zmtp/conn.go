@@ -25,15 +25,18 @@ type Conn struct {
 	rd     *frame.Reader
 	rx     *countingConn
 	cipher mechanism.Cipher
-	hw     *handshakeWriter // during the handshake only
+	sess   session
+	own    *connSession // the session of a standalone Conn; nil in a socket
+	hsOut  chan []byte  // handshake octets for the writer; closed when the handshake ends
+	hsOK   bool         // set before hsOut is closed: go on to messages
 
 	peerGreeting frame.Greeting
 	peerMD       frame.Metadata
 	minor        uint8 // negotiated minor version: 0 or 1
 
-	sendq chan [][]byte
-	ctrlq chan ctrlItem
-	recvq chan [][]byte
+	out, in   *queue
+	ctrl      *queue        // command bodies for the writer, one frame each
+	ctrlReady chan struct{} // signalled when ctrl gets one
 
 	closeOnce sync.Once
 	closing   chan struct{} // closed by Close: blocked senders give up
@@ -60,10 +63,9 @@ type connStats struct {
 // succeeded, whatever MaxMessageSize allows afterwards.
 const MaxHandshakeFrameSize = 1 << 20
 
-// ctrlItem is a command body queued for the writer by the reader.
-type ctrlItem struct {
-	body []byte
-}
+// maxQueuedPongs bounds the PONGs waiting for the writer: skipping one is
+// harmless, since any traffic is a sign of life.
+const maxQueuedPongs = 64
 
 // NewConn runs the ZMTP greeting and security handshake on nc and returns
 // the connection once the handshake has succeeded. The handshake is bounded
@@ -72,40 +74,56 @@ type ctrlItem struct {
 // *TimeoutError, *mechanism.SocketTypeError and *mechanism.PeerError).
 // The Conn owns nc from then on.
 func NewConn(ctx context.Context, nc net.Conn, cfg ConnConfig) (*Conn, error) {
+	c, err := newConn(ctx, nc, cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.wg.Add(1)
+	go c.readLoop()
+	return c, nil
+}
+
+// newConn runs the handshake and starts the writer; the caller runs the
+// reader (readLoop), in a goroutine of its own or its own goroutine.
+func newConn(ctx context.Context, nc net.Conn, cfg ConnConfig) (*Conn, error) {
 	cfg, err := cfg.normalize()
 	if err != nil {
 		nc.Close()
 		return nil, err
 	}
 	c := &Conn{
-		nc:      nc,
-		cfg:     cfg,
-		rx:      &countingConn{Conn: nc},
-		sendq:   cfg.sendq,
-		ctrlq:   make(chan ctrlItem, 64),
-		recvq:   cfg.recvq,
-		closing: make(chan struct{}),
-		drain:   make(chan struct{}),
-		dead:    make(chan struct{}),
+		nc:        nc,
+		cfg:       cfg,
+		rx:        &countingConn{Conn: nc},
+		sess:      cfg.sess,
+		ctrlReady: make(chan struct{}, 1),
+		hsOut:     make(chan []byte, 4),
+		closing:   make(chan struct{}),
+		drain:     make(chan struct{}),
+		dead:      make(chan struct{}),
 	}
-	if c.sendq == nil {
-		c.sendq = make(chan [][]byte, cfg.SendQueueLen)
+	if c.sess == nil {
+		c.own = newConnSession(cfg)
+		c.sess = c.own
 	}
-	if c.recvq == nil {
-		c.recvq = make(chan [][]byte, cfg.RecvQueueLen)
-	}
+	c.out, c.in = c.sess.queues()
+	c.ctrl = newQueue(0, false, func() { signal(c.ctrlReady) }, nil)
 	// The frame limit is the message limit: no single frame may exceed it.
 	c.rd = frame.NewReader(c.rx, min(cfg.MaxMessageSize, MaxHandshakeFrameSize))
+	// One writer for the connection's life: the handshake's octets go
+	// through it too, so that a transport with no buffering (net.Pipe)
+	// cannot deadlock two peers that both write before they read.
+	c.wg.Add(1)
+	go c.writeLoop()
 	if err := c.handshake(ctx); err != nil {
-		nc.Close()
+		close(c.hsOut)
+		c.wg.Wait() // a last ERROR is written (or times out)
+		c.fail(err)
 		return nil, err
 	}
-	if cfg.onReady != nil {
-		cfg.onReady(c) // before any message can be delivered
-	}
-	c.wg.Add(2)
-	go c.readLoop()
-	go c.writeLoop()
+	c.sess.ready(c) // before any message can be delivered
+	c.hsOK = true
+	close(c.hsOut)
 	return c, nil
 }
 
@@ -146,19 +164,11 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 		}
 	}()
 
-	// Handshake writes go through their own goroutine so that a transport
-	// with no buffering (net.Pipe) cannot deadlock two peers that both
-	// write before they read.
-	c.hw = startHandshakeWriter(c.nc)
 	defer func() {
 		if err != nil {
 			// Give a last ERROR a moment to leave, then stop waiting.
 			c.nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 		}
-		if werr := c.hw.finish(); err == nil && werr != nil {
-			err = werr
-		}
-		c.hw = nil
 	}()
 
 	if err := c.exchangeGreetings(); err != nil {
@@ -184,7 +194,7 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 			for _, cmd := range out {
 				wbuf = cmd.Append(wbuf)
 			}
-			c.hw.write(wbuf)
+			c.hsWrite(wbuf)
 		}
 		if err != nil {
 			return err
@@ -233,7 +243,7 @@ func (c *Conn) exchangeGreetings() error {
 		Mechanism: c.cfg.Mechanism.Name(),
 		AsServer:  c.cfg.Mechanism.AsServer(),
 	}
-	c.hw.write(frame.AppendGreetingPrefix(nil, ours.Major))
+	c.hsWrite(frame.AppendGreetingPrefix(nil, ours.Major))
 	var peer [frame.GreetingSize]byte
 	have := 0
 	for _, upto := range [...]int{1, 10, frame.GreetingPrefixSize} {
@@ -246,7 +256,7 @@ func (c *Conn) exchangeGreetings() error {
 			return err
 		}
 	}
-	c.hw.write(frame.AppendGreetingRest(nil, ours))
+	c.hsWrite(frame.AppendGreetingRest(nil, ours))
 	b, err := c.rd.Next(frame.GreetingSize - frame.GreetingPrefixSize)
 	if err != nil {
 		return err
@@ -266,6 +276,10 @@ func (c *Conn) exchangeGreetings() error {
 	}
 	return nil
 }
+
+// hsWrite queues handshake octets for the writer; b must not be modified
+// afterwards.
+func (c *Conn) hsWrite(b []byte) { c.hsOut <- b }
 
 // Version returns the negotiated protocol version: 3.0 when either side
 // announced minor version 0, else 3.1.
@@ -320,7 +334,11 @@ func (c *Conn) closedErr() error {
 // Close flushes queued messages (for at most CloseTimeout), closes the
 // connection and waits for its goroutines to end. Messages not yet received
 // with Recv are discarded. Close is idempotent.
-func (c *Conn) Close() error {
+func (c *Conn) Close() error { return c.closeWithin(c.cfg.CloseTimeout) }
+
+// closeWithin is Close with a bound of its own on the flush: negative
+// discards what is queued.
+func (c *Conn) closeWithin(timeout time.Duration) error {
 	c.closeOnce.Do(func() {
 		close(c.closing) // wakes senders blocked on a full queue
 		c.sendMu.Lock()  // waits for senders inside Send to leave
@@ -329,10 +347,10 @@ func (c *Conn) Close() error {
 		close(c.drain) // everything accepted is queued: flush it
 		// A writer blocked on a peer that does not read must not hold Close
 		// up for longer than CloseTimeout.
-		if c.cfg.CloseTimeout < 0 {
+		if timeout < 0 {
 			c.fail(nil)
 		} else {
-			c.nc.SetWriteDeadline(time.Now().Add(c.cfg.CloseTimeout))
+			c.nc.SetWriteDeadline(time.Now().Add(timeout))
 		}
 	})
 	c.wg.Wait()
@@ -357,91 +375,87 @@ func (c *Conn) send(ctx context.Context, msg [][]byte, nonblock bool) error {
 	if c.stopped {
 		return &ClosedError{}
 	}
-	select {
-	case <-c.dead:
-		return c.closedErr()
-	case c.sendq <- msg:
-		return nil
-	default:
-	}
-	if nonblock {
-		return ErrWouldBlock
-	}
-	select {
-	case c.sendq <- msg:
-		return nil
-	case <-c.closing:
-		return &ClosedError{}
-	case <-c.dead:
-		return c.closedErr()
-	case <-ctx.Done():
-		return ctx.Err()
+	for {
+		select {
+		case <-c.dead:
+			return c.closedErr()
+		default:
+		}
+		if c.out.push(msg) {
+			if c.own != nil && !c.out.isFull() {
+				signal(c.own.sendRoom) // another sender may go on too
+			}
+			return nil
+		}
+		if nonblock || c.own == nil {
+			return ErrWouldBlock
+		}
+		select {
+		case <-c.own.sendRoom:
+		case <-c.closing:
+			return &ClosedError{}
+		case <-c.dead:
+			return c.closedErr()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
 // SendCommand queues a command (SUBSCRIBE, CANCEL, JOIN, LEAVE, or any
-// other) to be written between messages.
+// other) to be written between messages. Commands are not bounded by the
+// send queue's length and never wait for room.
 func (c *Conn) SendCommand(ctx context.Context, cmd frame.Command) error {
 	c.sendMu.RLock()
 	defer c.sendMu.RUnlock()
 	if c.stopped {
 		return &ClosedError{}
 	}
-	item := ctrlItem{body: cmd.AppendBody(nil)}
 	select {
-	case c.ctrlq <- item:
-		return nil
-	case <-c.closing:
-		return &ClosedError{}
 	case <-c.dead:
 		return c.closedErr()
-	case <-ctx.Done():
-		return ctx.Err()
+	default:
 	}
+	c.queueCommand(cmd)
+	return ctx.Err()
 }
 
-// queueCommand queues cmd for the writer, waiting for room unless the
-// connection ends.
+// queueCommand queues cmd for the writer; it never blocks.
 func (c *Conn) queueCommand(cmd frame.Command) {
-	select {
-	case c.ctrlq <- ctrlItem{body: cmd.AppendBody(nil)}:
-	case <-c.dead:
-	}
+	c.ctrl.pushForce([][]byte{cmd.AppendBody(nil)})
 }
 
 // Recv returns the next message, one []byte per frame, blocking until one
 // arrives, ctx ends or the connection ends. Messages received before the
 // connection ended are still returned first. The caller owns the result.
 func (c *Conn) Recv(ctx context.Context) ([][]byte, error) {
-	select {
-	case m := <-c.recvq:
-		return m, nil
-	default:
-	}
-	select {
-	case m := <-c.recvq:
-		return m, nil
-	case <-c.dead:
-		select {
-		case m := <-c.recvq:
-			return m, nil
-		default:
+	for {
+		m, err := c.TryRecv()
+		if err != ErrWouldBlock || c.own == nil {
+			return m, err
 		}
-		return nil, c.closedErr()
-	case <-ctx.Done():
-		return nil, ctx.Err()
+		select {
+		case <-c.own.recvReady:
+		case <-c.dead:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 }
 
 // TryRecv is Recv that returns ErrWouldBlock instead of waiting.
 func (c *Conn) TryRecv() ([][]byte, error) {
-	select {
-	case m := <-c.recvq:
+	if m, ok := c.in.pop(); ok {
+		if c.own != nil && c.in.ready() > 0 {
+			signal(c.own.recvReady) // another receiver may go on too
+		}
 		return m, nil
-	default:
 	}
 	select {
 	case <-c.dead:
+		if m, ok := c.in.pop(); ok {
+			return m, nil
+		}
 		return nil, c.closedErr()
 	default:
 		return nil, ErrWouldBlock
@@ -467,36 +481,6 @@ func (c *Conn) Stats() Stats {
 		PingsIn:     c.stats.pingsIn.Load(),
 		PingsOut:    c.stats.pingsOut.Load(),
 	}
-}
-
-// handshakeWriter writes the handshake's octets in order from a goroutine
-// of its own, which ends with finish.
-type handshakeWriter struct {
-	ch   chan []byte
-	errc chan error
-}
-
-func startHandshakeWriter(w io.Writer) *handshakeWriter {
-	h := &handshakeWriter{ch: make(chan []byte, 16), errc: make(chan error, 1)}
-	go func() {
-		var err error
-		for b := range h.ch {
-			if err == nil {
-				_, err = w.Write(b)
-			}
-		}
-		h.errc <- err
-	}()
-	return h
-}
-
-// write queues b, which the caller must not modify afterwards.
-func (h *handshakeWriter) write(b []byte) { h.ch <- b }
-
-// finish waits for every queued write and returns the first error.
-func (h *handshakeWriter) finish() error {
-	close(h.ch)
-	return <-h.errc
 }
 
 // countingConn counts the octets read, so that the heartbeat logic can see

@@ -32,6 +32,10 @@ type endpoint struct {
 	connectID []byte  // ConnectOptions.RoutingID
 	inproc    string  // the name of an inproc endpoint
 	twins     []*pipe // inproc: the bound side's pipes
+
+	// Guarded by s.mu: why a Connect stopped for good, and why its last
+	// attempt failed while it goes on trying.
+	failed, lastErr error
 }
 
 // parseEndpoint splits "transport://address".
@@ -84,7 +88,7 @@ func (s *Socket) Bind(ep string) error {
 		if err != nil {
 			return err
 		}
-		lc := net.ListenConfig{KeepAlive: s.opts.TCPKeepAlive}
+		lc := net.ListenConfig{KeepAlive: s.options().TCPKeepAlive}
 		if ln, err = lc.Listen(s.ctx, "tcp", a); err != nil {
 			s.emit(Event{Type: EventBindFailed, Endpoint: ep, Err: err})
 			return err
@@ -181,11 +185,11 @@ func (s *Socket) ConnectWith(ep string, co ConnectOptions) error {
 // dialer returns the function that makes connections for a Connect: a
 // net.Dialer with the keep-alive option, or a SOCKS5 dialer through it.
 func (s *Socket) dialer(network string) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	d := &net.Dialer{KeepAlive: s.opts.TCPKeepAlive}
-	if network != "tcp" || s.opts.SOCKSProxy == "" {
+	d := &net.Dialer{KeepAlive: s.options().TCPKeepAlive}
+	if network != "tcp" || s.options().SOCKSProxy == "" {
 		return d.DialContext
 	}
-	pd, err := proxy.SOCKS5("tcp", s.opts.SOCKSProxy, nil, d)
+	pd, err := proxy.SOCKS5("tcp", s.options().SOCKSProxy, nil, d)
 	if err != nil {
 		return func(context.Context, string, string) (net.Conn, error) { return nil, err }
 	}
@@ -199,7 +203,7 @@ func (s *Socket) dialer(network string) func(ctx context.Context, network, addr 
 // first connection, so that messages queue for it (libzmq without
 // ZMQ_IMMEDIATE). A ROUTER must know the peer's id first.
 func (s *Socket) earlyAttach() bool {
-	return !s.opts.Immediate && s.typ != Router && s.typ != Stream
+	return !s.options().Immediate && s.typ != Router && s.typ != Stream
 }
 
 // LastEndpoint returns the endpoint most recently bound, with the port an
@@ -286,7 +290,7 @@ func (e *endpoint) acceptLoop(ctx context.Context) {
 				e.s.pipeGone(p)
 				return
 			}
-			c, err := NewConn(ctx, nc, e.s.connConfig(p))
+			c, err := newConn(ctx, nc, e.s.connConfig(p))
 			if err != nil {
 				e.s.emit(Event{Type: handshakeFailure(err), Endpoint: e.addr, Remote: remote, Err: err})
 				return
@@ -297,30 +301,44 @@ func (e *endpoint) acceptLoop(ctx context.Context) {
 	}
 }
 
-// serve runs one established connection of pipe p until it ends or the
-// endpoint closes.
+// serve runs one established connection of pipe p, reading on the
+// calling goroutine, until it ends or the endpoint closes.
 func (e *endpoint) serve(ctx context.Context, p *pipe, c *Conn) {
+	s := e.s
 	p.conn.Store(c)
 	e.mu.Lock()
 	e.conns[c] = struct{}{}
 	e.mu.Unlock()
 	remote := addrString(c.RemoteAddr())
-	if e.s.attachPeer(p) {
-		e.s.emit(Event{Type: EventHandshakeSucceeded, Endpoint: e.addr, Remote: remote})
-		e.s.rt.connected(p, c)
-		select {
-		case <-c.Done():
-		case <-ctx.Done():
-		}
+	switch s.attachPeer(p) {
+	case admitted:
+		s.emit(Event{Type: EventHandshakeSucceeded, Endpoint: e.addr, Remote: remote})
+		s.rt.connected(p, c)
+		fallthrough
+	case waiting:
+		stop := context.AfterFunc(ctx, func() { s.endConn(c) })
+		c.read()
+		stop()
 	}
 	p.conn.Store(nil)
-	c.Close()
+	c.closeWithin(-1)
 	if ctx.Err() == nil {
-		e.s.emit(Event{Type: EventDisconnected, Endpoint: e.addr, Remote: remote, Err: c.Err()})
+		s.emit(Event{Type: EventDisconnected, Endpoint: e.addr, Remote: remote, Err: c.Err()})
 	}
 	e.mu.Lock()
 	delete(e.conns, c)
 	e.mu.Unlock()
+}
+
+// endConn ends a connection whose endpoint is closing: at once when the
+// socket is closing (its linger is over), else after delivering what is
+// queued for a while (Disconnect and Unbind).
+func (s *Socket) endConn(c *Conn) {
+	if s.closing.Load() {
+		c.closeWithin(-1)
+		return
+	}
+	c.closeWithin(s.options().flushTimeout())
 }
 
 // newPipe returns a pipe for a connection of this Connect.
@@ -337,7 +355,10 @@ func (e *endpoint) newPipe() *pipe {
 // socket with Immediate).
 func (e *endpoint) renewPipe() {
 	e.s.pipeGone(e.pipe)
-	e.pipe = e.newPipe()
+	p := e.newPipe()
+	e.mu.Lock()
+	e.pipe = p
+	e.mu.Unlock()
 }
 
 func (e *endpoint) dialLoop(ctx context.Context, network, addr string) {
@@ -348,7 +369,7 @@ func (e *endpoint) dialLoop(ctx context.Context, network, addr string) {
 		e.pipe.gone.Store(true)
 		s.pipeGone(e.pipe)
 	}()
-	ivl := s.opts.ReconnectInterval
+	ivl := s.options().reconnectInterval()
 	dial := s.dialer(network)
 	for {
 		nc, err := dial(ctx, network, addr)
@@ -359,16 +380,18 @@ func (e *endpoint) dialLoop(ctx context.Context, network, addr string) {
 			s.emit(Event{Type: EventConnected, Endpoint: e.addr, Remote: addrString(nc.RemoteAddr())})
 			e.serveRaw(ctx, e.pipe, nc)
 			e.renewPipe()
-			ivl = s.opts.ReconnectInterval
+			ivl = s.options().reconnectInterval()
 		} else if err == nil {
 			s.emit(Event{Type: EventConnected, Endpoint: e.addr, Remote: addrString(nc.RemoteAddr())})
 			var c *Conn
-			c, err = NewConn(ctx, nc, s.connConfig(e.pipe))
+			c, err = newConn(ctx, nc, s.connConfig(e.pipe))
 			if err != nil && ctx.Err() == nil {
 				s.emit(Event{Type: handshakeFailure(err), Endpoint: e.addr, Err: err})
+				e.setErr(err, false)
 			}
 			if err == nil {
-				ivl = s.opts.ReconnectInterval
+				e.setErr(nil, false)
+				ivl = s.options().reconnectInterval()
 				e.serve(ctx, e.pipe, c)
 				err = c.Err()
 				if !s.earlyAttach() {
@@ -379,24 +402,61 @@ func (e *endpoint) dialLoop(ctx context.Context, network, addr string) {
 		if ctx.Err() != nil {
 			return
 		}
-		var pe *mechanism.PeerError
-		if errors.As(err, &pe) || s.opts.ReconnectInterval < 0 {
-			// The peer refused us for good (ERROR), or reconnection is off.
+		if permanent(err) {
+			// The peer refused us for good: an ERROR, an incompatible
+			// socket type or mechanism, as libzmq gives up on them.
+			e.setErr(err, true)
 			return
 		}
-		wait := ivl
+		if s.options().reconnectInterval() < 0 {
+			if err == nil {
+				err = errors.New("connection ended")
+			}
+			e.setErr(fmt.Errorf("%w, and reconnection is off", err), true)
+			return
+		}
+		wait := max(ivl, 0)
 		if wait > 0 {
 			// Up to 10% jitter so that many clients do not reconnect in step.
 			wait += time.Duration(rand.Int64N(int64(wait)/10 + 1))
 		}
 		s.emit(Event{Type: EventConnectRetried, Endpoint: e.addr, Interval: wait})
+		t := time.NewTimer(wait)
 		select {
-		case <-time.After(wait):
+		case <-t.C:
 		case <-ctx.Done():
+			t.Stop()
 			return
 		}
-		if max := s.opts.ReconnectIntervalMax; max > ivl {
+		if max := s.options().ReconnectIntervalMax; max > ivl {
 			ivl = min(2*ivl, max)
 		}
 	}
+}
+
+// setErr records the last failure of a Connect (nil after a success);
+// final marks it stopped for good, which wakes blocked Sends and Recvs so
+// they can report it.
+func (e *endpoint) setErr(err error, final bool) {
+	s := e.s
+	s.mu.Lock()
+	if final {
+		e.failed = &EndpointError{Endpoint: e.addr, Err: err}
+	} else {
+		e.lastErr = err
+	}
+	s.mu.Unlock()
+	if final {
+		signal(s.readable)
+		signal(s.writable)
+	}
+}
+
+// permanent reports whether a Connect gives up after err, as libzmq does
+// after a protocol error in the handshake: the peer sent ERROR, or its
+// socket type or security mechanism does not match ours.
+func permanent(err error) bool {
+	var pe *mechanism.PeerError
+	var ste *mechanism.SocketTypeError
+	return errors.As(err, &pe) || errors.As(err, &ste) || errors.Is(err, ErrMechanismMismatch)
 }

@@ -2,6 +2,7 @@ package zmtp
 
 import (
 	"errors"
+	"fmt"
 	"net"
 )
 
@@ -64,4 +65,36 @@ func (e *ClosedError) Unwrap() []error {
 		return []error{net.ErrClosed}
 	}
 	return []error{net.ErrClosed, e.Cause}
+}
+
+// EndpointError reports an endpoint of a Socket that failed: for good, or
+// (Retrying) on its last attempt while it goes on trying. Err says why
+// (a *mechanism.PeerError for a refusal, a *mechanism.SocketTypeError, ...).
+type EndpointError struct {
+	Endpoint string
+	Err      error
+	Retrying bool
+}
+
+// Error names the endpoint and the failure.
+func (e *EndpointError) Error() string {
+	if e.Retrying {
+		return fmt.Sprintf("zmtp: %s: %v (retrying)", e.Endpoint, e.Err)
+	}
+	return fmt.Sprintf("zmtp: %s: %v (given up)", e.Endpoint, e.Err)
+}
+
+// Unwrap returns the failure.
+func (e *EndpointError) Unwrap() error { return e.Err }
+
+// UndeliveredError is returned by Socket.Close when it discarded messages
+// it had accepted: the linger period ran out (or was NoLinger) before they
+// could be written to their peers.
+type UndeliveredError struct {
+	Messages int
+}
+
+// Error says how many messages were discarded.
+func (e *UndeliveredError) Error() string {
+	return fmt.Sprintf("zmtp: closed with %d undelivered messages discarded", e.Messages)
 }

@@ -16,7 +16,7 @@ import (
 // GR-01: a peer that connects and says nothing is dropped at the handshake
 // timeout, is never routable, and delays no one.
 func TestStalledPeerIsolated(t *testing.T) {
-	pull := newSock(t, Pull, Options{HandshakeTimeout: 100 * time.Millisecond})
+	pull := newSock(t, Pull, Options{HandshakeTimeout: DurationOf(100 * time.Millisecond)})
 	events := pull.Monitor(EventHandshakeFailedNoDetail)
 	ep := bindLocal(t, pull)
 	addr := strings.TrimPrefix(ep, "tcp://")
@@ -108,7 +108,7 @@ func TestIncompatiblePeerRefused(t *testing.T) {
 	rep := newSock(t, Rep, Options{})
 	events := rep.Monitor(EventHandshakeFailedProtocol | EventHandshakeSucceeded)
 	ep := bindLocal(t, rep)
-	other := newSock(t, Rep, Options{ReconnectInterval: -1})
+	other := newSock(t, Rep, Options{ReconnectInterval: NoReconnect})
 	other.Connect(ep)
 	select {
 	case ev := <-events:

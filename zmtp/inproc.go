@@ -115,23 +115,30 @@ func link(ce *endpoint, b *Socket) {
 	if !mechanism.Compatible(string(a.typ), string(b.typ)) {
 		return // refused, as the handshake would refuse it
 	}
-	// A queue conflates when either end asks for it.
-	queue := func(from, to *Socket) chan [][]byte {
-		if from.opts.Conflate || to.opts.Conflate {
-			return make(chan [][]byte, 1)
+	// A queue conflates when either end asks for it; its mark is the sum
+	// of both ends' (no limit when either has none).
+	ao, bo := a.options(), b.options()
+	conflate := ao.Conflate || bo.Conflate
+	queue := func(from, to *Socket, fo, to2 *Options) *queue {
+		hwm := 0
+		if s, r := fo.sendHWM(), to2.recvHWM(); s > 0 && r > 0 {
+			hwm = s + r
 		}
-		return make(chan [][]byte, from.opts.SendHWM+to.opts.RecvHWM)
+		if conflate {
+			hwm = 1
+		}
+		return newQueue(hwm, conflate, func() { signal(to.readable) }, func() { signal(from.writable) })
 	}
-	ab, ba := queue(a, b), queue(b, a)
-	pa := &pipe{s: a, out: ab, in: ba, conflate: cap(ab) == 1 && (a.opts.Conflate || b.opts.Conflate)}
-	pb := &pipe{s: b, out: ba, in: ab, conflate: cap(ba) == 1 && (a.opts.Conflate || b.opts.Conflate)}
+	ab, ba := queue(a, b, ao, bo), queue(b, a, bo, ao)
+	pa := &pipe{s: a, out: ab, in: ba}
+	pb := &pipe{s: b, out: ba, in: ab}
 	pa.twin, pb.twin = pb, pa
 	pa.info.Store(&peerInfo{md: inprocMetadata(b), minor: 1})
 	pb.info.Store(&peerInfo{md: inprocMetadata(a), minor: 1})
 	ce.mu.Lock()
 	ce.pipe = pa
 	ce.mu.Unlock()
-	if !b.attachPeer(pb) {
+	if b.attachPeer(pb) != admitted {
 		return
 	}
 	b.mu.Lock()
@@ -142,7 +149,7 @@ func link(ce *endpoint, b *Socket) {
 		be.twins = append(be.twins, pb)
 		be.mu.Unlock()
 	}
-	if !a.attachPeer(pa) {
+	if a.attachPeer(pa) != admitted {
 		b.pipeGone(pb)
 		return
 	}
@@ -152,8 +159,8 @@ func link(ce *endpoint, b *Socket) {
 
 func inprocMetadata(s *Socket) frame.Metadata {
 	md := frame.Metadata{{Name: frame.PropSocketType, Value: []byte(s.typ)}}
-	if len(s.opts.RoutingID) > 0 {
-		md = append(md, frame.Property{Name: frame.PropIdentity, Value: s.opts.RoutingID})
+	if len(s.options().RoutingID) > 0 {
+		md = append(md, frame.Property{Name: frame.PropIdentity, Value: s.options().RoutingID})
 	}
 	return md
 }

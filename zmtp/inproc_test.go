@@ -75,9 +75,9 @@ func TestInprocNeedsContext(t *testing.T) {
 
 func TestInprocBlocksAtHWM(t *testing.T) {
 	zc := NewContext()
-	pull, _ := zc.NewSocket(Pull, Options{RecvHWM: 5})
+	pull, _ := zc.NewSocket(Pull, Options{RecvHWM: HWMOf(5)})
 	defer pull.Close()
-	push, _ := zc.NewSocket(Push, Options{SendHWM: 5})
+	push, _ := zc.NewSocket(Push, Options{SendHWM: HWMOf(5)})
 	defer push.Close()
 	pull.Bind("inproc://hwm")
 	push.Connect("inproc://hwm")

@@ -1,6 +1,7 @@
 package zmtp
 
 import (
+	"errors"
 	"log/slog"
 	"time"
 
@@ -13,29 +14,99 @@ const (
 	DefaultReconnectInterval = 100 * time.Millisecond
 )
 
+// HWM is a high-water mark: the most messages a queue holds. Its zero
+// value is libzmq's default, DefaultHWM. Make one with HWMOf; a literal 0
+// cannot be written by mistake.
+type HWM struct {
+	n   int
+	set bool
+}
+
+// HWMOf returns a high-water mark of n messages with libzmq's meaning:
+// n = 0 is no limit. A negative n is refused by NewSocket.
+func HWMOf(n int) HWM { return HWM{n: n, set: true} }
+
+// Unlimited is the high-water mark with no limit (libzmq's 0).
+var Unlimited = HWMOf(0)
+
+// Limit returns the mark in messages, 0 meaning no limit.
+func (h HWM) Limit() int {
+	if !h.set {
+		return DefaultHWM
+	}
+	return h.n
+}
+
+// Duration is a time option that means what libzmq gives the same value
+// for the same option (ZMQ_LINGER, ZMQ_HANDSHAKE_IVL, ZMQ_RECONNECT_IVL):
+// make one with DurationOf. Its zero value is libzmq's default for the
+// option; a literal 0 cannot be written by mistake.
+type Duration struct {
+	d   time.Duration
+	set bool
+}
+
+// DurationOf returns d with libzmq's meaning for the option it is given
+// to: see the fields of Options that take a Duration.
+func DurationOf(d time.Duration) Duration { return Duration{d: d, set: true} }
+
+// Named values of the Duration options.
+var (
+	// NoLinger makes Close discard queued messages at once (ZMQ_LINGER 0).
+	NoLinger = DurationOf(0)
+	// LingerForever makes Close wait until every queued message is
+	// delivered (ZMQ_LINGER -1, libzmq's default); CloseContext bounds it.
+	LingerForever = DurationOf(-1)
+	// NoReconnect stops a Connect after its first connection ends or
+	// fails (ZMQ_RECONNECT_IVL -1).
+	NoReconnect = DurationOf(-1)
+	// NoHandshakeTimeout lets a handshake take as long as it takes
+	// (ZMQ_HANDSHAKE_IVL 0).
+	NoHandshakeTimeout = DurationOf(0)
+)
+
+// or returns the duration, or def when unset.
+func (d Duration) or(def time.Duration) time.Duration {
+	if !d.set {
+		return def
+	}
+	return d.d
+}
+
 // Options configures a Socket. The zero value gives libzmq's defaults
-// except where a field says otherwise.
+// except where a field says otherwise. Options that take an HWM or a
+// Duration mean what libzmq gives the same value; see the README's table
+// of options for every difference.
 type Options struct {
-	// SendHWM and RecvHWM are the per-peer high-water marks in messages.
-	// Zero or less means DefaultHWM.
-	SendHWM, RecvHWM int
-	// Linger bounds how long Close waits to deliver queued messages. Zero
-	// means 30 s (libzmq waits for ever by default); negative means Close
-	// discards them at once.
-	Linger time.Duration
-	// RoutingID is sent to peers as the Identity property.
+	// SendHWM and RecvHWM are the per-peer high-water marks in messages:
+	// DefaultHWM when unset, HWMOf(0) or Unlimited for no limit. A message
+	// counts until it is written to the network, wherever it waits.
+	SendHWM, RecvHWM HWM
+	// Linger bounds how long Close waits to deliver queued messages,
+	// pending connections and reconnections included: unset or
+	// LingerForever waits until all are delivered (libzmq's default);
+	// NoLinger discards them at once; DurationOf(d) waits at most d.
+	// CloseContext bounds the wait further.
+	Linger Duration
+	// RoutingID is sent to peers as the Identity property: 1 to 255
+	// octets.
 	RoutingID []byte
-	// ReconnectInterval is the first wait before reconnecting. Zero means
-	// DefaultReconnectInterval; negative disables reconnection.
-	ReconnectInterval time.Duration
+	// ReconnectInterval is the first wait before reconnecting:
+	// DefaultReconnectInterval when unset, NoReconnect (DurationOf(-1))
+	// for no reconnection, DurationOf(0) to reconnect at once.
+	ReconnectInterval Duration
 	// ReconnectIntervalMax caps the exponential backoff. Zero means the
-	// interval does not grow.
+	// interval does not grow (as libzmq's 0).
 	ReconnectIntervalMax time.Duration
 	// Immediate queues messages only on connected peers (ZMQ_IMMEDIATE).
 	Immediate bool
-	// HandshakeTimeout, HeartbeatInterval, HeartbeatTTL, HeartbeatTimeout
-	// and MaxMessageSize are passed to every connection; see ConnConfig.
-	HandshakeTimeout  time.Duration
+	// HandshakeTimeout bounds each handshake: DefaultHandshakeTimeout
+	// (30 s) when unset, NoHandshakeTimeout (DurationOf(0)) for none.
+	HandshakeTimeout Duration
+	// HeartbeatInterval, HeartbeatTTL, HeartbeatTimeout and MaxMessageSize
+	// are passed to every connection; see ConnConfig. Zero is off (no
+	// limit for MaxMessageSize), as in libzmq (whose MAXMSGSIZE takes -1
+	// for no limit; here zero or negative).
 	HeartbeatInterval time.Duration
 	HeartbeatTTL      time.Duration
 	HeartbeatTimeout  time.Duration
@@ -46,7 +117,8 @@ type Options struct {
 	// message to an unknown peer instead of dropping it.
 	RouterMandatory bool
 	// RouterHandover lets a new peer with a known Identity take it over
-	// from the old one instead of being given a generated id.
+	// from the old one; without it the newcomer's connection is kept but
+	// unroutable, as libzmq keeps it.
 	RouterHandover bool
 	// ProbeRouter makes a ROUTER, DEALER or REQ send an empty message to
 	// each new peer.
@@ -79,21 +151,70 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-func (o Options) normalize() Options {
-	if o.SendHWM <= 0 {
-		o.SendHWM = DefaultHWM
+// validate refuses values libzmq refuses (EINVAL) and configurations that
+// could only fail later.
+func (o *Options) validate() error {
+	if o.SendHWM.n < 0 || o.RecvHWM.n < 0 {
+		return errors.New("zmtp: a high-water mark cannot be negative")
 	}
-	if o.RecvHWM <= 0 {
-		o.RecvHWM = DefaultHWM
+	if o.HandshakeTimeout.d < 0 {
+		return errors.New("zmtp: HandshakeTimeout cannot be negative")
 	}
-	if o.Linger == 0 {
-		o.Linger = DefaultCloseTimeout
+	if len(o.RoutingID) > 255 {
+		return errors.New("zmtp: RoutingID must be at most 255 octets")
 	}
+	return nil
+}
+
+// Resolved settings, from Options.
+func (o *Options) sendHWM() int {
 	if o.Conflate {
-		o.SendHWM, o.RecvHWM = 1, 1
+		return 1
 	}
-	if o.ReconnectInterval == 0 {
-		o.ReconnectInterval = DefaultReconnectInterval
+	return o.SendHWM.Limit()
+}
+
+func (o *Options) recvHWM() int {
+	if o.Conflate {
+		return 1
 	}
-	return o
+	return o.RecvHWM.Limit()
+}
+
+// linger returns how long Close waits: negative for ever.
+func (o *Options) linger() time.Duration {
+	d := o.Linger.or(-1)
+	if d < 0 {
+		return -1
+	}
+	return d
+}
+
+// reconnectInterval returns the first wait before reconnecting; negative
+// means no reconnection.
+func (o *Options) reconnectInterval() time.Duration {
+	return o.ReconnectInterval.or(DefaultReconnectInterval)
+}
+
+// handshakeTimeout returns the ConnConfig value: negative for no limit.
+func (o *Options) handshakeTimeout() time.Duration {
+	d := o.HandshakeTimeout.or(DefaultHandshakeTimeout)
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+// flushTimeout returns how long Disconnect and Unbind let a connection
+// deliver what is queued (ConnConfig.CloseTimeout's meaning): Linger, or
+// DefaultCloseTimeout when Linger is for ever.
+func (o *Options) flushTimeout() time.Duration {
+	switch d := o.linger(); {
+	case d < 0:
+		return DefaultCloseTimeout
+	case d == 0:
+		return -1
+	default:
+		return d
+	}
 }

@@ -1,19 +1,23 @@
 package zmtp
 
 import (
-	"sync"
 	"sync/atomic"
 
 	"github.com/zmtp-go/zmtp/frame"
 )
 
-// pipe is a socket's link to one peer: a bounded queue each way that
-// outlives any one connection (a connecting socket keeps its pipe across
-// reconnects), the peer's routing id and metadata, and its subscriptions.
+// pipe is a socket's link to one peer: a queue each way that outlives any
+// one connection (a connecting socket keeps its pipe across reconnects),
+// the peer's routing id and metadata. It is the session of each of its
+// connections: the only thing of the socket a connection sees.
 type pipe struct {
 	s   *Socket
-	out chan [][]byte // to the peer, SNDHWM long
-	in  chan [][]byte // from the peer, RCVHWM long
+	out *queue // to the peer, SNDHWM long
+	in  *queue // from the peer, RCVHWM long
+
+	// outReady wakes the connection's writer; inRoom its reader. Nil for
+	// inproc pipes, which have no connection.
+	outReady, inRoom chan struct{}
 
 	conn     atomic.Pointer[Conn] // current connection; nil while down
 	info     atomic.Pointer[peerInfo]
@@ -23,11 +27,7 @@ type pipe struct {
 	id      []byte // routing id at a ROUTER; guarded by s.mu
 	fixedID []byte // ConnectOptions.RoutingID: the id to give this peer
 
-	subMu sync.Mutex
-	subs  trie // the peer's subscriptions (PUB, XPUB)
-
-	// conflate: out keeps only the newest message (ZMQ_CONFLATE).
-	conflate bool
+	pubMark uint64 // PUB: the send that last matched this peer (under Socket.sendMu)
 
 	// twin is the other end of an inproc pipe: its out is our in and its
 	// in our out. Nil for network pipes.
@@ -40,13 +40,14 @@ type peerInfo struct {
 	minor int
 }
 
+// newPipe returns a network pipe with the socket's current high-water
+// marks.
 func newPipe(s *Socket) *pipe {
-	return &pipe{
-		s:        s,
-		out:      make(chan [][]byte, s.opts.SendHWM),
-		in:       make(chan [][]byte, s.opts.RecvHWM),
-		conflate: s.opts.Conflate,
-	}
+	o := s.options()
+	p := &pipe{s: s, outReady: make(chan struct{}, 1), inRoom: make(chan struct{}, 1)}
+	p.out = newQueue(o.sendHWM(), o.Conflate, func() { signal(p.outReady) }, func() { signal(s.writable) })
+	p.in = newQueue(o.recvHWM(), o.Conflate, func() { signal(s.readable) }, func() { signal(p.inRoom) })
+	return p
 }
 
 // metadata returns the peer's metadata, or nil before any handshake.
@@ -68,45 +69,32 @@ func (p *pipe) minor() int {
 
 // trySend queues msg for the peer without blocking. With Conflate it
 // replaces whatever is queued.
-func (p *pipe) trySend(msg [][]byte) bool {
-	if p.conflate {
-		replaceNewest(p.out, msg)
-		if p.twin != nil {
-			signal(p.twin.s.readable)
-		}
-		return true
-	}
-	select {
-	case p.out <- msg:
-		if p.twin != nil {
-			signal(p.twin.s.readable)
-		}
-		return true
-	default:
-		return false
-	}
-}
+func (p *pipe) trySend(msg [][]byte) bool { return p.out.push(msg) }
 
 // tryRecv takes a message from the peer without blocking.
-func (p *pipe) tryRecv() ([][]byte, bool) {
-	select {
-	case m := <-p.in:
-		if p.twin != nil {
-			signal(p.twin.s.writable)
-		}
-		return m, true
-	default:
-		return nil, false
-	}
-}
+func (p *pipe) tryRecv() ([][]byte, bool) { return p.in.pop() }
 
 // sendCommand sends a command to the peer on its current connection, if
-// any. Commands are not queued across reconnects: the socket replays its
-// state (subscriptions) on each new connection.
+// any, without blocking. Commands are not queued across reconnects: the
+// socket replays its state (subscriptions) on each new connection.
 func (p *pipe) sendCommand(cmd frame.Command) {
 	if c := p.conn.Load(); c != nil {
 		c.queueCommand(cmd)
 	} else if t := p.twin; t != nil {
 		t.s.rt.onCommand(t, cmd)
 	}
+}
+
+// The session interface, for the pipe's connections.
+
+func (p *pipe) queues() (out, in *queue)                    { return p.out, p.in }
+func (p *pipe) wakeups() (outReady, inRoom <-chan struct{}) { return p.outReady, p.inRoom }
+func (p *pipe) command(cmd frame.Command)                   { p.s.rt.onCommand(p, cmd) }
+func (p *pipe) intercept(m [][]byte) bool                   { return p.s.rt.intercept(p, m) }
+func (p *pipe) recycled() <-chan [][]byte                   { return p.s.free }
+
+// ready stores the peer's metadata, which must be in place before its
+// first message can be received, since each Message carries it.
+func (p *pipe) ready(c *Conn) {
+	p.info.Store(&peerInfo{md: c.PeerMetadata(), minor: int(c.minor)})
 }

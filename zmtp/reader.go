@@ -11,6 +11,11 @@ import (
 // commands and ends the connection on the first error.
 func (c *Conn) readLoop() {
 	defer c.wg.Done()
+	c.read()
+}
+
+// read runs the reader until the connection ends.
+func (c *Conn) read() {
 	err := c.readMessages()
 	if isTimeout(err) {
 		err = &TimeoutError{Op: "heartbeat ttl"}
@@ -18,7 +23,17 @@ func (c *Conn) readLoop() {
 	c.fail(err)
 }
 
+// frameCost is what each frame of a multipart message after the first
+// counts against MaxMessageSize besides its body: the bookkeeping it costs,
+// so that a message of millions of empty frames is bounded too.
+const frameCost = 32
+
+// maxKeptAssembly is the most memory the reader keeps for assembling
+// multipart messages once a message is done.
+const maxKeptAssembly = 64 << 10
+
 func (c *Conn) readMessages() error {
+	_, room := c.sess.wakeups()
 	var (
 		data []byte // bodies of the frames of a multipart message so far
 		ends []int  // end offset of each of those frames in data
@@ -47,6 +62,9 @@ func (c *Conn) readMessages() error {
 			continue
 		}
 		size += int64(len(body))
+		if len(ends) > 0 {
+			size += frameCost
+		}
 		if size > c.cfg.MaxMessageSize {
 			return ErrMessageTooLarge
 		}
@@ -74,43 +92,25 @@ func (c *Conn) readMessages() error {
 				start = end
 			}
 			data, ends = data[:0], ends[:0]
+			if cap(data) > maxKeptAssembly {
+				data, ends = nil, nil
+			}
 		}
 		size = 0
 		c.stats.msgsIn.Add(1)
-		if c.cfg.intercept != nil && c.cfg.intercept(msg) {
+		if c.sess.intercept(msg) {
 			continue
 		}
-		if c.cfg.conflate {
-			replaceNewest(c.recvq, msg)
-		} else {
-			select {
-			case c.recvq <- msg:
-			default:
-				select {
-				case c.recvq <- msg:
-				case <-c.dead:
-					return nil
-				}
+		// At the high-water mark the reader waits, and the peer with it.
+		for !c.in.push(msg) {
+			if c.in.isDead() {
+				break // the pipe is gone: nobody will read it
 			}
-		}
-		if c.cfg.onRecv != nil {
-			c.cfg.onRecv()
-		}
-	}
-}
-
-// replaceNewest puts m on a queue, discarding older messages to make room
-// (ZMQ_CONFLATE).
-func replaceNewest(q chan [][]byte, m [][]byte) {
-	for {
-		select {
-		case q <- m:
-			return
-		default:
-		}
-		select {
-		case <-q:
-		default:
+			select {
+			case <-room:
+			case <-c.dead:
+				return nil
+			}
 		}
 	}
 }
@@ -152,21 +152,16 @@ func (c *Conn) handleCommand(body []byte) error {
 			c.rx.ttlArmed = true
 			c.nc.SetReadDeadline(time.Now().Add(ping.TTLDuration()))
 		}
-		pong := frame.Command{Name: frame.CmdPong, Data: ping.Context}
-		select {
-		case c.ctrlq <- ctrlItem{body: pong.AppendBody(nil)}:
-		default:
-			// The writer has PONGs enough queued; skipping one is harmless
-			// since any traffic counts as a sign of life.
+		if c.ctrl.ready() < maxQueuedPongs {
+			pong := frame.Command{Name: frame.CmdPong, Data: ping.Context}
+			c.ctrl.pushForce([][]byte{pong.AppendBody(nil)})
 		}
 	case frame.CmdPong:
 		// Any traffic is a sign of life; countingConn has seen it.
 	case frame.CmdError:
 		return peerError(cmd.Data)
 	case frame.CmdSubscribe, frame.CmdCancel, frame.CmdJoin, frame.CmdLeave:
-		if c.cfg.OnCommand != nil {
-			c.cfg.OnCommand(cmd)
-		}
+		c.sess.command(cmd)
 	default:
 		// Unknown commands are ignored for forward compatibility.
 	}
@@ -186,7 +181,7 @@ func peerError(data []byte) error {
 // that fits (see Socket.RecvInto).
 func (c *Conn) singleFrame(body []byte) [][]byte {
 	select {
-	case m := <-c.cfg.free:
+	case m := <-c.sess.recycled():
 		if cap(m[0]) >= len(body) {
 			m[0] = append(m[0][:0], body...)
 			return m

@@ -112,7 +112,7 @@ type basic struct {
 func (b *basic) attached(p *pipe) {}
 func (b *basic) detached(p *pipe) {}
 func (b *basic) connected(p *pipe, c *Conn) {
-	if b.s.opts.ProbeRouter && b.s.typ != Pair {
+	if b.s.options().ProbeRouter && b.s.typ != Pair {
 		p.trySend([][]byte{{}})
 	}
 }
@@ -139,11 +139,11 @@ type pairRouter struct {
 	basic
 }
 
-func (r *pairRouter) admit(p *pipe) bool {
+func (r *pairRouter) admit(p *pipe) admission {
 	for _, q := range r.s.pipes {
 		if q != p && !q.gone.Load() {
-			return false
+			return refused
 		}
 	}
-	return true
+	return admitted
 }

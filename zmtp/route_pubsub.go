@@ -11,54 +11,55 @@ import (
 // subscribed to a prefix of its first frame; a peer whose queue is full
 // misses it (counted in Socket.Dropped) unless XPubNoDrop is set. XPUB also
 // passes subscriptions to the application.
+//
+// Every peer's subscriptions live in one index: a message is matched once
+// and then distributed, and a subscription change never waits for a peer.
 type pubRouter struct {
 	s    *Socket
 	xpub bool
-	fq   fairQueue   // XPUB: other messages from subscribers
-	subq chan subMsg // XPUB: subscription messages for the application
-	last *pipe       // XPUB_MANUAL: the pipe of the last subscription received (recv side only)
+	fq   fairQueue // XPUB: other messages from subscribers
+	subq subQueue  // XPUB: subscription messages for the application
+	last *pipe     // XPUB_MANUAL: the pipe of the last subscription received (recv side only)
 
-	mu    sync.Mutex
-	union trie // XPUB: subscriptions of all peers, counted per peer
+	mu    sync.RWMutex
+	index subIndex[*pipe] // every peer's subscriptions
+
+	// Used by send only (sends are serialised by Socket.sendMu).
+	gen     uint64
+	targets []*pipe
 }
 
 func newPubRouter(s *Socket) *pubRouter {
 	r := &pubRouter{s: s, xpub: s.typ == XPub}
-	if r.xpub {
-		r.subq = make(chan subMsg, s.opts.RecvHWM)
-	}
+	r.subq.room = make(chan struct{}, 1)
 	return r
 }
 
 func (r *pubRouter) attached(p *pipe) {}
 
 // detached drops the peer's subscriptions; an XPUB tells the application
-// about topics nobody subscribes to any more.
+// about topics nobody subscribes to any more. It runs with s.mu held, so
+// nothing here waits.
 func (r *pubRouter) detached(p *pipe) {
-	p.subMu.Lock()
-	topics := p.subs.topics()
-	p.subs = trie{}
-	p.subMu.Unlock()
-	if !r.xpub {
-		return
-	}
-	for _, t := range topics {
-		r.mu.Lock()
-		last := r.union.remove(t)
-		r.mu.Unlock()
-		if last {
-			select {
-			case r.subq <- subMsg{subscriptionMessage(t, false), p}:
-				signal(r.s.readable)
-			default:
-			}
+	var gone [][]byte
+	r.mu.Lock()
+	r.index.removeAll(p, func(topic []byte, last bool) {
+		if last && r.xpub {
+			gone = append(gone, append([]byte(nil), topic...))
 		}
+	})
+	r.mu.Unlock()
+	for _, t := range gone {
+		r.subq.push(subMsg{subscriptionMessage(t, false), p})
+	}
+	if len(gone) > 0 {
+		signal(r.s.readable)
 	}
 }
 
 func (r *pubRouter) connected(p *pipe, c *Conn) {
-	if r.xpub && r.s.opts.XPubWelcomeMsg != nil {
-		p.trySend([][]byte{append([]byte(nil), r.s.opts.XPubWelcomeMsg...)})
+	if w := r.s.options().XPubWelcomeMsg; r.xpub && w != nil {
+		p.trySend([][]byte{append([]byte(nil), w...)})
 	}
 }
 
@@ -81,44 +82,56 @@ func (r *pubRouter) intercept(p *pipe, m [][]byte) bool {
 	return !r.xpub
 }
 
-// subMsg is a subscription message for an XPUB application and the pipe
-// it came from.
-type subMsg struct {
-	msg  [][]byte
-	from *pipe
-}
-
+// subscription applies a subscription change from peer p. Its
+// subscriptions are a set, as libzmq keeps them: a second SUBSCRIBE of a
+// topic changes nothing and one CANCEL removes it.
 func (r *pubRouter) subscription(p *pipe, topic []byte, on bool) {
-	if r.xpub && r.s.opts.XPubManual {
+	o := r.s.options()
+	if r.xpub && o.XPubManual {
 		// The application decides: pass every subscription up as it is.
 		r.tell(p, topic, on)
-		return
-	}
-	changed := p.setSubscription(topic, on)
-	if !r.xpub {
 		return
 	}
 	tell := false
 	r.mu.Lock()
 	if on {
-		first := changed && r.union.add(topic)
-		tell = first || r.s.opts.XPubVerbose
-	} else if changed {
-		tell = r.union.remove(topic)
+		_, first := r.index.addOwner(topic, p)
+		tell = first || o.XPubVerbose
+	} else {
+		_, tell = r.index.removeOwner(topic, p)
 	}
 	r.mu.Unlock()
-	if tell {
+	if r.xpub && tell {
 		r.tell(p, topic, on)
 	}
 }
 
 // tell passes a subscription message from p up to the XPUB application.
+// A network peer's reader waits while the application has a high-water
+// mark's worth unread (that peer alone is slowed); an inproc peer's
+// subscription comes from its application's own call, which never waits.
 func (r *pubRouter) tell(p *pipe, topic []byte, on bool) {
-	select {
-	case r.subq <- subMsg{subscriptionMessage(topic, on), p}:
-		signal(r.s.readable)
-	case <-r.s.ctx.Done():
+	if !r.xpub {
+		return
 	}
+	m := subMsg{subscriptionMessage(topic, on), p}
+	if limit := r.s.options().recvHWM(); p.twin == nil && limit > 0 {
+		var dead <-chan struct{}
+		if c := p.conn.Load(); c != nil {
+			dead = c.Done()
+		}
+		for r.subq.len() >= limit {
+			select {
+			case <-r.subq.room:
+			case <-dead:
+				return
+			case <-r.s.closeCh:
+				return
+			}
+		}
+	}
+	r.subq.push(m)
+	signal(r.s.readable)
 }
 
 // subscriptionMessage is the message form of a subscription change: 0x01
@@ -131,38 +144,43 @@ func subscriptionMessage(topic []byte, on bool) [][]byte {
 	return [][]byte{append([]byte{flag}, topic...)}
 }
 
-// setSubscription changes the peer's subscriptions and reports whether
-// they changed. They are a set, as libzmq keeps them: a second SUBSCRIBE of
-// a topic changes nothing and one CANCEL removes it.
-func (p *pipe) setSubscription(topic []byte, on bool) bool {
-	p.subMu.Lock()
-	defer p.subMu.Unlock()
-	if !on {
-		return p.subs.remove(topic)
-	}
-	if !p.subs.add(topic) {
-		p.subs.remove(topic) // undo the second count
-		return false
-	}
-	return true
-}
-
 func (r *pubRouter) send(ctx context.Context, msg [][]byte, nonblock bool) error {
-	invert := r.s.opts.InvertMatching
-	for _, p := range r.s.snapshot() {
-		if p.gone.Load() {
-			continue
+	o := r.s.options()
+	r.gen++
+	targets := r.targets[:0]
+	r.mu.RLock()
+	r.index.matchOwners(msg[0], func(p *pipe) {
+		if p.pubMark != r.gen {
+			p.pubMark = r.gen
+			targets = append(targets, p)
 		}
-		p.subMu.Lock()
-		match := p.subs.match(msg[0]) != invert
-		p.subMu.Unlock()
-		if !match {
+	})
+	r.mu.RUnlock()
+	if o.InvertMatching {
+		matched := targets
+		targets = nil
+		for _, p := range r.s.snapshot() {
+			if p.pubMark != r.gen {
+				targets = append(targets, p)
+			}
+		}
+		clear(matched)
+		r.targets = matched[:0]
+	}
+	defer func() {
+		clear(targets)
+		if !o.InvertMatching {
+			r.targets = targets[:0]
+		}
+	}()
+	for _, p := range targets {
+		if p.gone.Load() {
 			continue
 		}
 		if p.trySend(msg) {
 			continue
 		}
-		if !r.xpub || !r.s.opts.XPubNoDrop {
+		if !r.xpub || !o.XPubNoDrop {
 			r.s.dropped.Add(1)
 			continue
 		}
@@ -186,11 +204,9 @@ func (r *pubRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, e
 		return nil, nil, ErrNotSupported
 	}
 	for {
-		select {
-		case m := <-r.subq:
+		if m, ok := r.subq.pop(); ok {
 			r.last = m.from
 			return m.msg, nil, nil
-		default:
 		}
 		m, p, err := r.fq.recv(ctx, r.s, true, nil)
 		if err != ErrWouldBlock || nonblock {
@@ -202,6 +218,71 @@ func (r *pubRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, e
 	}
 }
 
+// manual applies a subscription change to the peer of the last
+// subscription message received (XPUB_MANUAL).
+func (r *pubRouter) manual(topic []byte, on bool) error {
+	r.s.recvMu.Lock()
+	p := r.last
+	r.s.recvMu.Unlock()
+	if p == nil {
+		return ErrState
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if on {
+		r.index.addOwner(topic, p)
+	} else {
+		r.index.removeOwner(topic, p)
+	}
+	return nil
+}
+
+// subMsg is a subscription message for an XPUB application and the pipe
+// it came from.
+type subMsg struct {
+	msg  [][]byte
+	from *pipe
+}
+
+// subQueue holds subscription messages for an XPUB application.
+type subQueue struct {
+	mu    sync.Mutex
+	items []subMsg
+	head  int
+	room  chan struct{} // signalled when one is taken
+}
+
+func (q *subQueue) push(m subMsg) {
+	q.mu.Lock()
+	q.items = append(q.items, m)
+	q.mu.Unlock()
+}
+
+func (q *subQueue) pop() (subMsg, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.head == len(q.items) {
+		return subMsg{}, false
+	}
+	m := q.items[q.head]
+	q.items[q.head] = subMsg{}
+	q.head++
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+		if cap(q.items) > queueKeepCap {
+			q.items = nil
+		}
+	}
+	signal(q.room)
+	return m, true
+}
+
+func (q *subQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items) - q.head
+}
+
 // subRouter is SUB and XSUB (RFC 29): subscriptions go to every peer (as
 // SUBSCRIBE/CANCEL commands to ZMTP 3.1 peers and as 0x01/0x00 messages to
 // 3.0 peers) and are sent again on every new connection. SUB filters what
@@ -211,8 +292,10 @@ type subRouter struct {
 	xsub bool
 	fq   fairQueue
 
-	mu   sync.Mutex
-	subs trie
+	// mu orders subscription changes and their sending; nothing done
+	// under it waits (subscriptions are queued beside the HWM).
+	mu   sync.RWMutex
+	subs topicSet
 }
 
 func newSubRouter(s *Socket) *subRouter {
@@ -227,14 +310,15 @@ func (r *subRouter) intercept(p *pipe, msg [][]byte) bool { return false }
 // connected sends the peer every subscription.
 func (r *subRouter) connected(p *pipe, c *Conn) {
 	r.mu.Lock()
-	topics := r.subs.topics()
-	r.mu.Unlock()
-	for _, t := range topics {
-		sendSubscription(p, c, t, true)
-	}
+	defer r.mu.Unlock()
+	r.subs.each(func(t []byte) bool {
+		sendSubscription(p, c, append([]byte(nil), t...), true)
+		return true
+	})
 }
 
-// sendSubscription sends one subscription change on connection c of p.
+// sendSubscription sends one subscription change on connection c of p,
+// without waiting.
 func sendSubscription(p *pipe, c *Conn, topic []byte, on bool) {
 	name := frame.CmdCancel
 	if on {
@@ -248,10 +332,7 @@ func sendSubscription(p *pipe, c *Conn, topic []byte, on bool) {
 	case c.minor >= 1:
 		c.queueCommand(frame.Command{Name: name, Data: topic})
 	default:
-		select {
-		case p.out <- subscriptionMessage(topic, on):
-		case <-c.Done():
-		}
+		p.out.pushForce(subscriptionMessage(topic, on))
 	}
 }
 
@@ -259,19 +340,18 @@ func sendSubscription(p *pipe, c *Conn, topic []byte, on bool) {
 // subscribe, but an unsubscribe only when it removes the topic.
 func (r *subRouter) change(topic []byte, on bool) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	send := true
 	if on {
 		r.subs.add(topic)
 	} else {
 		send = r.subs.remove(topic)
 	}
-	pipes := r.s.snapshot()
 	if send {
-		for _, p := range pipes {
+		for _, p := range r.s.snapshot() {
 			sendSubscription(p, p.conn.Load(), topic, on)
 		}
 	}
-	r.mu.Unlock()
 }
 
 func (r *subRouter) send(ctx context.Context, msg [][]byte, nonblock bool) error {
@@ -294,10 +374,10 @@ func (r *subRouter) send(ctx context.Context, msg [][]byte, nonblock bool) error
 func (r *subRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, error) {
 	var keep func(*pipe, [][]byte) bool
 	if !r.xsub {
-		invert := r.s.opts.InvertMatching
+		invert := r.s.options().InvertMatching
 		keep = func(_ *pipe, m [][]byte) bool {
-			r.mu.Lock()
-			defer r.mu.Unlock()
+			r.mu.RLock()
+			defer r.mu.RUnlock()
 			return r.subs.match(m[0]) != invert
 		}
 	}
@@ -307,9 +387,9 @@ func (r *subRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, e
 // Subscribe adds a subscription of a SUB socket: messages whose first frame
 // starts with topic are delivered. An empty topic matches every message.
 // On an XPUB with XPubManual it subscribes the peer whose subscription
-// message Recv returned last (ZMQ_XPUB_MANUAL).
+// message Recv returned last (ZMQ_XPUB_MANUAL). It never waits for a peer.
 func (s *Socket) Subscribe(topic []byte) error {
-	if pr, ok := s.rt.(*pubRouter); ok && s.opts.XPubManual {
+	if pr, ok := s.rt.(*pubRouter); ok && s.options().XPubManual {
 		return pr.manual(topic, true)
 	}
 	r, ok := s.rt.(*subRouter)
@@ -322,26 +402,13 @@ func (s *Socket) Subscribe(topic []byte) error {
 
 // Unsubscribe removes one subscription added by Subscribe.
 func (s *Socket) Unsubscribe(topic []byte) error {
-	if pr, ok := s.rt.(*pubRouter); ok && s.opts.XPubManual {
+	if pr, ok := s.rt.(*pubRouter); ok && s.options().XPubManual {
 		return pr.manual(topic, false)
 	}
 	r, ok := s.rt.(*subRouter)
 	if !ok || r.xsub {
 		return ErrNotSupported
 	}
-	r.change(topic, false)
-	return nil
-}
-
-// manual applies a subscription change to the peer of the last
-// subscription message received (XPUB_MANUAL).
-func (r *pubRouter) manual(topic []byte, on bool) error {
-	r.s.recvMu.Lock()
-	p := r.last
-	r.s.recvMu.Unlock()
-	if p == nil {
-		return ErrState
-	}
-	p.setSubscription(topic, on)
+	r.change(append([]byte(nil), topic...), false)
 	return nil
 }

@@ -23,11 +23,11 @@ type reqRouter struct {
 }
 
 func (r *reqRouter) send(ctx context.Context, msg [][]byte, nonblock bool) error {
-	if r.waiting && !r.s.opts.ReqRelaxed {
+	if r.waiting && !r.s.options().ReqRelaxed {
 		return ErrState
 	}
 	env := make([][]byte, 0, len(msg)+2)
-	if r.s.opts.ReqCorrelate {
+	if r.s.options().ReqCorrelate {
 		r.id++
 		env = append(env, binary.BigEndian.AppendUint32(nil, r.id))
 	}
@@ -54,14 +54,14 @@ func (r *reqRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, e
 	}
 	r.waiting = false
 	skip := 1
-	if r.s.opts.ReqCorrelate {
+	if r.s.options().ReqCorrelate {
 		skip = 2
 	}
 	return m[skip:], p, nil
 }
 
 func (r *reqRouter) envelopeOK(m [][]byte) bool {
-	if r.s.opts.ReqCorrelate {
+	if r.s.options().ReqCorrelate {
 		return len(m) >= 3 && len(m[0]) == 4 && binary.BigEndian.Uint32(m[0]) == r.id && len(m[1]) == 0
 	}
 	return len(m) >= 2 && len(m[0]) == 0
@@ -70,28 +70,34 @@ func (r *reqRouter) envelopeOK(m [][]byte) bool {
 // idRouter is ROUTER: every peer has a routing id; received messages are
 // prefixed with the sender's and sent ones are routed by their first frame.
 type idRouter struct {
-	s      *Socket
-	fq     fairQueue
-	byID   map[string]*pipe // guarded by s.mu
-	nextID uint32
+	s       *Socket
+	fq      fairQueue
+	byID    map[string]*pipe   // guarded by s.mu
+	waiting map[string][]*pipe // peers whose id was taken, oldest first; guarded by s.mu
+	nextID  uint32
 }
 
 func newIDRouter(s *Socket) *idRouter {
-	return &idRouter{s: s, byID: map[string]*pipe{}, nextID: rand32()}
+	return &idRouter{s: s, byID: map[string]*pipe{}, waiting: map[string][]*pipe{}, nextID: rand32()}
 }
 
-// admit gives p its routing id: the peer's Identity when it sent one that
-// is free (or taken over with RouterHandover), else a generated one made
-// like libzmq's: a zero octet and a 32-bit counter.
-func (r *idRouter) admit(p *pipe) bool {
+// admit gives p its routing id: the peer's Identity (whatever its first
+// octet, as libzmq), or a generated one made like libzmq's, a zero octet
+// and a 32-bit counter, never one in use. A peer whose Identity is taken
+// takes it over with RouterHandover; without, it is kept connected but
+// unroutable, its messages unread, until the id is free again (libzmq
+// keeps such a peer too).
+func (r *idRouter) admit(p *pipe) admission {
 	id, _ := p.metadata().Lookup(frame.PropIdentity)
 	if len(p.fixedID) > 0 {
 		id = p.fixedID
 	}
 	if len(id) > 0 {
+		p.id = append([]byte(nil), id...)
 		if old, taken := r.byID[string(id)]; taken && old != p {
-			if !r.s.opts.RouterHandover {
-				return false
+			if !r.s.options().RouterHandover {
+				r.waiting[string(id)] = append(r.waiting[string(id)], p)
+				return waiting
 			}
 			delete(r.byID, string(id))
 			old.id = nil
@@ -99,13 +105,17 @@ func (r *idRouter) admit(p *pipe) bool {
 				c.fail(errHandedOver)
 			}
 		}
-		p.id = append([]byte(nil), id...)
 	} else {
-		r.nextID++
-		p.id = binary.BigEndian.AppendUint32([]byte{0}, r.nextID)
+		for {
+			r.nextID++
+			p.id = binary.BigEndian.AppendUint32([]byte{0}, r.nextID)
+			if _, taken := r.byID[string(p.id)]; !taken {
+				break
+			}
+		}
 	}
 	r.byID[string(p.id)] = p
-	return true
+	return admitted
 }
 
 func (r *idRouter) attached(p *pipe) {
@@ -114,14 +124,45 @@ func (r *idRouter) attached(p *pipe) {
 	}
 }
 
+// detached frees p's id; the oldest peer waiting for it takes it.
 func (r *idRouter) detached(p *pipe) {
-	if p.id != nil && r.byID[string(p.id)] == p {
-		delete(r.byID, string(p.id))
+	if p.id == nil || r.byID[string(p.id)] != p {
+		return
+	}
+	id := string(p.id)
+	delete(r.byID, id)
+	for len(r.waiting[id]) > 0 {
+		next := r.waiting[id][0]
+		r.forget(next)
+		if !next.gone.Load() {
+			r.byID[id] = next
+			r.s.attachLocked(next)
+			break
+		}
+	}
+}
+
+// forget drops p from the peers waiting for an id; s.mu is held.
+func (r *idRouter) forget(p *pipe) {
+	if p.id == nil {
+		return
+	}
+	list := r.waiting[string(p.id)]
+	for i, q := range list {
+		if q == p {
+			list = append(list[:i:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(r.waiting, string(p.id))
+	} else {
+		r.waiting[string(p.id)] = list
 	}
 }
 
 func (r *idRouter) connected(p *pipe, c *Conn) {
-	if r.s.opts.ProbeRouter {
+	if r.s.options().ProbeRouter {
 		p.trySend([][]byte{{}})
 	}
 }
@@ -136,7 +177,7 @@ func (r *idRouter) lookup(id []byte) *pipe {
 
 func (r *idRouter) send(ctx context.Context, msg [][]byte, nonblock bool) error {
 	p := r.lookup(msg[0])
-	mandatory := r.s.opts.RouterMandatory
+	mandatory := r.s.options().RouterMandatory
 	if p == nil || p.gone.Load() {
 		if mandatory {
 			return ErrHostUnreachable

@@ -34,7 +34,7 @@ func TestPlainSockets(t *testing.T) {
 	recv(t, cli)
 
 	// A wrong password: ERROR, an auth failure event, and no reconnect.
-	bad := newSock(t, Req, Options{Mechanism: mechanism.Plain{Username: "admin", Password: "wrong"}, ReconnectInterval: 10 * time.Millisecond})
+	bad := newSock(t, Req, Options{Mechanism: mechanism.Plain{Username: "admin", Password: "wrong"}, ReconnectInterval: DurationOf(10 * time.Millisecond)})
 	events := bad.Monitor(EventHandshakeFailedAuth | EventConnectRetried)
 	bad.Connect(ep)
 	select {

@@ -97,7 +97,7 @@ func TestRouterDuplicateIdentity(t *testing.T) {
 			t.Fatalf("got %q", got)
 		}
 		<-events
-		second := newSock(t, Dealer, Options{RoutingID: []byte("dup"), ReconnectInterval: -1})
+		second := newSock(t, Dealer, Options{RoutingID: []byte("dup"), ReconnectInterval: NoReconnect})
 		second.Connect(ep)
 		if handover {
 			<-events
@@ -122,7 +122,7 @@ func TestRouterDuplicateIdentity(t *testing.T) {
 // RC-03: with reconnection off, a lost connection is not remade.
 func TestNoReconnectWhenDisabled(t *testing.T) {
 	ep, conns := rawServer(t, "PULL")
-	push := newSock(t, Push, Options{ReconnectInterval: -1})
+	push := newSock(t, Push, Options{ReconnectInterval: NoReconnect})
 	events := push.Monitor(EventConnectRetried | EventDisconnected)
 	push.Connect(ep)
 	nc := <-conns
@@ -198,7 +198,7 @@ func TestStuckPeerAndLingerZero(t *testing.T) {
 	ep, conns := rawServer(t, "PULL")
 	pull := newSock(t, Pull, Options{})
 	good := bindLocal(t, pull)
-	push, _ := NewSocket(Push, Options{SendHWM: 10, Linger: -1})
+	push, _ := NewSocket(Push, Options{SendHWM: HWMOf(10), Linger: NoLinger})
 	push.Connect(ep)
 	<-conns // handshake done; this peer never reads
 	push.Connect(good)

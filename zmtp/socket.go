@@ -1,11 +1,13 @@
 package zmtp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/zmtp-go/zmtp/frame"
 	"github.com/zmtp-go/zmtp/mechanism"
@@ -65,12 +67,13 @@ func message(m [][]byte, p *pipe) Message {
 // from any goroutine.
 type Socket struct {
 	typ  SocketType
-	opts Options
+	opts atomic.Pointer[Options] // replaced whole by SetOptions
 	rt   router
 	zctx *Context // inproc namespace; nil when made by NewSocket
 
-	ctx    context.Context // cancelled by Close: stops dialers and listeners
-	cancel context.CancelFunc
+	ctx     context.Context // cancelled by Close once the linger is over: stops everything
+	cancel  context.CancelFunc
+	closeCh chan struct{} // closed when Close begins: blocked calls return ErrClosed
 
 	mu           sync.Mutex
 	pipes        []*pipe                 // attached pipes, in attach order
@@ -90,7 +93,8 @@ type Socket struct {
 	writable chan struct{} // a pipe took messages or was attached (capacity 1)
 	wg       sync.WaitGroup
 
-	dropped atomic.Int64 // messages dropped by PUB/XPUB at the HWM
+	dropped   atomic.Int64 // messages dropped by PUB/XPUB at the HWM
+	discarded atomic.Int64 // messages lost with their pipe, or by Close
 }
 
 // router is a socket type's routing rule over the socket's pipes.
@@ -114,18 +118,19 @@ type router interface {
 
 // NewSocket returns a socket of type t.
 func NewSocket(t SocketType, opts Options) (*Socket, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	s := &Socket{
 		typ:       t,
-		opts:      opts.normalize(),
 		endpoints: make(map[string]*endpoint),
 		aliases:   make(map[string]string),
 		readable:  make(chan struct{}, 1),
 		free:      make(chan [][]byte, freeListLen),
 		writable:  make(chan struct{}, 1),
+		closeCh:   make(chan struct{}),
 	}
-	if len(s.opts.RoutingID) > 255 || len(s.opts.RoutingID) > 0 && s.opts.RoutingID[0] == 0 {
-		return nil, errors.New("zmtp: RoutingID must be 1 to 255 octets and not start with 0")
-	}
+	s.opts.Store(&opts)
 	rt, err := newRouter(s)
 	if err != nil {
 		return nil, err
@@ -139,8 +144,45 @@ func NewSocket(t SocketType, opts Options) (*Socket, error) {
 func (s *Socket) Type() SocketType { return s.typ }
 
 // Dropped returns the number of messages a PUB or XPUB socket dropped
-// because a subscriber's queue was full.
+// because a subscriber's queue was full (ZeroMQ's semantics at the HWM).
 func (s *Socket) Dropped() int64 { return s.dropped.Load() }
+
+// Discarded returns the number of messages Send accepted that were then
+// discarded undelivered: queued for a peer whose connection went for good
+// (a peer that connected to us and left, an endpoint refused for good), or
+// still queued when Close gave up at the end of the linger period.
+func (s *Socket) Discarded() int64 { return s.discarded.Load() }
+
+// options returns the socket's current options; the caller must not
+// modify them.
+func (s *Socket) options() *Options { return s.opts.Load() }
+
+// SetOptions changes options of a live socket, as zmq_setsockopt does:
+// fn gets a copy of the current options to change. Linger,
+// RouterMandatory, RouterHandover, the XPub options, InvertMatching,
+// ReqRelaxed/ReqCorrelate and ProbeRouter apply at once; the high-water
+// marks apply to queues made from then on (new peers), as in libzmq;
+// the connection settings (heartbeats, HandshakeTimeout, MaxMessageSize,
+// Mechanism, RoutingID, reconnection, TCPKeepAlive) apply to connections
+// made from then on. Conflate cannot change.
+func (s *Socket) SetOptions(fn func(o *Options)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur := s.opts.Load()
+	o := *cur
+	o.RoutingID = bytes.Clone(o.RoutingID)
+	o.XPubWelcomeMsg = bytes.Clone(o.XPubWelcomeMsg)
+	fn(&o)
+	if err := o.validate(); err != nil {
+		return err
+	}
+	if o.Conflate != cur.Conflate {
+		return errors.New("zmtp: Conflate cannot change on a live socket")
+	}
+	s.opts.Store(&o)
+	signal(s.writable) // a waiting sender may be freed by a new option
+	return nil
+}
 
 // Send sends a multipart message (one []byte per frame), blocking as the
 // socket type dictates (for example while every peer's queue is full).
@@ -281,6 +323,12 @@ func (s *Socket) attach(p *pipe) bool {
 	if s.closed || p.attached {
 		return !s.closed
 	}
+	s.attachLocked(p)
+	return true
+}
+
+// attachLocked makes p routable; s.mu is held.
+func (s *Socket) attachLocked(p *pipe) {
 	p.attached = true
 	// Copy on write: senders and receivers hold snapshots.
 	s.pipes = append(s.pipes[:len(s.pipes):len(s.pipes)], p)
@@ -288,36 +336,62 @@ func (s *Socket) attach(p *pipe) bool {
 	s.rt.attached(p)
 	signal(s.writable)
 	signal(s.readable)
-	return true
 }
+
+// forgetter is implemented by routers that keep peers waiting for
+// admission; forget runs with s.mu held.
+type forgetter interface {
+	forget(p *pipe)
+}
+
+// admission is a router's answer to a new peer.
+type admission int
+
+const (
+	admitted admission = iota // routable
+	refused                   // closed (a second PAIR peer)
+	waiting                   // kept, not routable (a ROUTER peer whose id is taken)
+)
 
 // admitter is implemented by routers that may refuse a peer (PAIR takes
 // one) or must name it (ROUTER). admit runs with s.mu held.
 type admitter interface {
-	admit(p *pipe) bool
+	admit(p *pipe) admission
 }
 
 // attachPeer makes p routable once its handshake has succeeded, unless
-// the router refuses it.
-func (s *Socket) attachPeer(p *pipe) bool {
+// the router refuses it or keeps it waiting.
+func (s *Socket) attachPeer(p *pipe) admission {
 	s.mu.Lock()
 	if p.attached {
 		s.mu.Unlock()
-		return true
+		return admitted
 	}
-	if a, ok := s.rt.(admitter); ok && !s.closed && !a.admit(p) {
-		s.mu.Unlock()
-		return false
+	if a, ok := s.rt.(admitter); ok && !s.closed {
+		if ad := a.admit(p); ad != admitted {
+			s.mu.Unlock()
+			return ad
+		}
 	}
 	s.mu.Unlock()
-	return s.attach(p)
+	if !s.attach(p) {
+		return refused
+	}
+	return admitted
 }
 
 // pipeGone is called when p will see no more connections. It stops being
-// routable; messages it received stay readable until taken.
+// routable; messages it received stay readable until taken, and those
+// queued for the peer are discarded (and counted).
 func (s *Socket) pipeGone(p *pipe) {
-	p.gone.Store(true)
-	if len(p.in) == 0 {
+	if p.gone.Swap(true) {
+		signal(s.readable)
+		return
+	}
+	if p.twin == nil && !s.closing.Load() {
+		s.discarded.Add(int64(p.out.discard(true)))
+	}
+	if p.in.ready() == 0 {
 		s.detach(p)
 	}
 	signal(s.readable)
@@ -329,6 +403,9 @@ func (s *Socket) detach(p *pipe) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !p.attached {
+		if f, ok := s.rt.(forgetter); ok {
+			f.forget(p) // it may have been waiting for admission
+		}
 		return
 	}
 	p.attached = false
@@ -363,34 +440,36 @@ func signal(ch chan struct{}) {
 
 // connConfig returns the connection settings for a connection of p.
 func (s *Socket) connConfig(p *pipe) ConnConfig {
+	o := s.options()
 	return ConnConfig{
 		SocketType:        string(s.typ),
-		Identity:          s.opts.RoutingID,
-		Mechanism:         s.opts.Mechanism,
-		HandshakeTimeout:  s.opts.HandshakeTimeout,
-		HeartbeatInterval: s.opts.HeartbeatInterval,
-		HeartbeatTTL:      s.opts.HeartbeatTTL,
-		HeartbeatTimeout:  s.opts.HeartbeatTimeout,
-		MaxMessageSize:    s.opts.MaxMessageSize,
-		CloseTimeout:      s.opts.Linger,
-		Logger:            s.opts.Logger,
-		sendq:             p.out,
-		recvq:             p.in,
-		onRecv:            func() { signal(s.readable) },
-		onSent:            func() { signal(s.writable) },
-		OnCommand:         func(cmd frame.Command) { s.rt.onCommand(p, cmd) },
-		intercept:         func(m [][]byte) bool { return s.rt.intercept(p, m) },
-		conflate:          s.opts.Conflate,
-		free:              s.free,
-		// The peer's metadata must be in place before its first message
-		// can be received, since each Message carries it.
-		onReady: func(c *Conn) { p.info.Store(&peerInfo{md: c.PeerMetadata(), minor: int(c.minor)}) },
+		Identity:          o.RoutingID,
+		Mechanism:         o.Mechanism,
+		HandshakeTimeout:  o.handshakeTimeout(),
+		HeartbeatInterval: o.HeartbeatInterval,
+		HeartbeatTTL:      o.HeartbeatTTL,
+		HeartbeatTimeout:  o.HeartbeatTimeout,
+		MaxMessageSize:    o.MaxMessageSize,
+		Logger:            o.Logger,
+		sess:              p,
 	}
 }
 
-// Close closes every endpoint and connection, delivering queued messages
-// for at most Linger, and waits for the socket's goroutines to end.
-func (s *Socket) Close() error {
+// Close closes the socket: it stops listening at once, then delivers the
+// messages still queued, on connections that are up and on those still
+// being made (a Connect whose peer is not there yet, a handshake, a
+// reconnection), for as long as Linger allows, and finally closes every
+// connection and waits for the socket's goroutines to end. With the
+// default Linger (LingerForever) it waits until everything is delivered;
+// CloseContext bounds the wait with a context.
+//
+// Close returns nil when nothing was left undelivered, or an
+// *UndeliveredError that counts the messages it discarded. It is
+// idempotent: later calls return nil.
+func (s *Socket) Close() error { return s.CloseContext(context.Background()) }
+
+// CloseContext is Close whose wait for delivery also ends when ctx does.
+func (s *Socket) CloseContext(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -398,12 +477,21 @@ func (s *Socket) Close() error {
 	}
 	s.closed = true
 	s.closing.Store(true)
+	close(s.closeCh)
 	eps := make([]*endpoint, 0, len(s.endpoints))
 	for _, ep := range s.endpoints {
 		eps = append(eps, ep)
 	}
 	s.endpoints = map[string]*endpoint{}
 	s.mu.Unlock()
+	// Listeners stop at once; connections and dialers go on delivering.
+	for _, ep := range eps {
+		if ep.ln != nil {
+			ep.ln.Close()
+		}
+	}
+	s.linger(ctx, eps)
+	left := s.undelivered(eps)
 	s.cancel()
 	for _, ep := range eps {
 		ep.close()
@@ -411,19 +499,119 @@ func (s *Socket) Close() error {
 	}
 	s.wg.Wait()
 	s.stopMonitors()
+	if left > 0 {
+		s.discarded.Add(int64(left))
+		return &UndeliveredError{Messages: left}
+	}
 	return nil
 }
 
-// waitOn blocks until ch is signalled, ctx ends or the socket closes.
+// linger waits until every message queued for a network peer is written,
+// Linger runs out or ctx ends.
+func (s *Socket) linger(ctx context.Context, eps []*endpoint) {
+	d := s.options().linger()
+	if d == 0 || s.undelivered(eps) == 0 {
+		return
+	}
+	var expired <-chan time.Time
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		expired = t.C
+	}
+	for s.undelivered(eps) > 0 {
+		select {
+		case <-s.writable: // a writer wrote, or a pipe went
+		case <-expired:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// undelivered counts the messages queued for network peers, in queues and
+// in writers' hands, on the socket's pipes and those of its Connects.
+// Messages queued for an inproc peer are already the peer's to read.
+func (s *Socket) undelivered(eps []*endpoint) int {
+	n := 0
+	seen := map[*pipe]bool{}
+	count := func(p *pipe) {
+		if p == nil || p.twin != nil || p.gone.Load() || seen[p] {
+			return
+		}
+		seen[p] = true
+		n += p.out.len()
+	}
+	for _, p := range s.snapshot() {
+		count(p)
+	}
+	for _, e := range eps {
+		e.mu.Lock()
+		p := e.pipe
+		e.mu.Unlock()
+		count(p)
+	}
+	return n
+}
+
+// waitOn blocks until ch is signalled, ctx ends or the socket closes. It
+// does not wait on a socket whose every endpoint has failed for good: it
+// returns why instead.
 func (s *Socket) waitOn(ctx context.Context, ch chan struct{}) error {
+	if err := s.hopeless(); err != nil {
+		return err
+	}
 	select {
 	case <-ch:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-s.ctx.Done():
+	case <-s.closeCh:
 		return ErrClosed
 	}
+}
+
+// hopeless returns why no message can ever move: every endpoint of the
+// socket has failed for good. It is nil while any endpoint lives (or the
+// socket has none yet).
+func (s *Socket) hopeless() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.endpoints) == 0 {
+		return nil
+	}
+	var errs []error
+	for _, e := range s.endpoints {
+		if e.failed == nil {
+			return nil
+		}
+		errs = append(errs, e.failed)
+	}
+	return errors.Join(errs...)
+}
+
+// Err reports what stops the socket's endpoints from working: each
+// Connect that gave up for good (its peer refused us: authentication, an
+// incompatible socket type or mechanism; or its connection ended with
+// reconnection off) and each Connect whose last handshake failed while it
+// goes on retrying (a wrong CURVE server key, say), as *EndpointError
+// values joined. It is nil when every endpoint is up or merely waiting for
+// its peer. Once every endpoint has given up, Send, Recv and their Try
+// forms return the same error instead of waiting.
+func (s *Socket) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, e := range s.endpoints {
+		switch {
+		case e.failed != nil:
+			errs = append(errs, e.failed)
+		case e.lastErr != nil:
+			errs = append(errs, &EndpointError{Endpoint: e.addr, Err: e.lastErr, Retrying: true})
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // String names the socket's type.

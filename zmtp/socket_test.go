@@ -11,8 +11,13 @@ import (
 	"time"
 )
 
+// newSock makes a socket closed at the end of the test; unless the test
+// sets a Linger, Close discards what is left (NoLinger).
 func newSock(t *testing.T, typ SocketType, opts Options) *Socket {
 	t.Helper()
+	if opts.Linger == (Duration{}) {
+		opts.Linger = NoLinger
+	}
 	s, err := NewSocket(typ, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +192,7 @@ func TestConnectBeforeBindAndReconnect(t *testing.T) {
 	}
 	ep := "tcp://" + ln.Addr().String()
 	ln.Close()
-	push := newSock(t, Push, Options{ReconnectInterval: 10 * time.Millisecond})
+	push := newSock(t, Push, Options{ReconnectInterval: DurationOf(10 * time.Millisecond)})
 	push.Connect(ep)
 	send(t, push, "queued before bind")
 	pull := newSock(t, Pull, Options{})

@@ -25,20 +25,21 @@ func (e *endpoint) serveRaw(ctx context.Context, p *pipe, nc net.Conn) {
 	s := e.s
 	remote := addrString(nc.RemoteAddr())
 	p.info.Store(&peerInfo{md: frame.Metadata{{Name: frame.PropPeerAddr, Value: []byte(remote)}}, minor: 1})
-	if !s.attachPeer(p) {
+	if s.attachPeer(p) != admitted {
 		nc.Close()
 		return
 	}
 	s.emit(Event{Type: EventHandshakeSucceeded, Endpoint: e.addr, Remote: remote})
 	rctx, cancel := context.WithCancel(ctx)
 	deliver := func(m [][]byte) bool {
-		select {
-		case p.in <- m:
-			signal(s.readable)
-			return true
-		case <-rctx.Done():
-			return false
+		for !p.in.push(m) {
+			select {
+			case <-p.inRoom:
+			case <-rctx.Done():
+				return false
+			}
 		}
+		return true
 	}
 	deliver([][]byte{{}}) // connection notification
 	var wg sync.WaitGroup
@@ -48,18 +49,21 @@ func (e *endpoint) serveRaw(ctx context.Context, p *pipe, nc net.Conn) {
 		defer wg.Done()
 		defer nc.Close()
 		for {
-			select {
-			case m := <-p.out:
-				signal(s.writable)
-				if len(m) == 0 || len(m) == 1 && len(m[0]) == 0 {
-					closedByApp.Store(true)
-					return // the application closes the connection
-				}
-				bufs := net.Buffers(m)
-				if _, err := bufs.WriteTo(nc); err != nil {
+			m, ok := p.out.pop()
+			if !ok {
+				select {
+				case <-p.outReady:
+					continue
+				case <-rctx.Done():
 					return
 				}
-			case <-rctx.Done():
+			}
+			if len(m) == 0 || len(m) == 1 && len(m[0]) == 0 {
+				closedByApp.Store(true)
+				return // the application closes the connection
+			}
+			bufs := net.Buffers(m)
+			if _, err := bufs.WriteTo(nc); err != nil {
 				return
 			}
 		}
@@ -80,11 +84,7 @@ func (e *endpoint) serveRaw(ctx context.Context, p *pipe, nc net.Conn) {
 	if ctx.Err() == nil && !closedByApp.Load() {
 		// Disconnection notification (not when the application itself
 		// closed the connection, as libzmq), then the pipe goes.
-		select {
-		case p.in <- [][]byte{{}}:
-			signal(s.readable)
-		default:
-		}
+		p.in.push([][]byte{{}})
 		s.emit(Event{Type: EventDisconnected, Endpoint: e.addr, Remote: remote})
 	}
 }

@@ -59,20 +59,39 @@ func (b *batch) writeTo(nc net.Conn) (int64, error) {
 	return n, err
 }
 
-// writeLoop is the connection's only writer. It takes queued messages and
-// commands, batches them, writes, and sends heartbeats.
+// writeLoop is the connection's only writer. It writes the handshake's
+// octets, then takes queued messages and commands, batches them, writes,
+// and sends heartbeats.
 func (c *Conn) writeLoop() {
 	defer c.wg.Done()
+	var err error
+	for b := range c.hsOut {
+		if err == nil {
+			_, err = c.nc.Write(b)
+		}
+	}
+	if !c.hsOK {
+		return // the handshake failed; newConn ends the connection
+	}
+	if err != nil {
+		c.fail(err)
+		return
+	}
 	w := writer{c: c, b: batch{buf: make([]byte, 0, batchSize)}}
-	err := w.run()
-	c.fail(err)
+	c.fail(w.run())
 }
+
+// takeMax is the most messages the writer takes from its queue at once.
+const takeMax = 256
 
 type writer struct {
 	c       *Conn
 	b       batch
-	scratch []byte   // sealed frames too big for buf
-	ping    [16]byte // PING command body
+	taken   [][][]byte // messages taken from the queue, reused
+	held    int        // messages taken and not yet written
+	added   int        // of those, messages wholly in the batch
+	scratch []byte     // sealed frames too big for buf
+	ping    [16]byte   // PING command body
 
 	// Heartbeat state.
 	hb          *time.Timer
@@ -92,16 +111,15 @@ func (w *writer) run() error {
 		defer w.hb.Stop()
 		hbC = w.hb.C
 	}
+	defer w.release()
+	outReady, _ := c.sess.wakeups()
 	for {
+		if err := w.writeQueued(); err != nil {
+			return err
+		}
 		select {
-		case m := <-c.sendq:
-			if err := w.addMessage(m); err != nil {
-				return err
-			}
-		case it := <-c.ctrlq:
-			if err := w.addCommand(it.body); err != nil {
-				return err
-			}
+		case <-outReady:
+		case <-c.ctrlReady:
 		case <-hbC:
 			if err := w.heartbeat(); err != nil {
 				return err
@@ -111,39 +129,47 @@ func (w *writer) run() error {
 		case <-c.dead:
 			return nil
 		}
-		if err := w.gather(); err != nil {
-			return err
-		}
-		if c.cfg.onSent != nil {
-			c.cfg.onSent()
-		}
-		if err := w.flush(); err != nil {
-			return err
-		}
 	}
 }
 
-// gather adds whatever else is queued, without blocking, until the batch
-// is full.
-func (w *writer) gather() error {
+// writeQueued writes every queued command and message, in batches, until
+// both queues are empty.
+func (w *writer) writeQueued() error {
 	c := w.c
-	for w.b.room() > 0 {
-		select {
-		case m := <-c.sendq:
+	for {
+		cmds := c.ctrl.take(w.taken[:0], 0)
+		for _, cmd := range cmds {
+			if err := w.addCommand(cmd[0]); err != nil {
+				return err
+			}
+		}
+		c.ctrl.release(len(cmds))
+		clear(cmds)
+		msgs := c.out.take(cmds[:0], takeMax)
+		w.taken = msgs[:0]
+		if len(cmds) == 0 && len(msgs) == 0 {
+			return w.flush()
+		}
+		w.held += len(msgs)
+		for _, m := range msgs {
 			if err := w.addMessage(m); err != nil {
 				return err
 			}
-		case it := <-c.ctrlq:
-			if err := w.addCommand(it.body); err != nil {
-				return err
-			}
-		default:
-			return nil
 		}
+		clear(msgs)
 	}
-	return nil
 }
 
+// release ends the queue's hold on messages the writer abandons.
+func (w *writer) release() {
+	if w.held > 0 {
+		w.c.out.release(w.held)
+		w.held, w.added = 0, 0
+	}
+}
+
+// flush writes the batch; the messages in it stop counting against the
+// high-water mark once written.
 func (w *writer) flush() error {
 	if w.b.empty() {
 		return nil
@@ -151,6 +177,11 @@ func (w *writer) flush() error {
 	n, err := w.b.writeTo(w.c.nc)
 	w.c.stats.bytesOut.Add(n)
 	w.c.stats.writes.Add(1)
+	if err == nil && w.added > 0 {
+		w.c.out.release(w.added)
+		w.held -= w.added
+		w.added = 0
+	}
 	return err
 }
 
@@ -166,6 +197,7 @@ func (w *writer) addMessage(m [][]byte) error {
 		}
 	}
 	w.c.stats.msgsOut.Add(1)
+	w.added++
 	return nil
 }
 
@@ -254,22 +286,8 @@ func (w *writer) heartbeat() error {
 	return nil
 }
 
-// drainAndClose writes what is queued, bounded by CloseTimeout, then ends
-// the connection.
+// drainAndClose writes what is queued, bounded by the write deadline Close
+// set, then ends the connection.
 func (w *writer) drainAndClose() error {
-	c := w.c
-	if c.cfg.CloseTimeout < 0 {
-		return nil
-	}
-	c.nc.SetWriteDeadline(time.Now().Add(c.cfg.CloseTimeout))
-	for {
-		select {
-		case m := <-c.sendq:
-			if err := w.addMessage(m); err != nil {
-				return err
-			}
-		default:
-			return w.flush()
-		}
-	}
+	return w.writeQueued()
 }

@@ -42,7 +42,7 @@ func (z *zapClient) Authenticate(ctx context.Context, req *mechanism.ZAPRequest)
 	if !bound {
 		return mechanism.ZAPResponse{}, ErrNoZAPHandler
 	}
-	s, err := z.zc.NewSocket(Req, Options{Linger: -1})
+	s, err := z.zc.NewSocket(Req, Options{Linger: NoLinger})
 	if err != nil {
 		return mechanism.ZAPResponse{}, err
 	}

@@ -26,7 +26,7 @@ func (ours) pushPull(tr transport, size, count int) (res childResult, err error)
 	newSocket := zmtp.NewSocket
 	ep := "tcp://127.0.0.1:*"
 	pullOpts := zmtp.Options{}
-	pushOpts := zmtp.Options{Linger: senderLinger}
+	pushOpts := zmtp.Options{Linger: zmtp.DurationOf(senderLinger)}
 	switch tr {
 	case inproc:
 		newSocket = zmtp.NewContext().NewSocket
@@ -167,7 +167,7 @@ func (ours) pubSub(subs, size, count int) (res childResult, err error) {
 	defer cancel()
 	// XPUB with XPubNoDrop: a PUB drops at the high-water mark, and
 	// throughput with drops measures nothing useful.
-	pub, err := zmtp.NewSocket(zmtp.XPub, zmtp.Options{XPubNoDrop: true, Linger: senderLinger})
+	pub, err := zmtp.NewSocket(zmtp.XPub, zmtp.Options{XPubNoDrop: true, Linger: zmtp.DurationOf(senderLinger)})
 	if err != nil {
 		return res, err
 	}

@@ -12,7 +12,7 @@ import (
 
 func main() {
 	ep, size, count := perf.Args("remote_thr <connect-to> <message-size> <message-count>")
-	s := perf.Open(zmtp.Push, zmtp.Options{Linger: time.Hour}, ep, false)
+	s := perf.Open(zmtp.Push, zmtp.Options{Linger: zmtp.DurationOf(time.Hour)}, ep, false)
 	ctx := context.Background()
 	body := make([]byte, size)
 	for range count {

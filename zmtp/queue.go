@@ -1,0 +1,209 @@
+package zmtp
+
+import "sync"
+
+// queue is a FIFO of messages between one producer side and one consumer
+// side, bounded by a high-water mark counted in messages. Its memory grows
+// with use and is given back when it drains, so an idle queue costs a few
+// dozen octets whatever its high-water mark.
+//
+// Messages a consumer has taken but not finished with (a connection's
+// writer holds them until they are written) still count against the mark:
+// they are held until release. The wake functions run without the lock
+// and must not block.
+type queue struct {
+	mu       sync.Mutex
+	ring     [][][]byte // len(ring) is the capacity, a power of two or 0
+	head, n  int
+	held     int  // taken by the consumer, not yet released
+	hwm      int  // 0: no limit
+	conflate bool // keeps only the newest message
+	dead     bool // no more pushes are accepted
+
+	onPush func() // a message was added (wakes the consumer)
+	onRoom func() // room appeared or the queue drained (wakes the producer)
+}
+
+// Limits of the memory a queue keeps while empty.
+const (
+	queueMinCap  = 8
+	queueKeepCap = 64 // a drained queue larger than this gives its ring back
+)
+
+func newQueue(hwm int, conflate bool, onPush, onRoom func()) *queue {
+	return &queue{hwm: hwm, conflate: conflate, onPush: onPush, onRoom: onRoom}
+}
+
+// full reports whether a push would exceed the high-water mark; q.mu held.
+func (q *queue) full() bool {
+	return q.hwm > 0 && q.n+q.held >= q.hwm
+}
+
+// push adds m unless the queue is at its high-water mark (or dead). With
+// conflate it replaces whatever is queued and always succeeds.
+func (q *queue) push(m [][]byte) bool {
+	q.mu.Lock()
+	if q.dead {
+		q.mu.Unlock()
+		return false
+	}
+	if q.conflate {
+		for q.n > 0 {
+			q.popLocked()
+		}
+	} else if q.full() {
+		q.mu.Unlock()
+		return false
+	}
+	q.pushLocked(m)
+	q.mu.Unlock()
+	if q.onPush != nil {
+		q.onPush()
+	}
+	return true
+}
+
+// pushForce adds m whatever the high-water mark: for the few messages
+// that ZeroMQ queues beside the user's (subscriptions to ZMTP 3.0 peers).
+func (q *queue) pushForce(m [][]byte) bool {
+	q.mu.Lock()
+	if q.dead {
+		q.mu.Unlock()
+		return false
+	}
+	q.pushLocked(m)
+	q.mu.Unlock()
+	if q.onPush != nil {
+		q.onPush()
+	}
+	return true
+}
+
+func (q *queue) pushLocked(m [][]byte) {
+	if q.n == len(q.ring) {
+		q.grow()
+	}
+	q.ring[(q.head+q.n)&(len(q.ring)-1)] = m
+	q.n++
+}
+
+func (q *queue) grow() {
+	c := max(2*len(q.ring), queueMinCap)
+	ring := make([][][]byte, c)
+	for i := range q.n {
+		ring[i] = q.ring[(q.head+i)&(len(q.ring)-1)]
+	}
+	q.ring, q.head = ring, 0
+}
+
+func (q *queue) popLocked() [][]byte {
+	m := q.ring[q.head]
+	q.ring[q.head] = nil
+	q.head = (q.head + 1) & (len(q.ring) - 1)
+	q.n--
+	if q.n == 0 {
+		q.head = 0
+		if len(q.ring) > queueKeepCap {
+			q.ring = nil
+		}
+	}
+	return m
+}
+
+// pop takes the oldest message.
+func (q *queue) pop() ([][]byte, bool) {
+	q.mu.Lock()
+	if q.n == 0 {
+		q.mu.Unlock()
+		return nil, false
+	}
+	wasFull := q.full()
+	m := q.popLocked()
+	q.mu.Unlock()
+	if wasFull && q.onRoom != nil {
+		q.onRoom()
+	}
+	return m, true
+}
+
+// take moves up to max messages (all when max <= 0) to dst and counts them
+// as held until release.
+func (q *queue) take(dst [][][]byte, max int) [][][]byte {
+	q.mu.Lock()
+	for k := 0; q.n > 0 && (max <= 0 || k < max); k++ {
+		dst = append(dst, q.popLocked())
+		q.held++
+	}
+	q.mu.Unlock()
+	return dst
+}
+
+// release ends the hold on k messages taken with take.
+func (q *queue) release(k int) {
+	if k == 0 {
+		return
+	}
+	q.mu.Lock()
+	q.held -= k
+	q.mu.Unlock()
+	if q.onRoom != nil {
+		q.onRoom()
+	}
+}
+
+// len returns the number of messages queued, held ones included.
+func (q *queue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n + q.held
+}
+
+// ready returns the number of messages queued and not taken.
+func (q *queue) ready() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n
+}
+
+// isDead reports whether the queue refuses every push.
+func (q *queue) isDead() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.dead
+}
+
+// isFull reports whether a push would fail at the high-water mark.
+func (q *queue) isFull() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.full()
+}
+
+// setHWM changes the high-water mark.
+func (q *queue) setHWM(hwm int) {
+	q.mu.Lock()
+	q.hwm = hwm
+	q.mu.Unlock()
+	if q.onRoom != nil {
+		q.onRoom()
+	}
+}
+
+// discard drops every queued message (not held ones), refuses further
+// pushes when kill is set, and returns how many it dropped.
+func (q *queue) discard(kill bool) int {
+	q.mu.Lock()
+	n := q.n
+	for q.n > 0 {
+		q.popLocked()
+	}
+	q.ring = nil
+	if kill {
+		q.dead = true
+	}
+	q.mu.Unlock()
+	if q.onRoom != nil {
+		q.onRoom()
+	}
+	return n
+}

@@ -1,0 +1,61 @@
+package zmtp
+
+import "github.com/zmtp-go/zmtp/frame"
+
+// session is all a connection (the engine) knows of what owns it: a pair
+// of queues that may outlive the connection and a few events. A socket's
+// pipe is one; a standalone Conn has its own (connSession).
+type session interface {
+	// queues returns the messages to write and the queue that receives
+	// what is read.
+	queues() (out, in *queue)
+	// wakeups returns the channels signalled when out gets a message (the
+	// writer waits on it) and when in gets room (the reader waits on it).
+	wakeups() (outReady, inRoom <-chan struct{})
+	// ready runs once the handshake has succeeded, before any message is
+	// delivered.
+	ready(c *Conn)
+	// command receives SUBSCRIBE, CANCEL, JOIN and LEAVE on the reader
+	// goroutine; cmd.Data is valid only during the call.
+	command(cmd frame.Command)
+	// intercept may consume a received message before it is queued
+	// (ZMTP 3.0 subscriptions); it reports whether it did.
+	intercept(m [][]byte) bool
+	// recycled returns a source of single-frame messages whose memory may
+	// be received into again, or nil.
+	recycled() <-chan [][]byte
+}
+
+// connSession is the session of a standalone Conn: queues of the
+// configured lengths and the OnCommand hook.
+type connSession struct {
+	out, in        *queue
+	outReady, room chan struct{} // for the writer and the reader
+	sendRoom       chan struct{} // out has room: for Conn.Send
+	recvReady      chan struct{} // in has a message: for Conn.Recv
+	onCommand      func(frame.Command)
+}
+
+func newConnSession(cfg ConnConfig) *connSession {
+	s := &connSession{
+		outReady:  make(chan struct{}, 1),
+		room:      make(chan struct{}, 1),
+		sendRoom:  make(chan struct{}, 1),
+		recvReady: make(chan struct{}, 1),
+		onCommand: cfg.OnCommand,
+	}
+	s.out = newQueue(cfg.SendQueueLen, false, func() { signal(s.outReady) }, func() { signal(s.sendRoom) })
+	s.in = newQueue(cfg.RecvQueueLen, false, func() { signal(s.recvReady) }, func() { signal(s.room) })
+	return s
+}
+
+func (s *connSession) queues() (out, in *queue)                    { return s.out, s.in }
+func (s *connSession) wakeups() (outReady, inRoom <-chan struct{}) { return s.outReady, s.room }
+func (s *connSession) ready(*Conn)                                 {}
+func (s *connSession) intercept([][]byte) bool                     { return false }
+func (s *connSession) recycled() <-chan [][]byte                   { return nil }
+func (s *connSession) command(cmd frame.Command) {
+	if s.onCommand != nil {
+		s.onCommand(cmd)
+	}
+}
