@@ -32,43 +32,29 @@ type endpoint struct {
 	connectID []byte  // ConnectOptions.RoutingID
 	inproc    string  // the name of an inproc endpoint
 	twins     []*pipe // inproc: the bound side's pipes
+
+	source net.Addr // the source address of a tcp Connect, or nil
 }
 
 // parseEndpoint splits "transport://address".
 func parseEndpoint(ep string) (transport, addr string, err error) {
 	transport, addr, ok := strings.Cut(ep, "://")
 	if !ok || addr == "" {
-		return "", "", fmt.Errorf("zmtp: invalid endpoint %q", ep)
+		return "", "", &EndpointError{Endpoint: ep, Reason: "not transport://address"}
 	}
 	switch transport {
 	case "tcp", "ipc", "inproc":
 		return transport, addr, nil
 	}
-	return "", "", fmt.Errorf("zmtp: unsupported transport %q", transport)
+	return "", "", &EndpointError{Endpoint: ep, Reason: fmt.Sprintf("unsupported transport %q", transport)}
 }
 
-// tcpAddr turns libzmq's tcp address forms into Go's: "*" for all
-// interfaces or an ephemeral port, and [v6] brackets kept.
-func tcpAddr(addr string, bind bool) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", fmt.Errorf("zmtp: invalid tcp address %q: %w", addr, err)
-	}
-	if bind {
-		if host == "*" {
-			host = ""
-		}
-		if port == "*" {
-			port = "0"
-		}
-	}
-	return net.JoinHostPort(host, port), nil
-}
-
-// Bind listens on an endpoint: tcp://host:port (host "*" for every
-// interface, port "*" for an ephemeral one; IPv6 hosts in brackets) or
-// ipc://path. Peers that connect are routable once their handshake has
-// succeeded. LastEndpoint returns the address actually bound.
+// Bind listens on an endpoint: tcp://host:port (host "*" for every IPv4
+// interface, an IP address, IPv6 in brackets, or a network interface name;
+// port "*" for an ephemeral one) or ipc://path. Peers that connect are
+// routable once their handshake has succeeded. LastEndpoint returns the
+// address actually bound. A malformed endpoint is refused with an error
+// matching ErrInvalidEndpoint.
 func (s *Socket) Bind(ep string) error {
 	transport, addr, err := parseEndpoint(ep)
 	if err != nil {
@@ -80,12 +66,12 @@ func (s *Socket) Bind(ep string) error {
 	var ln net.Listener
 	switch transport {
 	case "tcp":
-		a, err := tcpAddr(addr, true)
+		network, a, err := resolveTCP(addr, true)
 		if err != nil {
 			return err
 		}
 		lc := net.ListenConfig{KeepAlive: s.opts.TCPKeepAlive}
-		if ln, err = lc.Listen(s.ctx, "tcp", a); err != nil {
+		if ln, err = lc.Listen(s.ctx, network, a); err != nil {
 			s.emit(Event{Type: EventBindFailed, Endpoint: ep, Err: err})
 			return err
 		}
@@ -121,10 +107,13 @@ func (s *Socket) Bind(ep string) error {
 	return nil
 }
 
-// Connect connects to an endpoint (tcp://host:port or ipc://path) and
-// keeps reconnecting when the connection fails or the peer is not there
-// yet. It returns at once; messages sent meanwhile are queued for the peer
-// (unless Immediate is set).
+// Connect connects to an endpoint (tcp://host:port, possibly with a source
+// address as tcp://source:port;host:port, or ipc://path) and keeps
+// reconnecting when the connection fails or the peer is not there yet. It
+// returns at once; messages sent meanwhile are queued for the peer (unless
+// Immediate is set). A malformed endpoint, or one that cannot be connected
+// to such as tcp://*:5555, is refused with an error matching
+// ErrInvalidEndpoint.
 func (s *Socket) Connect(ep string) error { return s.ConnectWith(ep, ConnectOptions{}) }
 
 // ConnectOptions are settings for one Connect.
@@ -147,14 +136,13 @@ func (s *Socket) ConnectWith(ep string, co ConnectOptions) error {
 	if transport == "inproc" {
 		return s.connectInproc(addr)
 	}
-	network := "unix"
+	network, source := "unix", net.Addr(nil)
 	if transport == "tcp" {
-		if addr, err = tcpAddr(addr, false); err != nil {
+		if network, addr, source, err = resolveTCPDial(addr); err != nil {
 			return err
 		}
-		network = "tcp"
 	}
-	e := &endpoint{s: s, addr: ep, done: make(chan struct{}), conns: map[*Conn]struct{}{}}
+	e := &endpoint{s: s, addr: ep, source: source, done: make(chan struct{}), conns: map[*Conn]struct{}{}}
 	e.connectID = bytes.Clone(co.RoutingID)
 	e.pipe = e.newPipe()
 	s.mu.Lock()
@@ -179,9 +167,10 @@ func (s *Socket) ConnectWith(ep string, co ConnectOptions) error {
 }
 
 // dialer returns the function that makes connections for a Connect: a
-// net.Dialer with the keep-alive option, or a SOCKS5 dialer through it.
-func (s *Socket) dialer(network string) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	d := &net.Dialer{KeepAlive: s.opts.TCPKeepAlive}
+// net.Dialer with the keep-alive option and the source address local (nil
+// for none), or a SOCKS5 dialer through it.
+func (s *Socket) dialer(network string, local net.Addr) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{KeepAlive: s.opts.TCPKeepAlive, LocalAddr: local}
 	if network != "tcp" || s.opts.SOCKSProxy == "" {
 		return d.DialContext
 	}
@@ -349,7 +338,7 @@ func (e *endpoint) dialLoop(ctx context.Context, network, addr string) {
 		s.pipeGone(e.pipe)
 	}()
 	ivl := s.opts.ReconnectInterval
-	dial := s.dialer(network)
+	dial := s.dialer(network, e.source)
 	for {
 		nc, err := dial(ctx, network, addr)
 		if err != nil && ctx.Err() == nil {
