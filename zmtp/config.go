@@ -94,6 +94,9 @@ func (c ConnConfig) normalize() (ConnConfig, error) {
 	if c.Mechanism == nil {
 		c.Mechanism = mechanism.Null{}
 	}
+	if err := mechanism.Validate(c.Mechanism); err != nil {
+		return c, err
+	}
 	if c.HandshakeTimeout == 0 {
 		c.HandshakeTimeout = DefaultHandshakeTimeout
 	}

@@ -126,6 +126,9 @@ func NewSocket(t SocketType, opts Options) (*Socket, error) {
 	if len(s.opts.RoutingID) > 255 || len(s.opts.RoutingID) > 0 && s.opts.RoutingID[0] == 0 {
 		return nil, errors.New("zmtp: RoutingID must be 1 to 255 octets and not start with 0")
 	}
+	if err := mechanism.Validate(s.opts.Mechanism); err != nil {
+		return nil, err
+	}
 	rt, err := newRouter(s)
 	if err != nil {
 		return nil, err
