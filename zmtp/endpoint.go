@@ -120,14 +120,14 @@ func (s *Socket) Connect(ep string) error { return s.ConnectWith(ep, ConnectOpti
 type ConnectOptions struct {
 	// RoutingID is the id a ROUTER or STREAM socket gives the peer of this
 	// connection instead of the one the peer announces or a generated one
-	// (ZMQ_CONNECT_ROUTING_ID). At most 255 octets, not starting with 0.
+	// (ZMQ_CONNECT_ROUTING_ID). At most 255 octets.
 	RoutingID []byte
 }
 
 // ConnectWith is Connect with per-connection settings.
 func (s *Socket) ConnectWith(ep string, co ConnectOptions) error {
-	if len(co.RoutingID) > 255 || len(co.RoutingID) > 0 && co.RoutingID[0] == 0 {
-		return fmt.Errorf("zmtp: ConnectOptions.RoutingID must be 1 to 255 octets and not start with 0")
+	if len(co.RoutingID) > 255 {
+		return errors.New("zmtp: ConnectOptions.RoutingID must be at most 255 octets")
 	}
 	transport, addr, err := parseEndpoint(ep)
 	if err != nil {

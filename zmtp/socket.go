@@ -123,8 +123,8 @@ func NewSocket(t SocketType, opts Options) (*Socket, error) {
 		free:      make(chan [][]byte, freeListLen),
 		writable:  make(chan struct{}, 1),
 	}
-	if len(s.opts.RoutingID) > 255 || len(s.opts.RoutingID) > 0 && s.opts.RoutingID[0] == 0 {
-		return nil, errors.New("zmtp: RoutingID must be 1 to 255 octets and not start with 0")
+	if len(s.opts.RoutingID) > 255 {
+		return nil, errors.New("zmtp: RoutingID must be at most 255 octets")
 	}
 	if err := mechanism.Validate(s.opts.Mechanism); err != nil {
 		return nil, err
