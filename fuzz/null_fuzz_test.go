@@ -152,7 +152,7 @@ func checkPeerMetadata(t *testing.T, local string, md frame.Metadata) {
 	if !ok || !mechanism.Compatible(local, string(st)) {
 		t.Fatalf("handshake done with peer Socket-Type %q (present %v) for %s", st, ok, local)
 	}
-	if id, ok := md.Lookup(frame.PropIdentity); ok && (len(id) > 255 || len(id) > 0 && id[0] == 0) {
+	if id, ok := md.Lookup(frame.PropIdentity); ok && len(id) > 255 {
 		t.Fatalf("handshake done with Identity % X", id)
 	}
 	if err := md.Validate(); err != nil {

@@ -107,20 +107,16 @@ func (m Curve) GoString() string { return m.String() }
 // AsServer reports whether m is configured as the server.
 func (m Curve) AsServer() bool { return m.Server }
 
-// NewHandshake returns a CURVE handshake for one connection. It fails with
-// ErrCurveKeys when SecretKey is zero, PublicKey does not match it, or a
-// client has no ServerKey. The peer's as-server bit is not checked: libzmq
-// 4.3 always sends it as zero.
+// NewHandshake returns a CURVE handshake for one connection. It fails as
+// Validate does when the keys are not usable. The peer's as-server bit is
+// not checked: libzmq 4.3 always sends it as zero.
 func (m Curve) NewHandshake(p Params) (Handshake, error) {
 	if err := ReadyMetadata(p).Validate(); err != nil {
 		return nil, err
 	}
-	if isZero(&m.SecretKey) {
-		return nil, fmt.Errorf("%w: no secret key", ErrCurveKeys)
-	}
-	pub := CurvePublicKey(m.SecretKey)
-	if !isZero(&m.PublicKey) && subtle.ConstantTimeCompare(pub[:], m.PublicKey[:]) != 1 {
-		return nil, fmt.Errorf("%w: public key does not match the secret key", ErrCurveKeys)
+	pub, err := m.publicKey()
+	if err != nil {
+		return nil, err
 	}
 	r := m.Rand
 	if r == nil {
@@ -133,9 +129,6 @@ func (m Curve) NewHandshake(p Params) (Handshake, error) {
 		}
 		return &curveServer{params: p, rand: r, clock: clock, auth: m.Authenticator,
 			allowAny: m.AllowAnyClient, domain: m.Domain, public: pub, secret: m.SecretKey}, nil
-	}
-	if isZero(&m.ServerKey) {
-		return nil, fmt.Errorf("%w: no server key", ErrCurveKeys)
 	}
 	return &curveClient{params: p, rand: r, public: pub, secret: m.SecretKey, server: m.ServerKey}, nil
 }

@@ -17,7 +17,7 @@ var ErrHandshake = errors.New("zmtp: handshake failed")
 var (
 	ErrUnexpectedCommand = &protoError{"unexpected command during handshake"}
 	ErrMalformedCommand  = &protoError{"malformed handshake command"}
-	ErrBadIdentity       = &protoError{"invalid Identity property"}
+	ErrBadIdentity       = &protoError{"invalid Identity property"} // longer than 255 octets
 )
 
 type protoError struct{ msg string }

@@ -89,7 +89,9 @@ func ReadyMetadata(p Params) frame.Metadata {
 
 // CheckPeerMetadata validates the metadata a peer sent at the end of a
 // handshake: a Socket-Type compatible with ours and, when present, an
-// Identity of at most 255 octets that does not start with a zero octet.
+// Identity of at most 255 octets. The Identity may start with a zero
+// octet, as libzmq 4.3 accepts; a ROUTER must keep such ids apart from
+// the ones it generates.
 func CheckPeerMetadata(p Params, md frame.Metadata) error {
 	st, ok := md.Lookup(frame.PropSocketType)
 	if !ok {
@@ -99,7 +101,7 @@ func CheckPeerMetadata(p Params, md frame.Metadata) error {
 		return &SocketTypeError{Local: p.SocketType, Peer: string(st)}
 	}
 	if id, ok := md.Lookup(frame.PropIdentity); ok {
-		if len(id) > 255 || len(id) > 0 && id[0] == 0 {
+		if len(id) > 255 {
 			return ErrBadIdentity
 		}
 	}

@@ -3,7 +3,6 @@ package mechanism
 import (
 	"bytes"
 	"context"
-	"errors"
 	"strconv"
 
 	"github.com/zmtp-go/zmtp/frame"
@@ -61,13 +60,11 @@ func (m Plain) NewHandshake(p Params) (Handshake, error) {
 	if m.Server {
 		return &plainServer{params: p, auth: m.Authenticator, domain: m.Domain}, nil
 	}
-	if len(m.Username) > 255 || len(m.Password) > 255 {
-		return nil, errCredentialsTooLong
+	if err := m.Validate(); err != nil {
+		return nil, err
 	}
 	return &plainClient{params: p, username: m.Username, password: m.Password}, nil
 }
-
-var errCredentialsTooLong = errors.New("zmtp: PLAIN user name or password longer than 255 octets")
 
 // RawCommandHandler is implemented by handshakes that can interpret a
 // command body that frame.ParseCommand rejects. When parsing a command

@@ -25,7 +25,7 @@ type ConnConfig struct {
 	// mechanism for the names). The peer's must be compatible.
 	SocketType string
 	// Identity is sent as the Identity property when not empty: at most 255
-	// octets, not starting with a zero octet.
+	// octets (a leading zero octet is allowed, as in libzmq).
 	Identity []byte
 	// Properties are further metadata properties to send, such as "X-"
 	// application properties.
@@ -79,14 +79,17 @@ func (c ConnConfig) normalize() (ConnConfig, error) {
 	if !mechanism.KnownSocketType(c.SocketType) {
 		return c, fmt.Errorf("zmtp: unknown socket type %q", c.SocketType)
 	}
-	if len(c.Identity) > 255 || len(c.Identity) > 0 && c.Identity[0] == 0 {
-		return c, errors.New("zmtp: Identity must be at most 255 octets and not start with 0")
+	if len(c.Identity) > 255 {
+		return c, errors.New("zmtp: Identity must be at most 255 octets")
 	}
 	if err := c.Properties.Validate(); err != nil {
 		return c, err
 	}
 	if c.Mechanism == nil {
 		c.Mechanism = mechanism.Null{}
+	}
+	if err := mechanism.Validate(c.Mechanism); err != nil {
+		return c, err
 	}
 	if c.HandshakeTimeout == 0 {
 		c.HandshakeTimeout = DefaultHandshakeTimeout

@@ -36,43 +36,28 @@ type endpoint struct {
 	// Guarded by s.mu: why a Connect stopped for good, and why its last
 	// attempt failed while it goes on trying.
 	failed, lastErr error
+	source          net.Addr // the source address of a tcp Connect, or nil
 }
 
 // parseEndpoint splits "transport://address".
 func parseEndpoint(ep string) (transport, addr string, err error) {
 	transport, addr, ok := strings.Cut(ep, "://")
 	if !ok || addr == "" {
-		return "", "", fmt.Errorf("zmtp: invalid endpoint %q", ep)
+		return "", "", &InvalidEndpointError{Endpoint: ep, Reason: "not transport://address"}
 	}
 	switch transport {
 	case "tcp", "ipc", "inproc":
 		return transport, addr, nil
 	}
-	return "", "", fmt.Errorf("zmtp: unsupported transport %q", transport)
+	return "", "", &InvalidEndpointError{Endpoint: ep, Reason: fmt.Sprintf("unsupported transport %q", transport)}
 }
 
-// tcpAddr turns libzmq's tcp address forms into Go's: "*" for all
-// interfaces or an ephemeral port, and [v6] brackets kept.
-func tcpAddr(addr string, bind bool) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", fmt.Errorf("zmtp: invalid tcp address %q: %w", addr, err)
-	}
-	if bind {
-		if host == "*" {
-			host = ""
-		}
-		if port == "*" {
-			port = "0"
-		}
-	}
-	return net.JoinHostPort(host, port), nil
-}
-
-// Bind listens on an endpoint: tcp://host:port (host "*" for every
-// interface, port "*" for an ephemeral one; IPv6 hosts in brackets) or
-// ipc://path. Peers that connect are routable once their handshake has
-// succeeded. LastEndpoint returns the address actually bound.
+// Bind listens on an endpoint: tcp://host:port (host "*" for every IPv4
+// interface, an IP address, IPv6 in brackets, or a network interface name;
+// port "*" for an ephemeral one) or ipc://path. Peers that connect are
+// routable once their handshake has succeeded. LastEndpoint returns the
+// address actually bound. A malformed endpoint is refused with an error
+// matching ErrInvalidEndpoint.
 func (s *Socket) Bind(ep string) error {
 	transport, addr, err := parseEndpoint(ep)
 	if err != nil {
@@ -84,12 +69,12 @@ func (s *Socket) Bind(ep string) error {
 	var ln net.Listener
 	switch transport {
 	case "tcp":
-		a, err := tcpAddr(addr, true)
+		network, a, err := resolveTCP(addr, true)
 		if err != nil {
 			return err
 		}
 		lc := net.ListenConfig{KeepAlive: s.options().TCPKeepAlive}
-		if ln, err = lc.Listen(s.ctx, "tcp", a); err != nil {
+		if ln, err = lc.Listen(s.ctx, network, a); err != nil {
 			s.emit(Event{Type: EventBindFailed, Endpoint: ep, Err: err})
 			return err
 		}
@@ -125,24 +110,27 @@ func (s *Socket) Bind(ep string) error {
 	return nil
 }
 
-// Connect connects to an endpoint (tcp://host:port or ipc://path) and
-// keeps reconnecting when the connection fails or the peer is not there
-// yet. It returns at once; messages sent meanwhile are queued for the peer
-// (unless Immediate is set).
+// Connect connects to an endpoint (tcp://host:port, possibly with a source
+// address as tcp://source:port;host:port, or ipc://path) and keeps
+// reconnecting when the connection fails or the peer is not there yet. It
+// returns at once; messages sent meanwhile are queued for the peer (unless
+// Immediate is set). A malformed endpoint, or one that cannot be connected
+// to such as tcp://*:5555, is refused with an error matching
+// ErrInvalidEndpoint.
 func (s *Socket) Connect(ep string) error { return s.ConnectWith(ep, ConnectOptions{}) }
 
 // ConnectOptions are settings for one Connect.
 type ConnectOptions struct {
 	// RoutingID is the id a ROUTER or STREAM socket gives the peer of this
 	// connection instead of the one the peer announces or a generated one
-	// (ZMQ_CONNECT_ROUTING_ID). At most 255 octets, not starting with 0.
+	// (ZMQ_CONNECT_ROUTING_ID). At most 255 octets.
 	RoutingID []byte
 }
 
 // ConnectWith is Connect with per-connection settings.
 func (s *Socket) ConnectWith(ep string, co ConnectOptions) error {
-	if len(co.RoutingID) > 255 || len(co.RoutingID) > 0 && co.RoutingID[0] == 0 {
-		return fmt.Errorf("zmtp: ConnectOptions.RoutingID must be 1 to 255 octets and not start with 0")
+	if len(co.RoutingID) > 255 {
+		return errors.New("zmtp: ConnectOptions.RoutingID must be at most 255 octets")
 	}
 	transport, addr, err := parseEndpoint(ep)
 	if err != nil {
@@ -151,14 +139,13 @@ func (s *Socket) ConnectWith(ep string, co ConnectOptions) error {
 	if transport == "inproc" {
 		return s.connectInproc(addr)
 	}
-	network := "unix"
+	network, source := "unix", net.Addr(nil)
 	if transport == "tcp" {
-		if addr, err = tcpAddr(addr, false); err != nil {
+		if network, addr, source, err = resolveTCPDial(addr); err != nil {
 			return err
 		}
-		network = "tcp"
 	}
-	e := &endpoint{s: s, addr: ep, done: make(chan struct{}), conns: map[*Conn]struct{}{}}
+	e := &endpoint{s: s, addr: ep, source: source, done: make(chan struct{}), conns: map[*Conn]struct{}{}}
 	e.connectID = bytes.Clone(co.RoutingID)
 	e.pipe = e.newPipe()
 	s.mu.Lock()
@@ -183,9 +170,10 @@ func (s *Socket) ConnectWith(ep string, co ConnectOptions) error {
 }
 
 // dialer returns the function that makes connections for a Connect: a
-// net.Dialer with the keep-alive option, or a SOCKS5 dialer through it.
-func (s *Socket) dialer(network string) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	d := &net.Dialer{KeepAlive: s.options().TCPKeepAlive}
+// net.Dialer with the keep-alive option and the source address local (nil
+// for none), or a SOCKS5 dialer through it.
+func (s *Socket) dialer(network string, local net.Addr) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{KeepAlive: s.options().TCPKeepAlive, LocalAddr: local}
 	if network != "tcp" || s.options().SOCKSProxy == "" {
 		return d.DialContext
 	}
@@ -370,7 +358,7 @@ func (e *endpoint) dialLoop(ctx context.Context, network, addr string) {
 		s.pipeGone(e.pipe)
 	}()
 	ivl := s.options().reconnectInterval()
-	dial := s.dialer(network)
+	dial := s.dialer(network, e.source)
 	for {
 		nc, err := dial(ctx, network, addr)
 		if err != nil && ctx.Err() == nil {

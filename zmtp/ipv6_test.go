@@ -19,7 +19,7 @@ func TestIPv6Loopback(t *testing.T) {
 	if got := recv(t, rep); got[0] != "v6" {
 		t.Fatalf("got %q", got)
 	}
-	// "*" binds every interface.
+	// "*" binds every IPv4 interface, as libzmq's does without ZMQ_IPV6.
 	all := newSock(t, Pull, Options{})
 	if err := all.Bind("tcp://*:*"); err != nil {
 		t.Fatal(err)

@@ -163,7 +163,7 @@ func (o *Options) validate() error {
 	if len(o.RoutingID) > 255 {
 		return errors.New("zmtp: RoutingID must be at most 255 octets")
 	}
-	return nil
+	return mechanism.Validate(o.Mechanism)
 }
 
 // Resolved settings, from Options.
