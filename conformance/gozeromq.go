@@ -55,7 +55,7 @@ func goZeromqCases() []Case {
 func gzRun(ctx context.Context, p gzPair, role string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	opts := zmtp.Options{Linger: zmtp.DurationOf(zmtp.NoLinger)}
+	opts := zmtp.Options{Linger: zmtp.NoLinger}
 	if p.ours == zmtp.Dealer {
 		opts.RoutingID = []byte("our-dealer")
 	}

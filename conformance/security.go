@@ -567,7 +567,7 @@ func (a *recordingAuth) requests() []zapRecord {
 // startOurZAP binds a REP socket of ours at zmtp.ZAPEndpoint in zc and
 // serves it with zmtp.ServeZAP until close.
 func (l *secLink) startOurZAP(ctx context.Context, zc *zmtp.Context, a mechanism.Authenticator) error {
-	s, err := zc.NewSocket(zmtp.Rep, zmtp.Options{Linger: zmtp.DurationOf(zmtp.NoLinger)})
+	s, err := zc.NewSocket(zmtp.Rep, zmtp.Options{Linger: zmtp.NoLinger})
 	if err != nil {
 		return err
 	}
