@@ -127,13 +127,13 @@ type secLink struct {
 func (l *secLink) close() error {
 	var errs []error
 	if l.ours != nil {
-		errs = append(errs, l.ours.Close())
+		errs = append(errs, closeOurs(l.ours))
 	}
 	if l.stopOurZ != nil {
 		errs = append(errs, l.stopOurZ())
 	}
 	if l.ourZAP != nil {
-		errs = append(errs, l.ourZAP.Close())
+		errs = append(errs, closeOurs(l.ourZAP))
 	}
 	if l.relay != nil {
 		l.relay.Close()

@@ -160,7 +160,7 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 			// libzmq closes without a word when it refuses us (a socket
 			// type it does not accept, say).
-			err = fmt.Errorf("%w: peer closed the connection: %w", mechanism.ErrHandshake, err)
+			err = fmt.Errorf("%w: peer closed the connection%s: %w", mechanism.ErrHandshake, c.closeHint(), err)
 		}
 	}()
 
@@ -227,6 +227,20 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 	// better reused.
 	c.rd.SetHandOver(c.cipher == nil)
 	return nil
+}
+
+// closeHint guesses why a peer closed the connection during the handshake
+// without a word, as libzmq does when it refuses us.
+func (c *Conn) closeHint() string {
+	if c.peerGreeting.Major == 0 {
+		return " before its greeting"
+	}
+	m := c.cfg.Mechanism
+	if m.Name() == "CURVE" && !m.AsServer() {
+		// A CURVE server that cannot open our HELLO says nothing.
+		return " after our HELLO (is ServerKey the server's public key?)"
+	}
+	return " (does it accept our socket type and security settings?)"
 }
 
 // exchangeGreetings sends our greeting's first 11 octets, checks the peer's

@@ -13,7 +13,7 @@ var (
 	ErrClosed = net.ErrClosed
 	// ErrMechanismMismatch: the peer's greeting names another mechanism.
 	ErrMechanismMismatch = errors.New("zmtp: security mechanism mismatch")
-	// ErrMessageTooLarge: a message from the peer exceeds MaxMessageSize.
+	// ErrMessageTooLarge: a message from the peer exceeds MaxMessageSize, or has more than MaxMessageSize/32 frames (at least 64).
 	ErrMessageTooLarge = errors.New("zmtp: message larger than MaxMessageSize")
 	// ErrPlaintextFrame: a frame that is not a MESSAGE command arrived
 	// after a handshake that set up a cipher (CURVE).

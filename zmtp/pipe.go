@@ -92,6 +92,7 @@ func (p *pipe) wakeups() (outReady, inRoom <-chan struct{}) { return p.outReady,
 func (p *pipe) command(cmd frame.Command)                   { p.s.rt.onCommand(p, cmd) }
 func (p *pipe) intercept(m [][]byte) bool                   { return p.s.rt.intercept(p, m) }
 func (p *pipe) recycled() <-chan [][]byte                   { return p.s.free }
+func (p *pipe) lost(n int)                                  { p.s.lose(n) }
 
 // ready stores the peer's metadata, which must be in place before its
 // first message can be received, since each Message carries it.

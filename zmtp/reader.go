@@ -23,10 +23,13 @@ func (c *Conn) read() {
 	c.fail(err)
 }
 
-// frameCost is what each frame of a multipart message after the first
-// counts against MaxMessageSize besides its body: the bookkeeping it costs,
-// so that a message of millions of empty frames is bounded too.
-const frameCost = 32
+// frameCost is the bookkeeping each frame of a multipart message costs.
+// A message may have at most max(MaxMessageSize/frameCost, minFrames)
+// frames, so that one of millions of empty frames is bounded too.
+const (
+	frameCost = 32
+	minFrames = 64
+)
 
 // maxKeptAssembly is the most memory the reader keeps for assembling
 // multipart messages once a message is done.
@@ -34,6 +37,7 @@ const maxKeptAssembly = 64 << 10
 
 func (c *Conn) readMessages() error {
 	_, room := c.sess.wakeups()
+	maxFrames := int(max(c.cfg.MaxMessageSize/frameCost, minFrames))
 	var (
 		data []byte // bodies of the frames of a multipart message so far
 		ends []int  // end offset of each of those frames in data
@@ -62,10 +66,7 @@ func (c *Conn) readMessages() error {
 			continue
 		}
 		size += int64(len(body))
-		if len(ends) > 0 {
-			size += frameCost
-		}
-		if size > c.cfg.MaxMessageSize {
+		if size > c.cfg.MaxMessageSize || len(ends) >= maxFrames {
 			return ErrMessageTooLarge
 		}
 		var msg [][]byte

@@ -21,6 +21,9 @@ type session interface {
 	// intercept may consume a received message before it is queued
 	// (ZMTP 3.0 subscriptions); it reports whether it did.
 	intercept(m [][]byte) bool
+	// lost counts messages the writer had taken and could not write: the
+	// connection ended first.
+	lost(n int)
 	// recycled returns a source of single-frame messages whose memory may
 	// be received into again, or nil.
 	recycled() <-chan [][]byte
@@ -54,6 +57,7 @@ func (s *connSession) wakeups() (outReady, inRoom <-chan struct{}) { return s.ou
 func (s *connSession) ready(*Conn)                                 {}
 func (s *connSession) intercept([][]byte) bool                     { return false }
 func (s *connSession) recycled() <-chan [][]byte                   { return nil }
+func (s *connSession) lost(int)                                    {}
 func (s *connSession) command(cmd frame.Command) {
 	if s.onCommand != nil {
 		s.onCommand(cmd)

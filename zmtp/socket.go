@@ -93,8 +93,9 @@ type Socket struct {
 	writable chan struct{} // a pipe took messages or was attached (capacity 1)
 	wg       sync.WaitGroup
 
-	dropped   atomic.Int64 // messages dropped by PUB/XPUB at the HWM
-	discarded atomic.Int64 // messages lost with their pipe, or by Close
+	dropped     atomic.Int64 // messages dropped by PUB/XPUB at the HWM
+	discarded   atomic.Int64 // messages lost with their pipe, or by Close
+	lostOnClose atomic.Int64 // of those, lost since Close began
 }
 
 // router is a socket type's routing rule over the socket's pipes.
@@ -152,6 +153,14 @@ func (s *Socket) Dropped() int64 { return s.dropped.Load() }
 // (a peer that connected to us and left, an endpoint refused for good), or
 // still queued when Close gave up at the end of the linger period.
 func (s *Socket) Discarded() int64 { return s.discarded.Load() }
+
+// lose counts n messages lost undelivered.
+func (s *Socket) lose(n int) {
+	s.discarded.Add(int64(n))
+	if s.closing.Load() {
+		s.lostOnClose.Add(int64(n))
+	}
+}
 
 // options returns the socket's current options; the caller must not
 // modify them.
@@ -388,8 +397,8 @@ func (s *Socket) pipeGone(p *pipe) {
 		signal(s.readable)
 		return
 	}
-	if p.twin == nil && !s.closing.Load() {
-		s.discarded.Add(int64(p.out.discard(true)))
+	if p.twin == nil {
+		s.lose(p.out.discard(true))
 	}
 	if p.in.ready() == 0 {
 		s.detach(p)
@@ -491,7 +500,7 @@ func (s *Socket) CloseContext(ctx context.Context) error {
 		}
 	}
 	s.linger(ctx, eps)
-	left := s.undelivered(eps)
+	pipes := s.networkPipes(eps)
 	s.cancel()
 	for _, ep := range eps {
 		ep.close()
@@ -499,8 +508,12 @@ func (s *Socket) CloseContext(ctx context.Context) error {
 	}
 	s.wg.Wait()
 	s.stopMonitors()
-	if left > 0 {
-		s.discarded.Add(int64(left))
+	// Writers have written or given up what they held; what was never
+	// taken is discarded now.
+	for _, p := range pipes {
+		s.lose(p.out.discard(true))
+	}
+	if left := int(s.lostOnClose.Load()); left > 0 {
 		return &UndeliveredError{Messages: left}
 	}
 	return nil
@@ -535,24 +548,34 @@ func (s *Socket) linger(ctx context.Context, eps []*endpoint) {
 // Messages queued for an inproc peer are already the peer's to read.
 func (s *Socket) undelivered(eps []*endpoint) int {
 	n := 0
+	for _, p := range s.networkPipes(eps) {
+		n += p.out.len()
+	}
+	return n
+}
+
+// networkPipes returns the socket's pipes to network peers that are not
+// gone: the routable ones and those of its Connects.
+func (s *Socket) networkPipes(eps []*endpoint) []*pipe {
+	var out []*pipe
 	seen := map[*pipe]bool{}
-	count := func(p *pipe) {
+	add := func(p *pipe) {
 		if p == nil || p.twin != nil || p.gone.Load() || seen[p] {
 			return
 		}
 		seen[p] = true
-		n += p.out.len()
+		out = append(out, p)
 	}
 	for _, p := range s.snapshot() {
-		count(p)
+		add(p)
 	}
 	for _, e := range eps {
 		e.mu.Lock()
 		p := e.pipe
 		e.mu.Unlock()
-		count(p)
+		add(p)
 	}
-	return n
+	return out
 }
 
 // waitOn blocks until ch is signalled, ctx ends or the socket closes. It

@@ -160,10 +160,12 @@ func (w *writer) writeQueued() error {
 	}
 }
 
-// release ends the queue's hold on messages the writer abandons.
+// release ends the queue's hold on messages the writer abandons: they are
+// lost with the connection.
 func (w *writer) release() {
 	if w.held > 0 {
 		w.c.out.release(w.held)
+		w.c.sess.lost(w.held)
 		w.held, w.added = 0, 0
 	}
 }

@@ -1,0 +1,403 @@
+package zmtp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zmtp-go/zmtp/mechanism"
+)
+
+// freeEndpoint returns a tcp endpoint where nothing listens (yet).
+func freeEndpoint(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := "tcp://" + ln.Addr().String()
+	ln.Close()
+	return ep
+}
+
+// waitFor polls cond until it holds, failing the test after 30 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+// closeAsync runs Close (or CloseContext) on a goroutine and returns its
+// result channel once Close has begun.
+func closeAsync(t *testing.T, s *Socket, ctx context.Context) <-chan error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- s.CloseContext(ctx) }()
+	waitFor(t, "Close to begin", s.isClosed)
+	return done
+}
+
+// A message sent on a Connect whose peer is not there yet is delivered
+// when the peer binds after Close began, with the default Linger.
+func TestCloseDeliversToLateBinder(t *testing.T) {
+	for _, linger := range []Duration{{}, LingerForever, DurationOf(time.Minute)} {
+		t.Run(fmt.Sprint(linger), func(t *testing.T) {
+			ep := freeEndpoint(t)
+			push, err := NewSocket(Push, Options{Linger: linger, ReconnectInterval: DurationOf(10 * time.Millisecond)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			push.Connect(ep)
+			for i := range 10 {
+				send(t, push, fmt.Sprint(i))
+			}
+			done := closeAsync(t, push, context.Background())
+			pull := newSock(t, Pull, Options{})
+			if err := pull.Bind(ep); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 10 {
+				if got := recv(t, pull); got[0] != fmt.Sprint(i) {
+					t.Fatalf("message %d: %q", i, got)
+				}
+			}
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("Close: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("Close did not return after delivering")
+			}
+			if n := push.Discarded(); n != 0 {
+				t.Errorf("Discarded %d", n)
+			}
+		})
+	}
+}
+
+// NoLinger discards at once, and Close says how many.
+func TestCloseNoLingerReportsDiscarded(t *testing.T) {
+	push, _ := NewSocket(Push, Options{Linger: NoLinger})
+	push.Connect(freeEndpoint(t))
+	for range 5 {
+		send(t, push, "x")
+	}
+	err := push.Close()
+	var ue *UndeliveredError
+	if !errors.As(err, &ue) || ue.Messages != 5 {
+		t.Fatalf("Close: %v, want 5 undelivered", err)
+	}
+	if n := push.Discarded(); n != 5 {
+		t.Errorf("Discarded %d, want 5", n)
+	}
+	if err := push.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+// A bounded Linger and CloseContext both end the wait for a peer that
+// never comes.
+func TestCloseLingerBounds(t *testing.T) {
+	t.Run("linger", func(t *testing.T) {
+		push, _ := NewSocket(Push, Options{Linger: DurationOf(50 * time.Millisecond)})
+		push.Connect(freeEndpoint(t))
+		send(t, push, "x")
+		start := time.Now()
+		err := push.Close()
+		var ue *UndeliveredError
+		if !errors.As(err, &ue) || ue.Messages != 1 {
+			t.Fatalf("Close: %v", err)
+		}
+		if d := time.Since(start); d < 50*time.Millisecond {
+			t.Errorf("Close returned after %v, before the linger", d)
+		}
+	})
+	t.Run("context", func(t *testing.T) {
+		push, _ := NewSocket(Push, Options{}) // LingerForever
+		push.Connect(freeEndpoint(t))
+		send(t, push, "x")
+		send(t, push, "y")
+		ctx, cancel := context.WithCancel(context.Background())
+		done := closeAsync(t, push, ctx)
+		cancel()
+		var ue *UndeliveredError
+		if err := <-done; !errors.As(err, &ue) || ue.Messages != 2 {
+			t.Fatalf("CloseContext: %v", err)
+		}
+	})
+}
+
+// A blocked Send returns ErrClosed when Close begins, even while Close
+// lingers.
+func TestCloseWakesBlockedSend(t *testing.T) {
+	push, _ := NewSocket(Push, Options{SendHWM: HWMOf(1), Linger: DurationOf(time.Minute)})
+	push.Connect(freeEndpoint(t))
+	send(t, push, "fills the queue")
+	errc := make(chan error, 1)
+	go func() { errc <- push.Send(context.Background(), [][]byte{[]byte("blocked")}) }()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := closeAsync(t, push, ctx)
+	if err := <-errc; !errors.Is(err, ErrClosed) {
+		t.Errorf("blocked Send: %v", err)
+	}
+	cancel()
+	<-done
+}
+
+// HWM 0 is no limit, as in libzmq, and an unlimited queue grows with use.
+func TestUnlimitedHWM(t *testing.T) {
+	push := newSock(t, Push, Options{SendHWM: Unlimited})
+	push.Connect(freeEndpoint(t))
+	for i := range 100_000 {
+		if err := push.TrySend([][]byte{{byte(i)}}); err != nil {
+			t.Fatalf("TrySend %d: %v", i, err)
+		}
+	}
+	limited := newSock(t, Push, Options{SendHWM: HWMOf(3)})
+	limited.Connect(freeEndpoint(t))
+	for range 3 {
+		send(t, limited, "x")
+	}
+	if err := limited.TrySend([][]byte{[]byte("x")}); !errors.Is(err, ErrWouldBlock) {
+		t.Errorf("TrySend at HWM 3: %v", err)
+	}
+}
+
+// Options that cannot be meant are refused at NewSocket.
+func TestOptionsValidation(t *testing.T) {
+	for _, o := range []Options{
+		{SendHWM: HWMOf(-1)},
+		{HandshakeTimeout: DurationOf(-time.Second)},
+		{RoutingID: bytes.Repeat([]byte("x"), 256)},
+		{Mechanism: mechanism.Curve{}},
+	} {
+		if _, err := NewSocket(Dealer, o); err == nil {
+			t.Errorf("NewSocket accepted %+v", o)
+		}
+	}
+}
+
+// SetOptions changes a live socket's options as zmq_setsockopt does.
+func TestSetOptionsLive(t *testing.T) {
+	r := newSock(t, Router, Options{})
+	bindLocal(t, r)
+	if err := r.Send(testCtx(t), [][]byte{[]byte("nobody"), []byte("x")}); err != nil {
+		t.Fatalf("Send to unknown id without RouterMandatory: %v", err)
+	}
+	if err := r.SetOptions(func(o *Options) { o.RouterMandatory = true }); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Send(testCtx(t), [][]byte{[]byte("nobody"), []byte("x")}); !errors.Is(err, ErrHostUnreachable) {
+		t.Errorf("Send to unknown id with RouterMandatory: %v", err)
+	}
+	if err := r.SetOptions(func(o *Options) { o.Conflate = true }); err == nil {
+		t.Error("Conflate changed on a live socket")
+	}
+	if err := r.SetOptions(func(o *Options) { o.SendHWM = HWMOf(-2) }); err == nil {
+		t.Error("negative HWM accepted")
+	}
+}
+
+// A peer that refuses us for good reaches the caller: Recv and Send
+// return why, and Err says it, without a monitor.
+func TestRefusalReachesCaller(t *testing.T) {
+	srv := newSock(t, Rep, Options{Mechanism: mechanism.Plain{Server: true, Authenticator: mechanism.AuthenticatorFunc(plainAuth)}})
+	ep := bindLocal(t, srv)
+	cli := newSock(t, Req, Options{Mechanism: mechanism.Plain{Username: "admin", Password: "wrong"}})
+	cli.Connect(ep)
+	err := cli.Send(testCtx(t), [][]byte{[]byte("queued")}) // queued on the pipe before the refusal
+	if err == nil {
+		_, err = cli.Recv(testCtx(t))
+	}
+	var pe *mechanism.PeerError
+	var ee *EndpointError
+	if !errors.As(err, &pe) || !errors.As(err, &ee) || ee.Retrying {
+		t.Fatalf("Recv after a refusal: %v", err)
+	}
+	if !strings.Contains(err.Error(), ep) {
+		t.Errorf("error %q does not name the endpoint", err)
+	}
+	if err := cli.Err(); !errors.As(err, &pe) {
+		t.Errorf("Err: %v", err)
+	}
+
+	// An incompatible socket type: SUB to a PUSH.
+	push := newSock(t, Push, Options{})
+	pep := bindLocal(t, push)
+	sub := newSock(t, Sub, Options{})
+	sub.Subscribe(nil)
+	sub.Connect(pep)
+	_, err = sub.Recv(testCtx(t))
+	var ste *mechanism.SocketTypeError
+	if !errors.As(err, &ste) {
+		t.Fatalf("Recv on SUB connected to PUSH: %v", err)
+	}
+}
+
+// A wrong CURVE server key keeps the client retrying (as libzmq), and Err
+// says what is likely wrong.
+func TestCurveWrongServerKeyExplained(t *testing.T) {
+	_, ssec, _ := mechanism.GenerateCurveKeyPair(nil)
+	wrong, _, _ := mechanism.GenerateCurveKeyPair(nil)
+	cpub, csec, _ := mechanism.GenerateCurveKeyPair(nil)
+	srv := newSock(t, Rep, Options{Mechanism: mechanism.Curve{Server: true, SecretKey: ssec, AllowAnyClient: true}})
+	ep := bindLocal(t, srv)
+	cli := newSock(t, Req, Options{Mechanism: mechanism.Curve{PublicKey: cpub, SecretKey: csec, ServerKey: wrong}})
+	cli.Connect(ep)
+	waitFor(t, "a handshake failure in Err", func() bool { return cli.Err() != nil })
+	err := cli.Err()
+	var ee *EndpointError
+	if !errors.As(err, &ee) || !ee.Retrying || !strings.Contains(err.Error(), "ServerKey") {
+		t.Errorf("Err: %v", err)
+	}
+}
+
+// Subscribe never waits for a peer, even one whose queues are full: here
+// an inproc XPUB whose application never reads its subscriptions.
+func TestSubscribeNeverBlocks(t *testing.T) {
+	zc := NewContext()
+	xpub, _ := zc.NewSocket(XPub, Options{RecvHWM: HWMOf(2), XPubVerbose: true, Linger: NoLinger})
+	defer xpub.Close()
+	xpub.Bind("inproc://subs")
+	sub, _ := zc.NewSocket(Sub, Options{Linger: NoLinger})
+	defer sub.Close()
+	sub.Connect("inproc://subs")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 1000 {
+			sub.Subscribe([]byte(fmt.Sprint(i)))
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Subscribe blocked")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := sub.Recv(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Recv: %v", err)
+	}
+	for i := range 1000 {
+		m, err := xpub.TryRecv()
+		if err != nil || string(m.Frames[0][1:]) != fmt.Sprint(i) {
+			t.Fatalf("subscription %d: %q, %v", i, m.Frames, err)
+		}
+	}
+}
+
+// A second peer with a routing id in use is kept, unroutable, and takes
+// the id when the first leaves (libzmq keeps it too).
+func TestRouterDuplicateIDWaits(t *testing.T) {
+	r := newSock(t, Router, Options{})
+	ep := bindLocal(t, r)
+	first := newSock(t, Dealer, Options{RoutingID: []byte("dup")})
+	first.Connect(ep)
+	send(t, first, "from first")
+	if got := recv(t, r); got[0] != "dup" || got[1] != "from first" {
+		t.Fatalf("got %q", got)
+	}
+	events := r.Monitor(EventHandshakeSucceeded | EventDisconnected)
+	second := newSock(t, Dealer, Options{RoutingID: []byte("dup")})
+	second.Connect(ep)
+	send(t, second, "from second")
+	waitFor(t, "the second connection", func() bool {
+		r.mu.Lock()
+		e := r.endpoints[ep]
+		r.mu.Unlock()
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return len(e.conns) == 2
+	})
+	send(t, r, "dup", "to the owner")
+	if got := recv(t, first); got[0] != "to the owner" {
+		t.Fatalf("first got %q", got)
+	}
+	first.Close()
+	// The second peer takes the id: its queued message is read and it is
+	// routable.
+	if got := recv(t, r); got[0] != "dup" || got[1] != "from second" {
+		t.Fatalf("got %q", got)
+	}
+	send(t, r, "dup", "to the heir")
+	if got := recv(t, second); got[0] != "to the heir" {
+		t.Fatalf("second got %q", got)
+	}
+	for {
+		select {
+		case ev := <-events:
+			if ev.Type == EventHandshakeSucceeded {
+				t.Errorf("the waiting peer reconnected: %v", ev)
+			}
+			continue
+		default:
+		}
+		break
+	}
+}
+
+// Routing ids may start with a zero octet, as in libzmq; generated ids
+// never collide with them.
+func TestRoutingIDZeroPrefix(t *testing.T) {
+	r := newSock(t, Router, Options{})
+	ep := bindLocal(t, r)
+	id := []byte{0, 0xFF, 'b', 'i', 'n'}
+	d := newSock(t, Dealer, Options{RoutingID: id})
+	d.Connect(ep)
+	send(t, d, "hi")
+	got := recv(t, r)
+	if got[0] != string(id) {
+		t.Fatalf("id %x", got[0])
+	}
+	send(t, r, string(id), "back")
+	if got := recv(t, d); got[0] != "back" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+// The send high-water mark counts messages a connection's writer holds:
+// over a transport with no buffer, a peer that does not read lets exactly
+// HWM messages be accepted.
+func TestHWMCountsWriterHeld(t *testing.T) {
+	x, y := net.Pipe()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var peer *Conn
+	go func() {
+		defer wg.Done()
+		peer, _ = NewConn(context.Background(), y, ConnConfig{SocketType: "PULL", RecvQueueLen: 1})
+	}()
+	c, err := NewConn(context.Background(), x, ConnConfig{SocketType: "PUSH", SendQueueLen: 4, CloseTimeout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	defer c.Close()
+	defer peer.Close()
+	big := bytes.Repeat([]byte("x"), 64<<10)
+	accepted := 0
+	for range 100 {
+		if c.TrySend([][]byte{big}) != nil {
+			break
+		}
+		accepted++
+	}
+	// The peer's reader takes one message and blocks on its full queue of
+	// one; ours holds up to SendQueueLen, wherever they are.
+	if accepted > 4+2 {
+		t.Errorf("accepted %d messages with a queue of 4", accepted)
+	}
+}

@@ -1,0 +1,94 @@
+package zmtp
+
+import "testing"
+
+func msgOf(i int) [][]byte { return [][]byte{{byte(i), byte(i >> 8), byte(i >> 16)}} }
+
+func idOf(m [][]byte) int { return int(m[0][0]) | int(m[0][1])<<8 | int(m[0][2])<<16 }
+
+// Messages come out in order across growth, and a drained queue gives its
+// memory back.
+func TestQueueOrderAndMemory(t *testing.T) {
+	q := newQueue(0, false, nil, nil)
+	next := 0
+	for round := range 3 {
+		for i := range 10_000 {
+			if !q.push(msgOf(round*10_000 + i)) {
+				t.Fatal("push refused with no limit")
+			}
+		}
+		for range 10_000 {
+			m, ok := q.pop()
+			if !ok || idOf(m) != next {
+				t.Fatalf("pop: %v %v, want %d", m, ok, next)
+			}
+			next++
+		}
+		if q.ring != nil {
+			t.Fatalf("a drained queue keeps a ring of %d", len(q.ring))
+		}
+	}
+	if _, ok := q.pop(); ok {
+		t.Fatal("pop from an empty queue")
+	}
+}
+
+// Messages taken by the consumer count against the mark until released.
+func TestQueueHeldCountsAgainstHWM(t *testing.T) {
+	rooms := 0
+	q := newQueue(3, false, nil, func() { rooms++ })
+	for i := range 3 {
+		if !q.push(msgOf(i)) {
+			t.Fatalf("push %d refused", i)
+		}
+	}
+	if q.push(msgOf(3)) {
+		t.Fatal("push over the mark")
+	}
+	got := q.take(nil, 2)
+	if len(got) != 2 || idOf(got[0]) != 0 || idOf(got[1]) != 1 {
+		t.Fatalf("take: %v", got)
+	}
+	if q.push(msgOf(3)) {
+		t.Fatal("push accepted while taken messages are held")
+	}
+	if q.len() != 3 || q.ready() != 1 {
+		t.Fatalf("len %d ready %d", q.len(), q.ready())
+	}
+	q.release(2)
+	if rooms == 0 {
+		t.Error("release did not wake the producer")
+	}
+	if !q.push(msgOf(3)) || !q.push(msgOf(4)) || q.push(msgOf(5)) {
+		t.Fatal("room after release is not exactly 2")
+	}
+}
+
+// Conflate keeps only the newest message.
+func TestQueueConflate(t *testing.T) {
+	q := newQueue(1, true, nil, nil)
+	for i := range 5 {
+		if !q.push(msgOf(i)) {
+			t.Fatal("conflating push refused")
+		}
+	}
+	if m, _ := q.pop(); idOf(m) != 4 {
+		t.Fatalf("got %d", idOf(m))
+	}
+}
+
+// discard drops and counts what is queued; a dead queue refuses pushes,
+// even forced ones.
+func TestQueueDiscard(t *testing.T) {
+	q := newQueue(10, false, nil, nil)
+	for i := range 4 {
+		q.push(msgOf(i))
+	}
+	q.take(nil, 1)
+	if n := q.discard(true); n != 3 {
+		t.Fatalf("discarded %d, want 3 (one is held)", n)
+	}
+	if q.push(msgOf(0)) || q.pushForce(msgOf(0)) || !q.isDead() {
+		t.Fatal("a dead queue took a message")
+	}
+}
