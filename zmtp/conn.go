@@ -27,8 +27,9 @@ type Conn struct {
 	cipher mechanism.Cipher
 	sess   session
 	own    *connSession // the session of a standalone Conn; nil in a socket
-	hsOut  chan []byte  // handshake octets for the writer; closed when the handshake ends
+	hsOut  chan []byte  // handshake octets for the writer; closed when the handshake ends (nil: written directly)
 	hsOK   bool         // set before hsOut is closed: go on to messages
+	hsErr  error        // the first direct handshake write error
 
 	peerGreeting frame.Greeting
 	peerMD       frame.Metadata
@@ -97,7 +98,6 @@ func newConn(ctx context.Context, nc net.Conn, cfg ConnConfig) (*Conn, error) {
 		rx:        &countingConn{Conn: nc},
 		sess:      cfg.sess,
 		ctrlReady: make(chan struct{}, 1),
-		hsOut:     make(chan []byte, 4),
 		closing:   make(chan struct{}),
 		drain:     make(chan struct{}),
 		dead:      make(chan struct{}),
@@ -110,20 +110,37 @@ func newConn(ctx context.Context, nc net.Conn, cfg ConnConfig) (*Conn, error) {
 	c.ctrl = newQueue(0, false, func() { signal(c.ctrlReady) }, nil)
 	// The frame limit is the message limit: no single frame may exceed it.
 	c.rd = frame.NewReader(c.rx, min(cfg.MaxMessageSize, MaxHandshakeFrameSize))
-	// One writer for the connection's life: the handshake's octets go
-	// through it too, so that a transport with no buffering (net.Pipe)
-	// cannot deadlock two peers that both write before they read.
-	c.wg.Add(1)
-	go c.writeLoop()
-	if err := c.handshake(ctx); err != nil {
-		close(c.hsOut)
-		c.wg.Wait() // a last ERROR is written (or times out)
+	// A kernel socket buffers the few handshake octets, so they are
+	// written directly and the writer starts only once the handshake has
+	// succeeded: a pending connection costs one goroutine. Over a
+	// transport with no buffering (net.Pipe) the writer starts at once
+	// and writes them, so that two peers that both write before they read
+	// cannot deadlock.
+	if !kernelBuffered(nc) {
+		c.hsOut = make(chan []byte, 4)
+		c.wg.Add(1)
+		go c.writeLoop()
+	}
+	err = c.handshake(ctx)
+	if err == nil {
+		err = c.hsErr
+	}
+	if err != nil {
+		if c.hsOut != nil {
+			close(c.hsOut)
+			c.wg.Wait() // a last ERROR is written (or times out)
+		}
 		c.fail(err)
 		return nil, err
 	}
 	c.sess.ready(c) // before any message can be delivered
 	c.hsOK = true
-	close(c.hsOut)
+	if c.hsOut != nil {
+		close(c.hsOut)
+	} else {
+		c.wg.Add(1)
+		go c.writeLoop()
+	}
 	return c, nil
 }
 
@@ -293,7 +310,25 @@ func (c *Conn) exchangeGreetings() error {
 
 // hsWrite queues handshake octets for the writer; b must not be modified
 // afterwards.
-func (c *Conn) hsWrite(b []byte) { c.hsOut <- b }
+func (c *Conn) hsWrite(b []byte) {
+	if c.hsOut != nil {
+		c.hsOut <- b
+		return
+	}
+	if c.hsErr == nil {
+		_, c.hsErr = c.nc.Write(b)
+	}
+}
+
+// kernelBuffered reports whether writes to nc go to a kernel socket
+// buffer (TCP, Unix), which holds a handshake's octets without a reader.
+func kernelBuffered(nc net.Conn) bool {
+	switch nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		return true
+	}
+	return false
+}
 
 // Version returns the negotiated protocol version: 3.0 when either side
 // announced minor version 0, else 3.1.

@@ -65,9 +65,11 @@ func (b *batch) writeTo(nc net.Conn) (int64, error) {
 func (c *Conn) writeLoop() {
 	defer c.wg.Done()
 	var err error
-	for b := range c.hsOut {
-		if err == nil {
-			_, err = c.nc.Write(b)
+	if c.hsOut != nil {
+		for b := range c.hsOut {
+			if err == nil {
+				_, err = c.nc.Write(b)
+			}
 		}
 	}
 	if !c.hsOK {
