@@ -412,3 +412,223 @@ func (s *subSet) reset() { s.t.reset() }
 func (s *subSet) each(fn func(topic []byte) bool) {
 	s.t.each(func(topic []byte, _ *int) bool { return fn(topic) })
 }
+
+// subIndex is the subscriptions of all the peers (owners) of a PUB or XPUB
+// socket in one trie, so that a message is matched once and then handed to
+// every owner with a matching subscription. Each owner's subscriptions are
+// a set: a second add of a topic by the same owner changes nothing, and one
+// remove takes it away. The zero value is empty and ready to use. It is not
+// safe for concurrent use.
+//
+// A topic's octets are kept once, in the trie, however many owners share
+// it. Each owner keeps the set of the trie nodes of its topics, for
+// removeAll: a node stays the same object for as long as its topic is
+// there, whatever splits and merges happen around it.
+type subIndex[T comparable] struct {
+	t      subtrie[subOwners[T]] // every topic and the owners subscribed to it
+	owners map[T]*subOwner[T]    // owners with at least one topic
+	gen    uint64                // the mark of the last matchOwners
+}
+
+// subOwner is an owner of a subIndex and the nodes of its topics.
+type subOwner[T comparable] struct {
+	id     T
+	nodes  map[*subNode[subOwners[T]]]struct{}
+	octets int    // sum of the lengths of its topics
+	mark   uint64 // the matchOwners call that last reported this owner
+}
+
+// subOwnersFew is the most owners of one topic kept in a slice; more are
+// kept in a map, until they are down to half of that.
+const subOwnersFew = 8
+
+// subOwners is the set of owners subscribed to one topic: a slice while it
+// is small, a map when it is large.
+type subOwners[T comparable] struct {
+	few  []*subOwner[T]
+	many map[*subOwner[T]]struct{}
+}
+
+// has reports whether o is in the set.
+func (s *subOwners[T]) has(o *subOwner[T]) bool {
+	if s.many != nil {
+		_, ok := s.many[o]
+		return ok
+	}
+	for _, q := range s.few {
+		if q == o {
+			return true
+		}
+	}
+	return false
+}
+
+// add puts o in the set; o must not be in it already.
+func (s *subOwners[T]) add(o *subOwner[T]) {
+	switch {
+	case s.many != nil:
+		s.many[o] = struct{}{}
+	case len(s.few) < subOwnersFew:
+		s.few = append(s.few, o)
+	default:
+		s.many = make(map[*subOwner[T]]struct{}, 2*subOwnersFew)
+		for _, q := range s.few {
+			s.many[q] = struct{}{}
+		}
+		s.many[o] = struct{}{}
+		s.few = nil
+	}
+}
+
+// del takes o out of the set, if it is there.
+func (s *subOwners[T]) del(o *subOwner[T]) {
+	if s.many != nil {
+		delete(s.many, o)
+		if len(s.many) <= subOwnersFew/2 {
+			s.few = make([]*subOwner[T], 0, subOwnersFew)
+			for q := range s.many {
+				s.few = append(s.few, q)
+			}
+			s.many = nil
+		}
+		return
+	}
+	for i, q := range s.few {
+		if q == o {
+			last := len(s.few) - 1
+			s.few[i] = s.few[last]
+			s.few[last] = nil
+			s.few = s.few[:last]
+			return
+		}
+	}
+}
+
+// len reports how many owners are in the set.
+func (s *subOwners[T]) len() int {
+	if s.many != nil {
+		return len(s.many)
+	}
+	return len(s.few)
+}
+
+// addOwner subscribes owner o to topic. newForOwner reports that o was not
+// subscribed to topic (otherwise nothing changes); firstForTopic that no
+// owner was.
+func (x *subIndex[T]) addOwner(topic []byte, o T) (newForOwner, firstForTopic bool) {
+	r := x.owners[o]
+	if r == nil {
+		if x.owners == nil {
+			x.owners = make(map[T]*subOwner[T])
+		}
+		r = &subOwner[T]{id: o, nodes: make(map[*subNode[subOwners[T]]]struct{})}
+		x.owners[o] = r
+	}
+	n, first := x.t.insert(topic)
+	if !first && n.val.has(r) {
+		return false, false
+	}
+	n.val.add(r)
+	r.nodes[n] = struct{}{}
+	r.octets += len(topic)
+	return true, first
+}
+
+// removeOwner unsubscribes owner o from topic. removed reports that o was
+// subscribed to it (otherwise nothing changes); lastForTopic that no owner
+// is any more.
+func (x *subIndex[T]) removeOwner(topic []byte, o T) (removed, lastForTopic bool) {
+	r := x.owners[o]
+	if r == nil {
+		return false, false
+	}
+	x.t.remove(topic, func(n *subNode[subOwners[T]]) bool {
+		if !n.val.has(r) {
+			return false
+		}
+		removed = true
+		n.val.del(r)
+		delete(r.nodes, n)
+		r.octets -= len(topic)
+		lastForTopic = n.val.len() == 0
+		return lastForTopic
+	})
+	if len(r.nodes) == 0 {
+		delete(x.owners, o)
+	}
+	return removed, lastForTopic
+}
+
+// removeAll unsubscribes owner o from every topic, as when the peer is
+// gone, and calls fn, if not nil, for each of them, in no particular order,
+// with lastForTopic reporting that no owner is subscribed to it any more.
+// topic is only valid during the call (copy it to keep it) and must not be
+// changed; fn must not change the index. The cost is that of removeOwner
+// for each of o's topics.
+func (x *subIndex[T]) removeAll(o T, fn func(topic []byte, lastForTopic bool)) {
+	r := x.owners[o]
+	if r == nil {
+		return
+	}
+	delete(x.owners, o)
+	for n := range r.nodes {
+		// n is the node of one of r's topics, so a member, and n.key is
+		// its topic: the trie never changes the octets of a buffer,
+		// only which buffer a node points into.
+		topic := n.key[:len(n.key):len(n.key)]
+		n.val.del(r)
+		last := n.val.len() == 0
+		if last {
+			x.t.remove(topic, nil)
+		}
+		if fn != nil {
+			fn(topic, last)
+		}
+	}
+	r.nodes = nil
+}
+
+// matchOwners calls fn once for every owner subscribed to a prefix of data
+// (an owner with several such subscriptions is reported once), in no
+// particular order. fn must not change the index.
+func (x *subIndex[T]) matchOwners(data []byte, fn func(o T)) {
+	x.gen++
+	gen := x.gen
+	x.t.prefixes(data, func(s *subOwners[T]) {
+		if s.many != nil {
+			for r := range s.many {
+				if r.mark != gen {
+					r.mark = gen
+					fn(r.id)
+				}
+			}
+			return
+		}
+		for _, r := range s.few {
+			if r.mark != gen {
+				r.mark = gen
+				fn(r.id)
+			}
+		}
+	})
+}
+
+// match reports whether some owner is subscribed to a prefix of data.
+func (x *subIndex[T]) match(data []byte) bool { return x.t.any(data) }
+
+// len reports how many distinct topics have at least one owner.
+func (x *subIndex[T]) len() int { return x.t.len() }
+
+// bytes reports the sum of the lengths of the distinct topics, an upper
+// bound of the topic octets kept in memory: they are kept once however
+// many owners share them.
+func (x *subIndex[T]) bytes() int { return x.t.bytes() }
+
+// owned reports how many topics owner o is subscribed to and the sum of
+// their lengths.
+func (x *subIndex[T]) owned(o T) (topics, octets int) {
+	if r := x.owners[o]; r != nil {
+		return len(r.nodes), r.octets
+	}
+	return 0, 0
+}

@@ -332,6 +332,267 @@ func TestSubtrieSetRandom(t *testing.T) {
 	}
 }
 
+// indexModel is the reference model of a subIndex: the owners of each
+// topic.
+type indexModel struct {
+	owners map[string]map[int]bool
+	octets int // the sum of the lengths of the topics
+}
+
+func newIndexModel() *indexModel { return &indexModel{owners: map[string]map[int]bool{}} }
+
+func (m *indexModel) add(topic []byte, o int) (bool, bool) {
+	owners := m.owners[string(topic)]
+	if owners[o] {
+		return false, false
+	}
+	first := owners == nil
+	if first {
+		owners = map[int]bool{}
+		m.owners[string(topic)] = owners
+		m.octets += len(topic)
+	}
+	owners[o] = true
+	return true, first
+}
+
+func (m *indexModel) remove(topic []byte, o int) (bool, bool) {
+	owners := m.owners[string(topic)]
+	if !owners[o] {
+		return false, false
+	}
+	delete(owners, o)
+	if len(owners) == 0 {
+		delete(m.owners, string(topic))
+		m.octets -= len(topic)
+		return true, true
+	}
+	return true, false
+}
+
+func (m *indexModel) match(data []byte) []int {
+	set := map[int]bool{}
+	for k, owners := range m.owners {
+		if bytes.HasPrefix(data, []byte(k)) {
+			for o := range owners {
+				set[o] = true
+			}
+		}
+	}
+	out := []int{}
+	for o := range set {
+		out = append(out, o)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (m *indexModel) owned(o int) (int, int) {
+	n, b := 0, 0
+	for k, owners := range m.owners {
+		if owners[o] {
+			n++
+			b += len(k)
+		}
+	}
+	return n, b
+}
+
+// TestSubtrieIndexRandom runs random operations on a subIndex and on a
+// reference model and compares every result; owners are many enough for a
+// topic's owners to be kept in a map as well as in a slice.
+func TestSubtrieIndexRandom(t *testing.T) {
+	for seed := uint64(1); seed <= 4; seed++ {
+		r := rand.New(rand.NewPCG(seed, 0x1de))
+		g := &topicGen{r: r}
+		var x subIndex[int]
+		m := newIndexModel()
+		owners := 3 + int(seed)*5 // up to 23: more than subOwnersFew
+		for i := 0; i < 20000; i++ {
+			topic := g.next()
+			o := r.IntN(owners)
+			op := r.IntN(100)
+			switch {
+			case op < 45:
+				n1, f1 := x.addOwner(topic, o)
+				n2, f2 := m.add(topic, o)
+				if n1 != n2 || f1 != f2 {
+					t.Fatalf("seed %d op %d: addOwner(%q, %d) = %v %v, want %v %v", seed, i, topic, o, n1, f1, n2, f2)
+				}
+			case op < 85:
+				r1, l1 := x.removeOwner(topic, o)
+				r2, l2 := m.remove(topic, o)
+				if r1 != r2 || l1 != l2 {
+					t.Fatalf("seed %d op %d: removeOwner(%q, %d) = %v %v, want %v %v", seed, i, topic, o, r1, l1, r2, l2)
+				}
+			case op < 87:
+				// Before: the topics o has, and which of them o alone has.
+				want := map[string]bool{}
+				for k, ow := range m.owners {
+					if ow[o] {
+						want[k] = len(ow) == 1
+					}
+				}
+				for k := range want {
+					m.remove([]byte(k), o)
+				}
+				got := map[string]bool{}
+				x.removeAll(o, func(topic []byte, last bool) {
+					if _, dup := got[string(topic)]; dup {
+						t.Fatalf("seed %d op %d: removeAll(%d) reported %q twice", seed, i, o, topic)
+					}
+					got[string(topic)] = last
+				})
+				if len(got) != len(want) {
+					t.Fatalf("seed %d op %d: removeAll(%d) reported %d topics, want %d", seed, i, o, len(got), len(want))
+				}
+				for k, last := range want {
+					if l, ok := got[k]; !ok || l != last {
+						t.Fatalf("seed %d op %d: removeAll(%d) on %q: %v %v, want last %v", seed, i, o, k, ok, l, last)
+					}
+				}
+			default:
+				data := append(topic, g.next()...)
+				got := []int{}
+				x.matchOwners(data, func(o int) { got = append(got, o) })
+				slices.Sort(got)
+				if want := m.match(data); !slices.Equal(got, want) {
+					t.Fatalf("seed %d op %d: matchOwners(%q) = %v, want %v (each owner once)", seed, i, data, got, want)
+				}
+				if x.match(data) != (len(m.match(data)) > 0) {
+					t.Fatalf("seed %d op %d: match(%q) = %v", seed, i, data, x.match(data))
+				}
+			}
+			if x.len() != len(m.owners) || x.bytes() != m.octets {
+				t.Fatalf("seed %d op %d: len %d bytes %d, want %d and %d", seed, i, x.len(), x.bytes(), len(m.owners), m.octets)
+			}
+			if i%20 == 0 {
+				n1, b1 := x.owned(o)
+				n2, b2 := m.owned(o)
+				if n1 != n2 || b1 != b2 {
+					t.Fatalf("seed %d op %d: owned(%d) = %d %d, want %d %d", seed, i, o, n1, b1, n2, b2)
+				}
+				if err := x.t.check(); err != nil {
+					t.Fatalf("seed %d op %d: %v", seed, i, err)
+				}
+				if err := x.checkOwners(); err != nil {
+					t.Fatalf("seed %d op %d: %v", seed, i, err)
+				}
+			}
+		}
+		for o := 0; o < owners; o++ {
+			x.removeAll(o, nil)
+		}
+		if x.len() != 0 || x.bytes() != 0 || len(x.t.root.kids) != 0 || x.t.root.term || len(x.owners) != 0 {
+			t.Fatalf("seed %d: not empty after removeAll of every owner: %d topics", seed, x.len())
+		}
+	}
+}
+
+// checkOwners verifies that the owners' node sets and the nodes' owner sets
+// agree, and that every node of an owner is a member.
+func (x *subIndex[T]) checkOwners() error {
+	links := 0
+	for id, r := range x.owners {
+		if r.id != id {
+			return fmt.Errorf("owner %v filed as %v", r.id, id)
+		}
+		if len(r.nodes) == 0 {
+			return fmt.Errorf("owner %v kept without topics", id)
+		}
+		octets := 0
+		for n := range r.nodes {
+			if !n.term || !n.val.has(r) || x.t.lookup(n.key) != n {
+				return fmt.Errorf("owner %v: node %q is not its member", id, n.key)
+			}
+			octets += len(n.key)
+		}
+		if octets != r.octets {
+			return fmt.Errorf("owner %v: %d octets counted, %d in its topics", id, r.octets, octets)
+		}
+		links += len(r.nodes)
+	}
+	total := 0
+	var err error
+	x.t.each(func(topic []byte, s *subOwners[T]) bool {
+		if s.len() == 0 {
+			err = fmt.Errorf("topic %q without owners", topic)
+			return false
+		}
+		if s.many != nil && len(s.many) <= subOwnersFew/2 || s.many != nil && s.few != nil {
+			err = fmt.Errorf("topic %q: owners kept in a map and a slice or a map too small", topic)
+			return false
+		}
+		total += s.len()
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if total != links {
+		return fmt.Errorf("%d owner links from the topics, %d from the owners", total, links)
+	}
+	return nil
+}
+
+func TestSubtrieIndexTable(t *testing.T) {
+	var x subIndex[string]
+	type step struct {
+		op, topic, owner string
+		a, b             bool // the two results
+	}
+	steps := []step{
+		{"add", "ab", "p", true, true},
+		{"add", "ab", "p", false, false}, // a set per owner
+		{"add", "ab", "q", true, false},
+		{"add", "", "q", true, true},
+		{"add", "abcdef", "r", true, true},
+		{"remove", "ab", "r", false, false},
+		{"remove", "ab", "p", true, false},
+		{"remove", "ab", "p", false, false},
+		{"remove", "ab", "q", true, true},
+		{"remove", "ab", "q", false, false},
+		{"remove", "x", "nobody", false, false},
+	}
+	for i, st := range steps {
+		var a, b bool
+		if st.op == "add" {
+			a, b = x.addOwner([]byte(st.topic), st.owner)
+		} else {
+			a, b = x.removeOwner([]byte(st.topic), st.owner)
+		}
+		if a != st.a || b != st.b {
+			t.Fatalf("step %d: %s(%q, %q) = %v %v, want %v %v", i, st.op, st.topic, st.owner, a, b, st.a, st.b)
+		}
+		if err := x.t.check(); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+	}
+	// q has "" and r "abcdef": a message "abcdefg" matches both, once each.
+	x.addOwner([]byte("abc"), "r")
+	x.addOwner([]byte("a"), "r")
+	var got []string
+	x.matchOwners([]byte("abcdefg"), func(o string) { got = append(got, o) })
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"q", "r"}) {
+		t.Fatalf("matchOwners reported %q, want each of q and r once", got)
+	}
+	got = got[:0]
+	x.matchOwners([]byte("b"), func(o string) { got = append(got, o) })
+	if !slices.Equal(got, []string{"q"}) {
+		t.Fatalf("matchOwners(b) reported %q, want q", got)
+	}
+	var gone []string
+	x.removeAll("r", func(topic []byte, last bool) { gone = append(gone, fmt.Sprintf("%s:%v", topic, last)) })
+	slices.Sort(gone)
+	if want := []string{"a:true", "abc:true", "abcdef:true"}; !slices.Equal(gone, want) {
+		t.Fatalf("removeAll(r) reported %q, want %q", gone, want)
+	}
+	if n, b := x.owned("q"); n != 1 || b != 0 || x.len() != 1 {
+		t.Fatalf("after removeAll(r): q owns %d topics of %d octets, %d topics in all", n, b, x.len())
+	}
+}
+
 // TestSubtrieListingOrder checks that each lists topics in order of their
 // octets and stops when told to.
 func TestSubtrieListingOrder(t *testing.T) {
