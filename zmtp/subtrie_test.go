@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 // check verifies the invariants of the trie described in subtrie.go and
@@ -590,6 +592,325 @@ func TestSubtrieIndexTable(t *testing.T) {
 	}
 	if n, b := x.owned("q"); n != 1 || b != 0 || x.len() != 1 {
 		t.Fatalf("after removeAll(r): q owns %d topics of %d octets, %d topics in all", n, b, x.len())
+	}
+}
+
+// heapAlloc returns the live heap after a collection.
+func heapAlloc() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// onGoroutine runs fn on a new goroutine and waits for it: a recursion as
+// deep as a long topic would overflow the goroutine's stack and crash.
+func onGoroutine(fn func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	<-done
+}
+
+// TestSubtrieHugeTopic subscribes a topic of 16 MiB, splits and merges its
+// label, lists it, matches it and cancels it: one node and about one copy
+// of the topic in memory, all of it given back.
+func TestSubtrieHugeTopic(t *testing.T) {
+	const size = 16 << 20
+	const limit = 64 << 20
+	topic := make([]byte, size)
+	for i := range topic {
+		topic[i] = byte(i*7 + i>>13)
+	}
+	data := append(slices.Clone(topic), "tail"...)
+	short, near := topic[:3], slices.Clone(topic)
+	near[size-1]++
+	base := heapAlloc()
+
+	var s subSet
+	start := time.Now()
+	s.add(topic)
+	addTook := time.Since(start)
+	held := heapAlloc() - base
+	t.Logf("subSet: add of a 16 MiB topic took %v, heap grew by %.1f MiB", addTook, float64(held)/(1<<20))
+	if held > limit {
+		t.Fatalf("heap grew by %d octets for a %d octet topic", held, size)
+	}
+	// Split the huge label near its start and its end, then merge it back.
+	start = time.Now()
+	s.add(short)
+	s.add(near)
+	s.add(topic)
+	if !s.match(data) || !s.match(topic[:10]) || s.match(topic[:2]) || s.len() != 3 {
+		t.Fatal("wrong matches with the huge topic split")
+	}
+	if err := s.t.check(); err != nil {
+		t.Fatal(err)
+	}
+	s.remove(short)
+	s.remove(near)
+	s.remove(topic)
+	t.Logf("subSet: split and merge of the 16 MiB label took %v", time.Since(start))
+	if held := heapAlloc() - base; held > limit {
+		t.Fatalf("heap grew by %d octets with the label split", held)
+	}
+	if !s.match(data) || s.match(topic[:size-1]) || !s.has(topic) || s.len() != 1 {
+		t.Fatal("wrong matches after the merge")
+	}
+	onGoroutine(func() {
+		n := 0
+		s.each(func(got []byte) bool {
+			n++
+			if !bytes.Equal(got, topic) {
+				t.Errorf("each gave %d octets, not the topic", len(got))
+			}
+			return true
+		})
+		if n != 1 {
+			t.Errorf("each gave %d topics", n)
+		}
+	})
+	if len(s.t.root.kids) != 1 || len(s.t.root.kids[0].n.kids) != 0 {
+		t.Fatal("the topic is not one node")
+	}
+	start = time.Now()
+	if !s.remove(topic) {
+		t.Fatal("remove did not report the last subscription")
+	}
+	t.Logf("subSet: remove took %v", time.Since(start))
+	if left := int64(heapAlloc()) - int64(base); left > 1<<20 {
+		t.Fatalf("%d octets still held after the cancel", left)
+	}
+
+	// The same through a subIndex, with three owners.
+	var x subIndex[int]
+	start = time.Now()
+	x.addOwner(topic, 1)
+	x.addOwner(topic, 2)
+	x.addOwner(topic[:5], 3)
+	x.addOwner(near, 3)
+	t.Logf("subIndex: three owners of a 16 MiB topic took %v", time.Since(start))
+	if held := heapAlloc() - base; held > limit {
+		t.Fatalf("heap grew by %d octets for two topics of 16 MiB", held)
+	}
+	var got []int
+	x.matchOwners(data, func(o int) { got = append(got, o) })
+	slices.Sort(got)
+	if !slices.Equal(got, []int{1, 2, 3}) {
+		t.Fatalf("matchOwners reported %v", got)
+	}
+	onGoroutine(func() {
+		for o := 1; o <= 3; o++ {
+			x.removeAll(o, nil)
+		}
+	})
+	if x.len() != 0 {
+		t.Fatalf("%d topics left", x.len())
+	}
+	if left := int64(heapAlloc()) - int64(base); left > 1<<20 {
+		t.Fatalf("%d octets still held after removeAll", left)
+	}
+	runtime.KeepAlive(data)
+	runtime.KeepAlive(topic)
+	runtime.KeepAlive(near)
+}
+
+// TestSubtrieDeep makes tries as deep as their topics are long: "a",
+// "aa", "aaa" and so on to 20000 octets, one node per topic in a chain,
+// and works on them from the deep end; operations run on a goroutine of
+// their own, whose stack a recursion that deep would overflow.
+func TestSubtrieDeep(t *testing.T) {
+	const deepest = 20000
+	long := bytes.Repeat([]byte("a"), deepest+1)
+	var s subSet
+	var x subIndex[int]
+	start := time.Now()
+	onGoroutine(func() {
+		// Longest first: each topic splits the label of the one before.
+		for n := deepest; n >= 1; n-- {
+			s.add(long[:n])
+			x.addOwner(long[:n], 0)
+			if n > deepest-10 {
+				x.addOwner(long[:n], 1)
+			}
+		}
+	})
+	t.Logf("%d topics of 1 to %d octets in a subSet and a subIndex: added in %v", deepest, deepest, time.Since(start))
+	if s.len() != deepest || s.bytes() != deepest*(deepest+1)/2 {
+		t.Fatalf("len %d bytes %d", s.len(), s.bytes())
+	}
+	depth := 0
+	for n := &s.t.root; len(n.kids) > 0; n = n.kids[0].n {
+		depth++
+	}
+	if depth != deepest {
+		t.Fatalf("a chain of %d nodes, want %d", depth, deepest)
+	}
+	start = time.Now()
+	onGoroutine(func() {
+		if !s.match(long) || !s.match(long[:1]) || s.match([]byte("b")) {
+			t.Error("wrong match")
+		}
+		var got []int
+		x.matchOwners(long, func(o int) { got = append(got, o) })
+		if slices.Sort(got); !slices.Equal(got, []int{0, 1}) {
+			t.Errorf("matchOwners reported %v, want 0 and 1", got)
+		}
+		n := 0
+		s.each(func(topic []byte) bool {
+			n++
+			if len(topic) != n {
+				t.Errorf("topic %d has %d octets", n, len(topic))
+				return false
+			}
+			return true
+		})
+		if n != deepest {
+			t.Errorf("each gave %d topics", n)
+		}
+		// At the deep end: the last leaf goes (its parent becomes a leaf
+		// and takes a buffer of its own) and comes back (the parent gives
+		// it up), a member in the middle goes (a merge) and comes back (a
+		// split).
+		for _, k := range []int{deepest, deepest / 2} {
+			if !s.remove(long[:k]) || s.has(long[:k]) || !s.has(long[:k-1]) {
+				t.Errorf("remove of %d octets", k)
+			}
+			if err := s.t.check(); err != nil {
+				t.Error(err)
+			}
+			if !s.add(long[:k]) {
+				t.Errorf("add of %d octets", k)
+			}
+			if err := s.t.check(); err != nil {
+				t.Error(err)
+			}
+		}
+		// Shortest first: each removal merges the top of the chain.
+		for k := 1; k <= deepest; k++ {
+			if !s.remove(long[:k]) {
+				t.Errorf("remove of %d octets", k)
+				return
+			}
+			if r, l := x.removeOwner(long[:k], 0); !r || l != (k <= deepest-10) {
+				t.Errorf("removeOwner of %d octets: %v %v", k, r, l)
+				return
+			}
+		}
+		n = 0
+		x.removeAll(1, func(topic []byte, last bool) {
+			n++
+			if !last || len(topic) <= deepest-10 {
+				t.Errorf("removeAll reported %d octets, last %v", len(topic), last)
+			}
+		})
+		if n != 10 {
+			t.Errorf("removeAll reported %d topics, want 10", n)
+		}
+	})
+	t.Logf("matched, listed and removed in %v", time.Since(start))
+	if s.len() != 0 || len(s.t.root.kids) != 0 || x.len() != 0 || len(x.t.root.kids) != 0 {
+		t.Fatalf("left %d and %d topics", s.len(), x.len())
+	}
+
+	// Shortest first, in a smaller trie: each topic makes the leaf before
+	// it a member with a child, whose buffer the chain above takes from
+	// the new leaf; all removed from the deep end.
+	const chain = 2000
+	var a subSet
+	onGoroutine(func() {
+		for n := 1; n <= chain; n++ {
+			a.add(long[:n])
+		}
+		if err := a.t.check(); err != nil {
+			t.Error(err)
+		}
+		for n := chain; n >= 1; n-- {
+			if !a.remove(long[:n]) {
+				t.Errorf("remove of %d octets", n)
+				return
+			}
+		}
+	})
+	if a.len() != 0 || len(a.t.root.kids) != 0 {
+		t.Fatalf("left %d topics", a.len())
+	}
+}
+
+// TestSubtrieMemoryPerTopic stores 100000 random topics of 16 octets and
+// bounds the memory used beyond their octets.
+func TestSubtrieMemoryPerTopic(t *testing.T) {
+	const n, size = 100000, 16
+	r := rand.New(rand.NewPCG(7, 7))
+	topics := make([][]byte, n)
+	for i := range topics {
+		topics[i] = make([]byte, size)
+		for j := range topics[i] {
+			topics[i][j] = byte(r.Uint32())
+		}
+	}
+	base := heapAlloc()
+	var s subSet
+	for _, tp := range topics {
+		s.add(tp)
+	}
+	setPer := float64(heapAlloc()-base) / n
+	var x subIndex[int]
+	for i, tp := range topics {
+		x.addOwner(tp, i%4)
+	}
+	indexPer := float64(heapAlloc()-base)/n - setPer
+	t.Logf("per topic of %d octets: subSet %.1f octets, subIndex (4 owners) %.1f octets", size, setPer, indexPer)
+	if setPer-size > 200 {
+		t.Errorf("subSet: %.1f octets per topic beyond its %d", setPer-size, size)
+	}
+	if indexPer-size > 300 {
+		t.Errorf("subIndex: %.1f octets per topic beyond its %d", indexPer-size, size)
+	}
+	for _, tp := range topics {
+		s.remove(tp)
+	}
+	for o := 0; o < 4; o++ {
+		x.removeAll(o, nil)
+	}
+	if left := int64(heapAlloc()) - int64(base); left > 1<<20 {
+		t.Errorf("%d octets still held after removing every topic", left)
+	}
+	runtime.KeepAlive(topics)
+}
+
+// TestSubtrieAllocs bounds the allocations of each operation, whatever the
+// topic's length.
+func TestSubtrieAllocs(t *testing.T) {
+	for _, size := range []int{16, 1 << 16} {
+		topic := bytes.Repeat([]byte{'x'}, size)
+		other := slices.Clone(topic)
+		other[size/2] = 'y'
+		var s subSet
+		s.add(topic)
+		s.add([]byte("a"))
+		// A new topic that splits a label: the leaf, its buffer, the split
+		// node, its child list.
+		if a := testing.AllocsPerRun(50, func() { s.add(other); s.remove(other) }); a > 6 {
+			t.Errorf("%d octets: add and remove of a topic that splits a label: %.0f allocations", size, a)
+		}
+		if a := testing.AllocsPerRun(50, func() { s.add(topic); s.remove(topic) }); a != 0 {
+			t.Errorf("%d octets: add and remove of a topic already there: %.0f allocations", size, a)
+		}
+		data := append(slices.Clone(topic), "more"...)
+		if a := testing.AllocsPerRun(50, func() { s.match(data) }); a != 0 {
+			t.Errorf("%d octets: match: %.0f allocations", size, a)
+		}
+		var x subIndex[int]
+		x.addOwner(topic, 1)
+		x.addOwner(topic[:3], 2)
+		calls := 0
+		if a := testing.AllocsPerRun(50, func() { x.matchOwners(data, func(int) { calls++ }) }); a != 0 {
+			t.Errorf("%d octets: matchOwners: %.0f allocations", size, a)
+		}
 	}
 }
 
