@@ -947,3 +947,80 @@ func TestSubtrieListingOrder(t *testing.T) {
 		t.Fatalf("after appends to the given topics: %q", got)
 	}
 }
+
+// FuzzSubtrie reads operations from its input (an operation octet, a
+// length octet and that many topic octets, over and over) and runs them on
+// a subSet and a subIndex and on their reference models.
+func FuzzSubtrie(f *testing.F) {
+	f.Add([]byte("\x00\x03abc\x00\x06abcdef\x01\x03abc\x02\x07abcdefg\x00\x00\x03\x01x"))
+	f.Add([]byte("\x00\x02\xff\x00\x00\x02\xff\xff\x04\x02\xff\x00\x05\x01\xff\x06\x00\x07\x02\xff\xff"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var s subSet
+		var x subIndex[int]
+		m := newSetModel()
+		mi := newIndexModel()
+		for len(in) >= 2 {
+			op, n := in[0], int(in[1])
+			in = in[2:]
+			n = min(n, len(in))
+			topic := in[:n]
+			in = in[n:]
+			o := int(op>>3) % 4
+			switch op % 8 {
+			case 0:
+				if got, want := s.add(topic), m.add(topic); got != want {
+					t.Fatalf("add(%q) = %v", topic, got)
+				}
+			case 1:
+				if got, want := s.remove(topic), m.remove(topic); got != want {
+					t.Fatalf("remove(%q) = %v", topic, got)
+				}
+			case 2:
+				if got, want := s.match(topic), m.match(topic); got != want {
+					t.Fatalf("match(%q) = %v", topic, got)
+				}
+			case 3, 4:
+				n1, f1 := x.addOwner(topic, o)
+				n2, f2 := mi.add(topic, o)
+				if n1 != n2 || f1 != f2 {
+					t.Fatalf("addOwner(%q, %d) = %v %v", topic, o, n1, f1)
+				}
+			case 5:
+				r1, l1 := x.removeOwner(topic, o)
+				r2, l2 := mi.remove(topic, o)
+				if r1 != r2 || l1 != l2 {
+					t.Fatalf("removeOwner(%q, %d) = %v %v", topic, o, r1, l1)
+				}
+			case 6:
+				for k, owners := range mi.owners {
+					if owners[o] {
+						mi.remove([]byte(k), o)
+					}
+				}
+				x.removeAll(o, nil)
+			case 7:
+				var got []int
+				x.matchOwners(topic, func(o int) { got = append(got, o) })
+				slices.Sort(got)
+				if want := mi.match(topic); !slices.Equal(got, want) {
+					t.Fatalf("matchOwners(%q) = %v, want %v", topic, got, want)
+				}
+			}
+			if err := s.t.check(); err != nil {
+				t.Fatal(err)
+			}
+			if err := x.t.check(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, want := listSet(&s), m.sorted(); !slices.Equal(got, want) {
+			t.Fatalf("topics %q, want %q", got, want)
+		}
+		if err := x.checkOwners(); err != nil {
+			t.Fatal(err)
+		}
+		if x.len() != len(mi.owners) || x.bytes() != mi.octets || s.bytes() != m.octets {
+			t.Fatalf("counters: %d %d %d", x.len(), x.bytes(), s.bytes())
+		}
+	})
+}
