@@ -20,10 +20,11 @@ import "bytes"
 //     branches to two children or more; the root may be anything.
 //
 // When a leaf goes (its topic was removed) or stops being a leaf (a longer
-// topic was added below it), its buffer no longer belongs to a leaf, and the
-// nodes above it whose key points into that buffer take a prefix of a buffer
-// that does: the nodes are on the path of the topic at hand, so this is one
-// more walk down that path with no byte comparisons.
+// topic was added below it), its buffer no longer belongs to a leaf, and
+// every node whose key points into that buffer (the node itself, if it
+// stays, and some of the nodes above it) takes a prefix of a buffer that
+// does: those nodes are on the path of the topic at hand, so this is one
+// more walk down that path with no octet comparisons.
 //
 // Memory is therefore at most the octets of the leaves' topics (never more
 // than bytes()) plus one node and one child entry per topic and per branch.
@@ -38,8 +39,8 @@ import "bytes"
 // path, with a bounded number of allocations (the leaf, its buffer, a node
 // for a split, a grown child slice; remove allocates only when a member
 // becomes a leaf and needs a buffer of its own, or when it gives back the
-// unused part of a child slice). A match of a message of
-// length L is O(min(L, depth)) comparisons and allocates nothing.
+// unused part of a child slice). A match of a message of length L is O(L)
+// octet comparisons at most and allocates nothing.
 //
 // None of the types in this file is safe for concurrent use: their users
 // hold their own locks.
