@@ -295,7 +295,7 @@ type subRouter struct {
 	// mu orders subscription changes and their sending; nothing done
 	// under it waits (subscriptions are queued beside the HWM).
 	mu   sync.RWMutex
-	subs topicSet
+	subs subSet
 }
 
 func newSubRouter(s *Socket) *subRouter {
