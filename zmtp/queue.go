@@ -15,6 +15,7 @@ type queue struct {
 	mu       sync.Mutex
 	ring     [][][]byte // len(ring) is the capacity, a power of two or 0
 	head, n  int
+	peak     int        // the most queued since the queue last drained
 	held     int  // taken by the consumer, not yet released
 	hwm      int  // 0: no limit
 	conflate bool // keeps only the newest message
@@ -27,7 +28,7 @@ type queue struct {
 // Limits of the memory a queue keeps while empty.
 const (
 	queueMinCap  = 8
-	queueKeepCap = 64 // a drained queue larger than this gives its ring back
+	queueKeepCap = 64 // a drained ring up to this size is always kept
 )
 
 func newQueue(hwm int, conflate bool, onPush, onRoom func()) *queue {
@@ -85,6 +86,7 @@ func (q *queue) pushLocked(m [][]byte) {
 	}
 	q.ring[(q.head+q.n)&(len(q.ring)-1)] = m
 	q.n++
+	q.peak = max(q.peak, q.n)
 }
 
 func (q *queue) grow() {
@@ -102,10 +104,14 @@ func (q *queue) popLocked() [][]byte {
 	q.head = (q.head + 1) & (len(q.ring) - 1)
 	q.n--
 	if q.n == 0 {
+		// A ring much larger than what the last burst needed goes back;
+		// one that the traffic fills is kept, so that a busy queue does
+		// not reallocate at every drain.
 		q.head = 0
-		if len(q.ring) > queueKeepCap {
+		if len(q.ring) > queueKeepCap && 4*q.peak <= len(q.ring) {
 			q.ring = nil
 		}
+		q.peak = 0
 	}
 	return m
 }
