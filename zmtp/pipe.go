@@ -1,6 +1,7 @@
 package zmtp
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/zmtp-go/zmtp/frame"
@@ -93,6 +94,7 @@ func (p *pipe) command(cmd frame.Command)                   { p.s.rt.onCommand(p
 func (p *pipe) intercept(m [][]byte) bool                   { return p.s.rt.intercept(p, m) }
 func (p *pipe) recycled() <-chan [][]byte                   { return p.s.free }
 func (p *pipe) lost(n int)                                  { p.s.lose(n) }
+func (p *pipe) buffers() *sync.Pool                         { return &p.s.batches }
 
 // ready stores the peer's metadata, which must be in place before its
 // first message can be received, since each Message carries it.

@@ -15,7 +15,7 @@ type queue struct {
 	mu       sync.Mutex
 	ring     [][][]byte // len(ring) is the capacity, a power of two or 0
 	head, n  int
-	peak     int        // the most queued since the queue last drained
+	peak     int  // the most queued since the queue last drained
 	held     int  // taken by the consumer, not yet released
 	hwm      int  // 0: no limit
 	conflate bool // keeps only the newest message

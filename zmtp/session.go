@@ -1,6 +1,10 @@
 package zmtp
 
-import "github.com/zmtp-go/zmtp/frame"
+import (
+	"sync"
+
+	"github.com/zmtp-go/zmtp/frame"
+)
 
 // session is all a connection (the engine) knows of what owns it: a pair
 // of queues that may outlive the connection and a few events. A socket's
@@ -24,6 +28,8 @@ type session interface {
 	// lost counts messages the writer had taken and could not write: the
 	// connection ended first.
 	lost(n int)
+	// buffers returns a pool of the writer's batch buffers, or nil.
+	buffers() *sync.Pool
 	// recycled returns a source of single-frame messages whose memory may
 	// be received into again, or nil.
 	recycled() <-chan [][]byte
@@ -58,6 +64,7 @@ func (s *connSession) ready(*Conn)                                 {}
 func (s *connSession) intercept([][]byte) bool                     { return false }
 func (s *connSession) recycled() <-chan [][]byte                   { return nil }
 func (s *connSession) lost(int)                                    {}
+func (s *connSession) buffers() *sync.Pool                         { return nil }
 func (s *connSession) command(cmd frame.Command) {
 	if s.onCommand != nil {
 		s.onCommand(cmd)

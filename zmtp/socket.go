@@ -92,6 +92,7 @@ type Socket struct {
 	free     chan [][]byte // single-frame messages whose memory can be received into again
 	writable chan struct{} // a pipe took messages or was attached (capacity 1)
 	wg       sync.WaitGroup
+	batches  sync.Pool // writers' batch buffers (*[]byte), shared by the connections
 
 	dropped     atomic.Int64 // messages dropped by PUB/XPUB at the HWM
 	discarded   atomic.Int64 // messages lost with their pipe, or by Close

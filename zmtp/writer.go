@@ -2,6 +2,7 @@ package zmtp
 
 import (
 	"net"
+	"sync"
 	"time"
 
 	"github.com/zmtp-go/zmtp/frame"
@@ -79,7 +80,7 @@ func (c *Conn) writeLoop() {
 		c.fail(err)
 		return
 	}
-	w := writer{c: c, b: batch{buf: make([]byte, 0, batchSize)}}
+	w := writer{c: c, pool: c.sess.buffers()}
 	c.fail(w.run())
 }
 
@@ -89,6 +90,8 @@ const takeMax = 256
 type writer struct {
 	c       *Conn
 	b       batch
+	pool    *sync.Pool // of batch buffers, shared by a socket's connections; may be nil
+	bp      *[]byte    // the pool's holder of b.buf
 	taken   [][][]byte // messages taken from the queue, reused
 	held    int        // messages taken and not yet written
 	added   int        // of those, messages wholly in the batch
@@ -139,6 +142,7 @@ func (w *writer) run() error {
 func (w *writer) writeQueued() error {
 	c := w.c
 	for {
+		w.getBuf()
 		cmds := c.ctrl.take(w.taken[:0], 0)
 		for _, cmd := range cmds {
 			if err := w.addCommand(cmd[0]); err != nil {
@@ -150,7 +154,9 @@ func (w *writer) writeQueued() error {
 		msgs := c.out.take(cmds[:0], takeMax)
 		w.taken = msgs[:0]
 		if len(cmds) == 0 && len(msgs) == 0 {
-			return w.flush()
+			err := w.flush()
+			w.putBuf()
+			return err
 		}
 		w.held += len(msgs)
 		for _, m := range msgs {
@@ -159,6 +165,41 @@ func (w *writer) writeQueued() error {
 			}
 		}
 		clear(msgs)
+	}
+}
+
+// getBuf gives the batch its buffer, from the pool when there is one: an
+// idle connection holds none.
+func (w *writer) getBuf() {
+	if w.b.buf != nil {
+		return
+	}
+	if w.pool != nil {
+		if b, ok := w.pool.Get().(*[]byte); ok {
+			w.bp, w.b.buf = b, (*b)[:0]
+			return
+		}
+	}
+	w.b.buf = make([]byte, 0, batchSize)
+	if w.pool != nil {
+		w.bp = new([]byte)
+	}
+}
+
+// putBuf returns the empty batch's buffer to the pool, and drops the
+// memory kept for taking messages when it grew large.
+func (w *writer) putBuf() {
+	if w.pool == nil || w.b.buf == nil || !w.b.empty() {
+		return
+	}
+	*w.bp = w.b.buf[:0]
+	w.pool.Put(w.bp)
+	w.bp, w.b.buf = nil, nil
+	if cap(w.taken) > 32 {
+		w.taken = nil
+	}
+	if cap(w.scratch) > batchSize {
+		w.scratch = nil
 	}
 }
 
@@ -261,6 +302,7 @@ func (w *writer) addFrame(flags byte, body []byte) error {
 // sign of life after our last PING and sends the next PING when due.
 func (w *writer) heartbeat() error {
 	c := w.c
+	w.getBuf()
 	now := time.Now()
 	if !w.pongDue.IsZero() {
 		if c.rx.n.Load() != w.rxAtPing {
