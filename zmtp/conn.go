@@ -31,13 +31,20 @@ type Conn struct {
 	hsOK   bool         // set before hsOut is closed: go on to messages
 	hsErr  error        // the first direct handshake write error
 
+	w        writer       // the writer's state, used by one writer at a time
+	startW   func()       // c.runWriter
+	wstate   atomic.Int32 // writerIdle, writerRunning, writerAgain
+	wmu      sync.Mutex
+	wstopped bool        // guarded by wmu: no writer starts any more
+	hbTimer  *time.Timer // fires when a heartbeat is due; nil when PINGs are off
+	hbDue    atomic.Bool
+
 	peerGreeting frame.Greeting
 	peerMD       frame.Metadata
 	minor        uint8 // negotiated minor version: 0 or 1
 
-	out, in   *queue
-	ctrl      *queue        // command bodies for the writer, one frame each
-	ctrlReady chan struct{} // signalled when ctrl gets one
+	out, in *queue
+	ctrl    *queue // command bodies for the writer, one frame each
 
 	closeOnce sync.Once
 	closing   chan struct{} // closed by Close: blocked senders give up
@@ -93,21 +100,22 @@ func newConn(ctx context.Context, nc net.Conn, cfg ConnConfig) (*Conn, error) {
 		return nil, err
 	}
 	c := &Conn{
-		nc:        nc,
-		cfg:       cfg,
-		rx:        &countingConn{Conn: nc},
-		sess:      cfg.sess,
-		ctrlReady: make(chan struct{}, 1),
-		closing:   make(chan struct{}),
-		drain:     make(chan struct{}),
-		dead:      make(chan struct{}),
+		nc:      nc,
+		cfg:     cfg,
+		rx:      &countingConn{Conn: nc},
+		sess:    cfg.sess,
+		closing: make(chan struct{}),
+		drain:   make(chan struct{}),
+		dead:    make(chan struct{}),
 	}
 	if c.sess == nil {
 		c.own = newConnSession(cfg)
 		c.sess = c.own
 	}
 	c.out, c.in = c.sess.queues()
-	c.ctrl = newQueue(0, false, func() { signal(c.ctrlReady) }, nil)
+	c.ctrl = newQueue(0, false, c.kickWriter, nil)
+	c.w = writer{c: c, pool: c.sess.buffers()}
+	c.startW = c.runWriter
 	// The frame limit is the message limit: no single frame may exceed it.
 	c.rd = frame.NewReader(c.rx, min(cfg.MaxMessageSize, MaxHandshakeFrameSize))
 	// A kernel socket buffers the few handshake octets, so they are
@@ -119,7 +127,7 @@ func newConn(ctx context.Context, nc net.Conn, cfg ConnConfig) (*Conn, error) {
 	if !kernelBuffered(nc) {
 		c.hsOut = make(chan []byte, 4)
 		c.wg.Add(1)
-		go c.writeLoop()
+		go c.writeHandshake()
 	}
 	err = c.handshake(ctx)
 	if err == nil {
@@ -133,14 +141,13 @@ func newConn(ctx context.Context, nc net.Conn, cfg ConnConfig) (*Conn, error) {
 		c.fail(err)
 		return nil, err
 	}
-	c.sess.ready(c) // before any message can be delivered
 	c.hsOK = true
 	if c.hsOut != nil {
 		close(c.hsOut)
-	} else {
-		c.wg.Add(1)
-		go c.writeLoop()
 	}
+	c.sess.ready(c) // before any message can be delivered; kicks reach c from now
+	c.startHeartbeats()
+	c.kickWriter() // for what was queued before the connection
 	return c, nil
 }
 
@@ -368,6 +375,9 @@ func (c *Conn) fail(cause error) {
 		c.cause = cause
 		close(c.dead)
 		c.nc.Close()
+		if c.hbTimer != nil {
+			c.hbTimer.Stop()
+		}
 		if c.cfg.Logger != nil {
 			c.cfg.Logger.Debug("zmtp connection ended", "remote", addrString(c.nc.RemoteAddr()), "cause", cause)
 		}
@@ -394,6 +404,7 @@ func (c *Conn) closeWithin(timeout time.Duration) error {
 		c.stopped = true
 		c.sendMu.Unlock()
 		close(c.drain) // everything accepted is queued: flush it
+		c.kickWriter()
 		// A writer blocked on a peer that does not read must not hold Close
 		// up for longer than CloseTimeout.
 		if timeout < 0 {
@@ -402,6 +413,7 @@ func (c *Conn) closeWithin(timeout time.Duration) error {
 			c.nc.SetWriteDeadline(time.Now().Add(timeout))
 		}
 	})
+	c.stopWriters()
 	c.wg.Wait()
 	return nil
 }

@@ -16,9 +16,9 @@ type pipe struct {
 	out *queue // to the peer, SNDHWM long
 	in  *queue // from the peer, RCVHWM long
 
-	// outReady wakes the connection's writer; inRoom its reader. Nil for
-	// inproc pipes, which have no connection.
-	outReady, inRoom chan struct{}
+	// outReady wakes a STREAM connection's writer; inRoomCh a connection's
+	// reader. Nil for inproc pipes, which have no connection.
+	outReady, inRoomCh chan struct{}
 
 	conn     atomic.Pointer[Conn] // current connection; nil while down
 	info     atomic.Pointer[peerInfo]
@@ -45,9 +45,9 @@ type peerInfo struct {
 // marks.
 func newPipe(s *Socket) *pipe {
 	o := s.options()
-	p := &pipe{s: s, outReady: make(chan struct{}, 1), inRoom: make(chan struct{}, 1)}
-	p.out = newQueue(o.sendHWM(), o.Conflate, func() { signal(p.outReady) }, func() { signal(s.writable) })
-	p.in = newQueue(o.recvHWM(), o.Conflate, func() { signal(s.readable) }, func() { signal(p.inRoom) })
+	p := &pipe{s: s, outReady: make(chan struct{}, 1), inRoomCh: make(chan struct{}, 1)}
+	p.out = newQueue(o.sendHWM(), o.Conflate, p.wakeWriter, func() { signal(s.writable) })
+	p.in = newQueue(o.recvHWM(), o.Conflate, func() { signal(s.readable) }, func() { signal(p.inRoomCh) })
 	return p
 }
 
@@ -88,16 +88,28 @@ func (p *pipe) sendCommand(cmd frame.Command) {
 
 // The session interface, for the pipe's connections.
 
-func (p *pipe) queues() (out, in *queue)                    { return p.out, p.in }
-func (p *pipe) wakeups() (outReady, inRoom <-chan struct{}) { return p.outReady, p.inRoom }
-func (p *pipe) command(cmd frame.Command)                   { p.s.rt.onCommand(p, cmd) }
-func (p *pipe) intercept(m [][]byte) bool                   { return p.s.rt.intercept(p, m) }
-func (p *pipe) recycled() <-chan [][]byte                   { return p.s.free }
-func (p *pipe) lost(n int)                                  { p.s.lose(n) }
-func (p *pipe) buffers() *sync.Pool                         { return &p.s.batches }
+func (p *pipe) queues() (out, in *queue)  { return p.out, p.in }
+func (p *pipe) inRoom() <-chan struct{}   { return p.inRoomCh }
+func (p *pipe) command(cmd frame.Command) { p.s.rt.onCommand(p, cmd) }
+func (p *pipe) intercept(m [][]byte) bool { return p.s.rt.intercept(p, m) }
+func (p *pipe) recycled() <-chan [][]byte { return p.s.free }
+func (p *pipe) lost(n int)                { p.s.lose(n) }
+func (p *pipe) buffers() *sync.Pool       { return &p.s.batches }
 
 // ready stores the peer's metadata, which must be in place before its
-// first message can be received, since each Message carries it.
+// first message can be received, since each Message carries it, and makes
+// c the connection whose writer new messages wake.
 func (p *pipe) ready(c *Conn) {
 	p.info.Store(&peerInfo{md: c.PeerMetadata(), minor: int(c.minor)})
+	p.conn.Store(c)
+}
+
+// wakeWriter tells the writer of the pipe's connection that a message is
+// queued.
+func (p *pipe) wakeWriter() {
+	if c := p.conn.Load(); c != nil {
+		c.kickWriter()
+	} else {
+		signal(p.outReady)
+	}
 }

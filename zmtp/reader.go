@@ -36,7 +36,7 @@ const (
 const maxKeptAssembly = 64 << 10
 
 func (c *Conn) readMessages() error {
-	_, room := c.sess.wakeups()
+	room := c.sess.inRoom()
 	maxFrames := int(max(c.cfg.MaxMessageSize/frameCost, minFrames))
 	var (
 		data []byte // bodies of the frames of a multipart message so far

@@ -13,11 +13,12 @@ type session interface {
 	// queues returns the messages to write and the queue that receives
 	// what is read.
 	queues() (out, in *queue)
-	// wakeups returns the channels signalled when out gets a message (the
-	// writer waits on it) and when in gets room (the reader waits on it).
-	wakeups() (outReady, inRoom <-chan struct{})
+	// inRoom returns the channel signalled when in gets room (the reader
+	// waits on it at the high-water mark).
+	inRoom() <-chan struct{}
 	// ready runs once the handshake has succeeded, before any message is
-	// delivered.
+	// delivered: from then on a message queued on out must start c's
+	// writer (Conn.kickWriter).
 	ready(c *Conn)
 	// command receives SUBSCRIBE, CANCEL, JOIN and LEAVE on the reader
 	// goroutine; cmd.Data is valid only during the call.
@@ -38,33 +39,37 @@ type session interface {
 // connSession is the session of a standalone Conn: queues of the
 // configured lengths and the OnCommand hook.
 type connSession struct {
-	out, in        *queue
-	outReady, room chan struct{} // for the writer and the reader
-	sendRoom       chan struct{} // out has room: for Conn.Send
-	recvReady      chan struct{} // in has a message: for Conn.Recv
-	onCommand      func(frame.Command)
+	out, in   *queue
+	c         *Conn
+	room      chan struct{} // for the reader
+	sendRoom  chan struct{} // out has room: for Conn.Send
+	recvReady chan struct{} // in has a message: for Conn.Recv
+	onCommand func(frame.Command)
 }
 
 func newConnSession(cfg ConnConfig) *connSession {
 	s := &connSession{
-		outReady:  make(chan struct{}, 1),
 		room:      make(chan struct{}, 1),
 		sendRoom:  make(chan struct{}, 1),
 		recvReady: make(chan struct{}, 1),
 		onCommand: cfg.OnCommand,
 	}
-	s.out = newQueue(cfg.SendQueueLen, false, func() { signal(s.outReady) }, func() { signal(s.sendRoom) })
+	s.out = newQueue(cfg.SendQueueLen, false, func() {
+		if s.c != nil {
+			s.c.kickWriter()
+		}
+	}, func() { signal(s.sendRoom) })
 	s.in = newQueue(cfg.RecvQueueLen, false, func() { signal(s.recvReady) }, func() { signal(s.room) })
 	return s
 }
 
-func (s *connSession) queues() (out, in *queue)                    { return s.out, s.in }
-func (s *connSession) wakeups() (outReady, inRoom <-chan struct{}) { return s.outReady, s.room }
-func (s *connSession) ready(*Conn)                                 {}
-func (s *connSession) intercept([][]byte) bool                     { return false }
-func (s *connSession) recycled() <-chan [][]byte                   { return nil }
-func (s *connSession) lost(int)                                    {}
-func (s *connSession) buffers() *sync.Pool                         { return nil }
+func (s *connSession) queues() (out, in *queue)  { return s.out, s.in }
+func (s *connSession) inRoom() <-chan struct{}   { return s.room }
+func (s *connSession) ready(c *Conn)             { s.c = c }
+func (s *connSession) intercept([][]byte) bool   { return false }
+func (s *connSession) recycled() <-chan [][]byte { return nil }
+func (s *connSession) lost(int)                  {}
+func (s *connSession) buffers() *sync.Pool       { return nil }
 func (s *connSession) command(cmd frame.Command) {
 	if s.onCommand != nil {
 		s.onCommand(cmd)

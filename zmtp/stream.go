@@ -34,7 +34,7 @@ func (e *endpoint) serveRaw(ctx context.Context, p *pipe, nc net.Conn) {
 	deliver := func(m [][]byte) bool {
 		for !p.in.push(m) {
 			select {
-			case <-p.inRoom:
+			case <-p.inRoomCh:
 			case <-rctx.Done():
 				return false
 			}

@@ -60,28 +60,106 @@ func (b *batch) writeTo(nc net.Conn) (int64, error) {
 	return n, err
 }
 
-// writeLoop is the connection's only writer. It writes the handshake's
-// octets, then takes queued messages and commands, batches them, writes,
-// and sends heartbeats.
-func (c *Conn) writeLoop() {
+// writeHandshake is the writer of a transport with no buffering (see
+// newConn): it writes the handshake's octets as they are queued.
+func (c *Conn) writeHandshake() {
 	defer c.wg.Done()
 	var err error
-	if c.hsOut != nil {
-		for b := range c.hsOut {
-			if err == nil {
-				_, err = c.nc.Write(b)
-			}
+	for b := range c.hsOut {
+		if err == nil {
+			_, err = c.nc.Write(b)
 		}
 	}
-	if !c.hsOK {
-		return // the handshake failed; newConn ends the connection
-	}
-	if err != nil {
+	if c.hsOK && err != nil {
 		c.fail(err)
-		return
 	}
-	w := writer{c: c, pool: c.sess.buffers()}
-	c.fail(w.run())
+}
+
+// The writer runs on a goroutine of its own only while there is something
+// to write: kickWriter starts it, and it ends once the queues are empty,
+// so an idle connection costs no writer goroutine. Its state (the batch,
+// the heartbeat) lives in Conn.w between runs.
+const (
+	writerIdle    = iota
+	writerRunning // a writer goroutine runs
+	writerAgain   // it runs, and must look at the queues once more
+)
+
+// kickWriter makes sure a writer looks at the queues soon.
+func (c *Conn) kickWriter() {
+	for {
+		switch c.wstate.Load() {
+		case writerIdle:
+			if !c.wstate.CompareAndSwap(writerIdle, writerRunning) {
+				continue
+			}
+			c.wmu.Lock()
+			if c.wstopped {
+				c.wmu.Unlock()
+				return // stays "running": no writer starts any more
+			}
+			c.wg.Add(1)
+			c.wmu.Unlock()
+			go c.startW() // a func value made once: starting a writer allocates nothing
+			return
+		case writerRunning:
+			if c.wstate.CompareAndSwap(writerRunning, writerAgain) {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+// stopWriters prevents writers from starting; Close and fail call it
+// before waiting for the running one.
+func (c *Conn) stopWriters() {
+	c.wmu.Lock()
+	c.wstopped = true
+	c.wmu.Unlock()
+}
+
+// runWriter writes what is queued, sends a heartbeat when one is due, and
+// ends the connection after a Close has been flushed or on an error.
+func (c *Conn) runWriter() {
+	defer c.wg.Done()
+	w := &c.w
+	for {
+		select {
+		case <-c.dead:
+			w.release()
+			return
+		default:
+		}
+		// Close closes drain once every accepted message is queued: seen
+		// before writing, it means this pass writes the last of them.
+		draining := false
+		select {
+		case <-c.drain:
+			draining = true
+		default:
+		}
+		err := w.writeQueued()
+		if err == nil && c.hbDue.Swap(false) {
+			if err = w.heartbeat(); err == nil {
+				err = w.writeQueued()
+			}
+		}
+		if err != nil {
+			w.release()
+			c.fail(err)
+			return
+		}
+		if draining {
+			c.fail(nil) // Close: everything accepted is written
+			return
+		}
+		if c.wstate.CompareAndSwap(writerRunning, writerIdle) {
+			return
+		}
+		c.wstate.Store(writerRunning)
+	}
 }
 
 // takeMax is the most messages the writer takes from its queue at once.
@@ -99,42 +177,21 @@ type writer struct {
 	ping    [16]byte   // PING command body
 
 	// Heartbeat state.
-	hb          *time.Timer
-	nextPing    time.Time
-	pongDue     time.Time // zero when no PING is outstanding
-	rxAtPing    int64
-	pingEnabled bool
+	nextPing time.Time
+	pongDue  time.Time // zero when no PING is outstanding
+	rxAtPing int64
 }
 
-func (w *writer) run() error {
-	c := w.c
-	w.pingEnabled = c.cfg.HeartbeatInterval > 0 && c.minor >= 1
-	var hbC <-chan time.Time
-	if w.pingEnabled {
-		w.nextPing = time.Now().Add(c.cfg.HeartbeatInterval)
-		w.hb = time.NewTimer(c.cfg.HeartbeatInterval)
-		defer w.hb.Stop()
-		hbC = w.hb.C
+// startHeartbeats arms the heartbeat timer when PINGs are on.
+func (c *Conn) startHeartbeats() {
+	if c.cfg.HeartbeatInterval <= 0 || c.minor < 1 {
+		return
 	}
-	defer w.release()
-	outReady, _ := c.sess.wakeups()
-	for {
-		if err := w.writeQueued(); err != nil {
-			return err
-		}
-		select {
-		case <-outReady:
-		case <-c.ctrlReady:
-		case <-hbC:
-			if err := w.heartbeat(); err != nil {
-				return err
-			}
-		case <-c.drain:
-			return w.drainAndClose()
-		case <-c.dead:
-			return nil
-		}
-	}
+	c.w.nextPing = time.Now().Add(c.cfg.HeartbeatInterval)
+	c.hbTimer = time.AfterFunc(c.cfg.HeartbeatInterval, func() {
+		c.hbDue.Store(true)
+		c.kickWriter()
+	})
 }
 
 // writeQueued writes every queued command and message, in batches, until
@@ -328,12 +385,6 @@ func (w *writer) heartbeat() error {
 	if !w.pongDue.IsZero() && w.pongDue.Before(next) {
 		next = w.pongDue
 	}
-	w.hb.Reset(time.Until(next))
+	c.hbTimer.Reset(time.Until(next))
 	return nil
-}
-
-// drainAndClose writes what is queued, bounded by the write deadline Close
-// set, then ends the connection.
-func (w *writer) drainAndClose() error {
-	return w.writeQueued()
 }
