@@ -16,6 +16,9 @@ const (
 	// largeStep is the first allocation for a body larger than the read
 	// buffer; later growth doubles what has been received.
 	largeStep = 64 << 10
+	// maxKeptLarge is the largest buffer for large bodies kept for the
+	// next one; a larger body's memory is left to the caller.
+	maxKeptLarge = 1 << 20
 	// maxEmptyReads is the number of consecutive reads returning no data and
 	// no error after which the source is deemed broken (io.ErrNoProgress).
 	maxEmptyReads = 100
@@ -41,7 +44,9 @@ func (f Frame) IsCommand() bool { return f.Flags&FlagCommand != 0 }
 // returns bodies that fit in it as views; larger bodies are read into a
 // second buffer that grows only as their octets arrive, so a header that
 // declares a huge size costs nothing until the peer actually sends the data.
-// A Reader is not safe for concurrent use.
+// That second buffer is kept for the next large body only while it holds at
+// most 1 MiB: a larger body's memory is the caller's, and is freed once the
+// caller drops the body. A Reader is not safe for concurrent use.
 type Reader struct {
 	src      io.Reader
 	buf      []byte // len(buf) is the buffer size
@@ -186,6 +191,7 @@ func (r *Reader) ReadBody(size uint64) ([]byte, error) {
 	// Large body: start with what is buffered, then read straight into the
 	// large buffer, growing it only as octets arrive.
 	body := r.large[:0]
+	r.large = nil
 	if have := r.wpos - r.rpos; cap(body) < have {
 		body = make([]byte, 0, min(n, max(have, largeStep)))
 	}
@@ -195,7 +201,7 @@ func (r *Reader) ReadBody(size uint64) ([]byte, error) {
 	empty := 0
 	for len(body) < n {
 		if r.err != nil {
-			r.large = body[:0]
+			// The Reader is done: what arrived of the body is not kept.
 			return nil, unexpected(r.err)
 		}
 		if len(body) == cap(body) {
@@ -217,10 +223,11 @@ func (r *Reader) ReadBody(size uint64) ([]byte, error) {
 			r.err = err
 		}
 	}
-	r.large = body[:0]
-	if r.handOver {
-		r.large = nil
+	switch {
+	case r.handOver:
 		r.owned = true
+	case cap(body) <= maxKeptLarge:
+		r.large = body[:0]
 	}
 	return body[:n:n], nil
 }
