@@ -405,3 +405,55 @@ func liveHeap() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
 }
+
+// TestReaderDrainedSourceAllocs reads frames from a source that has one
+// frame ready at a time: the Reader waits for each on its small buffer,
+// and frames larger than that move it to the full-size buffer and back,
+// through the pool, without allocating.
+func TestReaderDrainedSourceAllocs(t *testing.T) {
+	for _, size := range []int{1, 100, 1000, 10000} {
+		src := &pacedSource{frame: AppendFrame(nil, 0, make([]byte, size))}
+		r := NewReader(src, 0)
+		read := func() {
+			if f, err := r.ReadFrame(); err != nil || len(f.Body) != size {
+				t.Fatalf("ReadFrame: %d octets, %v", len(f.Body), err)
+			}
+		}
+		read()
+		if raceEnabled {
+			// The race detector makes sync.Pool drop buffers at random.
+			for range 1000 {
+				read()
+			}
+		} else if allocs := testing.AllocsPerRun(1000, read); allocs != 0 {
+			t.Errorf("frames of %d octets: %v allocations per frame", size, allocs)
+		}
+		if src.bigWaits != 0 {
+			t.Errorf("frames of %d octets: %d of %d waits on more than the small buffer", size, src.bigWaits, src.waits)
+		}
+	}
+}
+
+// pacedSource returns the same encoded frame over and over, never more
+// than the rest of one frame per Read. A Read at the start of a frame is
+// where a Reader of a real connection would wait for the peer: it counts
+// those, and those that offered more than the small buffer.
+type pacedSource struct {
+	frame           []byte
+	pos             int
+	waits, bigWaits int
+}
+
+func (s *pacedSource) Read(p []byte) (int, error) {
+	if s.pos == 0 {
+		s.waits++
+		if len(p) > IdleReadBufferSize {
+			s.bigWaits++
+		}
+	}
+	n := copy(p, s.frame[s.pos:])
+	if s.pos += n; s.pos == len(s.frame) {
+		s.pos = 0
+	}
+	return n, nil
+}
