@@ -3,6 +3,8 @@ package frame
 import (
 	"errors"
 	"io"
+	"math/bits"
+	"sync"
 )
 
 // Size defaults for Reader.
@@ -10,12 +12,21 @@ const (
 	// DefaultReadBufferSize is the size of a Reader's read buffer. Frames
 	// whose bodies fit are returned as views into it without copying.
 	DefaultReadBufferSize = 32 << 10
+	// IdleReadBufferSize is the size of the small buffer a Reader reads
+	// into when it has caught up with its source: before the first read,
+	// and whenever the last read took all the source had. A connection
+	// that waits for its peer then waits on this much memory, not on its
+	// full read buffer.
+	IdleReadBufferSize = 512
 	// HardMaxFrameSize caps every frame body, whatever limit the caller
 	// asks for: 1 GiB.
 	HardMaxFrameSize = 1 << 30
 	// largeStep is the first allocation for a body larger than the read
 	// buffer; later growth doubles what has been received.
 	largeStep = 64 << 10
+	// maxKeptLarge is the largest buffer for large bodies kept for the
+	// next one; a larger body's memory is left to the caller.
+	maxKeptLarge = 1 << 20
 	// maxEmptyReads is the number of consecutive reads returning no data and
 	// no error after which the source is deemed broken (io.ErrNoProgress).
 	maxEmptyReads = 100
@@ -37,18 +48,43 @@ func (f Frame) More() bool { return f.Flags&FlagMore != 0 }
 // IsCommand reports whether the frame is a command.
 func (f Frame) IsCommand() bool { return f.Flags&FlagCommand != 0 }
 
-// Reader decodes frames from an io.Reader. It keeps one read buffer and
-// returns bodies that fit in it as views; larger bodies are read into a
-// second buffer that grows only as their octets arrive, so a header that
-// declares a huge size costs nothing until the peer actually sends the data.
-// A Reader is not safe for concurrent use.
+// Reader decodes frames from an io.Reader. A Reader is not safe for
+// concurrent use.
+//
+// # Buffers
+//
+// Bodies of up to the read buffer size (DefaultReadBufferSize, or the size
+// given to NewReaderSize) are returned as views into the read buffer. Larger
+// bodies are read into a second buffer that grows only as their octets
+// arrive, so a header that declares a huge size costs nothing until the
+// peer actually sends the data.
+//
+// A view, whether a Frame's Body or what Next and ReadBody return, is valid
+// only until the next call to a Reader method: that call may overwrite its
+// octets or give its memory to another Reader. A caller that keeps a body
+// must copy it, unless the Frame is Owned.
+//
+// The read buffer is not allocated up front and is not kept while the
+// connection is quiet. A Reader reads into a buffer of IdleReadBufferSize
+// octets as long as its reads drain the source; once a read fills all the
+// room it was given, or a frame needs more room, it moves to a full-size
+// buffer taken from a pool shared by all Readers, and goes back to the
+// small one when a read again finds less data than it had room for. A busy
+// Reader thus reads in large chunks, while one blocked waiting for its peer
+// holds about IdleReadBufferSize octets. A buffer for large bodies is kept
+// for the next frame only while it holds at most 1 MiB and the source keeps
+// the Reader busy. Release gives back the memory at once.
 type Reader struct {
 	src      io.Reader
-	buf      []byte // len(buf) is the buffer size
-	rpos     int    // start of unread octets in buf
-	wpos     int    // end of unread octets in buf
+	buf      []byte  // the buffer in use: small, *big or nil
+	rpos     int     // start of unread octets in buf
+	wpos     int     // end of unread octets in buf
+	size     int     // read buffer size: bodies up to size are views
+	small    []byte  // idle buffer, min(size, IdleReadBufferSize) octets
+	big      *[]byte // full-size buffer while busy, from bufPools
+	busy     bool    // the last read filled the room it was given
 	max      uint64
-	large    []byte // reused body buffer for frames larger than buf
+	large    []byte // reused body buffer for frames larger than size
 	consumed int64
 	err      error // sticky read error
 	handOver bool  // large bodies are given away, not reused
@@ -57,7 +93,8 @@ type Reader struct {
 
 // NewReader returns a Reader of r that rejects frames whose body exceeds
 // maxFrameSize octets with ErrFrameTooLarge. A maxFrameSize of zero or less,
-// or above HardMaxFrameSize, means HardMaxFrameSize.
+// or above HardMaxFrameSize, means HardMaxFrameSize. It allocates no
+// buffer: see Reader for when it does.
 func NewReader(r io.Reader, maxFrameSize int64) *Reader {
 	return NewReaderSize(r, maxFrameSize, DefaultReadBufferSize)
 }
@@ -71,7 +108,7 @@ func NewReaderSize(r io.Reader, maxFrameSize int64, bufSize int) *Reader {
 	if bufSize < GreetingSize {
 		bufSize = GreetingSize
 	}
-	return &Reader{src: r, buf: make([]byte, bufSize), max: uint64(maxFrameSize)}
+	return &Reader{src: r, size: bufSize, max: uint64(maxFrameSize)}
 }
 
 // Buffered returns the number of octets read from the source but not yet
@@ -81,7 +118,7 @@ func (r *Reader) Buffered() int { return r.wpos - r.rpos }
 // Consumed returns the number of octets consumed so far.
 func (r *Reader) Consumed() int64 { return r.consumed }
 
-// fill reads at least need octets into the buffer, which must have room.
+// fill reads at least need octets (at most r.size) into the buffer.
 func (r *Reader) fill(need int) error {
 	if r.wpos-r.rpos >= need {
 		return nil
@@ -89,14 +126,13 @@ func (r *Reader) fill(need int) error {
 	if r.err != nil {
 		return r.err
 	}
-	if r.rpos+need > len(r.buf) {
-		r.wpos = copy(r.buf, r.buf[r.rpos:r.wpos])
-		r.rpos = 0
-	}
+	r.prepare(need)
 	empty := 0
 	for r.wpos-r.rpos < need {
+		room := len(r.buf) - r.wpos
 		n, err := r.src.Read(r.buf[r.wpos:])
 		r.wpos += n
+		r.busy = n == room
 		if err == nil && n == 0 {
 			// A source that keeps returning 0, nil would spin forever.
 			if empty++; empty >= maxEmptyReads {
@@ -116,11 +152,129 @@ func (r *Reader) fill(need int) error {
 	return nil
 }
 
+// prepare picks the buffer for the reads that will bring the unread octets
+// to need, and moves the unread octets so that need fits after rpos.
+func (r *Reader) prepare(need int) {
+	if !r.busy {
+		// The last read drained the source: this one may wait for the
+		// peer, so it should not do so on more memory than it needs.
+		r.large = nil
+	}
+	if r.size > IdleReadBufferSize {
+		switch useBig := r.busy || need > IdleReadBufferSize; {
+		case useBig && r.big == nil:
+			r.moveTo(r.takeBig())
+		case !useBig && r.big != nil:
+			r.moveTo(r.smallBuf())
+			r.putBig()
+		}
+	}
+	if r.buf == nil {
+		r.buf = r.smallBuf()
+	}
+	switch {
+	case r.rpos == r.wpos:
+		r.rpos, r.wpos = 0, 0
+	case r.big == nil || r.rpos+need > len(r.buf):
+		// In the small buffer the unread octets always move to the front,
+		// so that a read that fills it says the source had more.
+		r.wpos = copy(r.buf, r.buf[r.rpos:r.wpos])
+		r.rpos = 0
+	}
+}
+
+// moveTo makes b, whose size is enough for the unread octets, the buffer
+// in use.
+func (r *Reader) moveTo(b []byte) {
+	if r.buf != nil {
+		r.wpos = copy(b, r.buf[r.rpos:r.wpos])
+	} else {
+		r.wpos = 0
+	}
+	r.rpos = 0
+	r.buf = b
+}
+
+// smallBuf returns the idle buffer, allocating it on first use.
+func (r *Reader) smallBuf() []byte {
+	if r.small == nil {
+		r.small = make([]byte, min(r.size, IdleReadBufferSize))
+	}
+	return r.small
+}
+
+// takeBig takes a full-size buffer from the pool and returns it.
+func (r *Reader) takeBig() []byte {
+	class := sizeClass(r.size)
+	if class < len(bufPools) {
+		r.big, _ = bufPools[class].Get().(*[]byte)
+	}
+	if r.big == nil {
+		// Pooled buffers have the size of their class; others just size.
+		b := make([]byte, r.size)
+		if class < len(bufPools) {
+			b = make([]byte, 1<<class)
+		}
+		r.big = &b
+	}
+	return (*r.big)[:r.size]
+}
+
+// putBig gives the full-size buffer back to the pool. The buffer in use
+// must no longer be it.
+func (r *Reader) putBig() {
+	if class := sizeClass(r.size); class < len(bufPools) {
+		bufPools[class].Put(r.big)
+	}
+	r.big = nil
+}
+
+// bufPools holds the full-size buffers of Readers that went idle, by size
+// class: bufPools[k] holds buffers of 1<<k octets. Read buffers above the
+// largest class are not shared.
+var bufPools [21]sync.Pool
+
+// sizeClass returns the class of buffers that hold size octets.
+func sizeClass(size int) int { return bits.Len(uint(size - 1)) }
+
+// Release gives back the memory of the Reader's buffers: the buffer for
+// large bodies, and the read buffer when it holds no unread octets (when it
+// holds a few, they move to the small one). Views returned earlier are no
+// longer valid. The Reader stays usable and allocates again when it next
+// reads. It suits an owner that knows its connection is quiet, or is done
+// with the Reader: the full-size buffer can then serve another Reader.
+func (r *Reader) Release() {
+	r.large = nil
+	r.busy = false
+	switch unread := r.wpos - r.rpos; {
+	case unread == 0:
+		r.rpos, r.wpos = 0, 0
+		r.buf, r.small = nil, nil
+		if r.big != nil {
+			r.putBig()
+		}
+	case r.big != nil && unread <= IdleReadBufferSize:
+		r.moveTo(r.smallBuf())
+		r.putBig()
+	}
+}
+
+// Footprint returns the number of octets of buffer memory the Reader holds
+// (read buffers and the buffer for large bodies), not counting bodies it
+// handed over.
+func (r *Reader) Footprint() int {
+	n := cap(r.small) + cap(r.large)
+	if r.big != nil {
+		n += cap(*r.big)
+	}
+	return n
+}
+
 // Next returns a view of the next n octets, reading as needed. n must not
-// exceed the buffer size. It is used for the greeting, which is read in
-// pieces before any frame.
+// exceed the read buffer size. It is used for the greeting, which is read
+// in pieces before any frame.
 func (r *Reader) Next(n int) ([]byte, error) {
-	if n > len(r.buf) {
+	if n > r.size {
 		return nil, errors.New("frame: Next larger than the read buffer")
 	}
 	if err := r.fill(n); err != nil {
@@ -174,7 +328,7 @@ func (r *Reader) ReadBody(size uint64) ([]byte, error) {
 		return nil, ErrFrameTooLarge
 	}
 	n := int(size)
-	if n <= len(r.buf) {
+	if n <= r.size {
 		if err := r.fill(n); err != nil {
 			return nil, unexpected(err)
 		}
@@ -186,6 +340,7 @@ func (r *Reader) ReadBody(size uint64) ([]byte, error) {
 	// Large body: start with what is buffered, then read straight into the
 	// large buffer, growing it only as octets arrive.
 	body := r.large[:0]
+	r.large = nil
 	if have := r.wpos - r.rpos; cap(body) < have {
 		body = make([]byte, 0, min(n, max(have, largeStep)))
 	}
@@ -195,17 +350,18 @@ func (r *Reader) ReadBody(size uint64) ([]byte, error) {
 	empty := 0
 	for len(body) < n {
 		if r.err != nil {
-			r.large = body[:0]
+			// The Reader is done: what arrived of the body is not kept.
 			return nil, unexpected(r.err)
 		}
 		if len(body) == cap(body) {
 			grow := max(len(body), largeStep)
 			body = growTo(body, min(n, len(body)+grow))
 		}
-		want := min(cap(body), n)
-		m, err := r.src.Read(body[len(body):want])
+		want := min(cap(body), n) - len(body)
+		m, err := r.src.Read(body[len(body) : len(body)+want])
 		body = body[:len(body)+m]
 		r.consumed += int64(m)
+		r.busy = m == want
 		if err == nil && m == 0 {
 			if empty++; empty >= maxEmptyReads {
 				err = io.ErrNoProgress
@@ -217,10 +373,11 @@ func (r *Reader) ReadBody(size uint64) ([]byte, error) {
 			r.err = err
 		}
 	}
-	r.large = body[:0]
-	if r.handOver {
-		r.large = nil
+	switch {
+	case r.handOver:
 		r.owned = true
+	case cap(body) <= maxKeptLarge:
+		r.large = body[:0]
 	}
 	return body[:n:n], nil
 }

@@ -49,12 +49,16 @@ const (
 	messageOverhead  = frame.MaxHeaderSize + len(messageName) + messageMinData
 	wireFlagMore     = 0x01
 	wireFlagCommand  = 0x02
-	maxRetainedSpace = 64<<10 + 64 // scratch space kept between messages
+	maxRetainedSpace = 64<<10 + 64 // most scratch space kept between calls
 )
 
 // curveCipher is the Cipher of a completed CURVE handshake. Seal touches
 // only the send fields and Open only the receive fields, so a writer and a
 // reader may use it at the same time.
+//
+// Its scratch buffers are kept between calls only while they hold at most
+// maxRetainedSpace octets: a large message costs its memory while it is
+// sealed or opened, not for the life of the connection.
 type curveCipher struct {
 	key [32]byte // precomputed Box key of the two transient key pairs
 
@@ -82,7 +86,8 @@ func newCurveCipher(key *[32]byte, server bool, sent, received uint64) *curveCip
 // COMMAND nor MORE): libzmq adds the wire frame's flags to the decrypted
 // ones, so a COMMAND or MORE flag outside the box would change the frame it
 // delivers. It does not allocate when dst has room and the body fits the
-// retained scratch space.
+// retained scratch space (64 KiB); a larger body is sealed from a scratch
+// buffer that is dropped afterwards.
 func (c *curveCipher) Seal(dst []byte, flags byte, body []byte) ([]byte, error) {
 	var wire byte
 	switch flags {
@@ -110,14 +115,15 @@ func (c *curveCipher) Seal(dst []byte, flags byte, body []byte) ([]byte, error) 
 	nonce := shortNonce(c.sendPrefix, n)
 	dst = secretbox.Seal(dst, plain, &nonce, &c.key)
 	clear(plain)
-	c.plain = plain
+	c.plain = retain(plain)
 	return dst, nil
 }
 
 // Open decrypts the data of a MESSAGE command (short nonce and box) and
 // returns the carried frame's flags (frame.FlagMore, frame.FlagCommand) and
-// body. The body aliases an internal buffer valid until the next Open. A
-// nonce not greater than the last one received is refused (replay).
+// body. A body of up to 64 KiB aliases an internal buffer valid until the
+// next Open; a larger one is in memory of its own that the cipher does not
+// keep. A nonce not greater than the last one received is refused (replay).
 func (c *curveCipher) Open(data []byte) (byte, []byte, error) {
 	if len(data) < messageMinData {
 		return 0, nil, ErrMessageMalformed
@@ -132,7 +138,7 @@ func (c *curveCipher) Open(data []byte) (byte, []byte, error) {
 	if !ok {
 		return 0, nil, ErrMessageForged
 	}
-	c.out = plain
+	c.out = retain(plain)
 	c.recvNonce = n
 	var flags byte
 	switch plain[0] {
@@ -152,13 +158,22 @@ func (c *curveCipher) Open(data []byte) (byte, []byte, error) {
 func (c *curveCipher) Overhead() int { return messageOverhead }
 
 // scratch returns a slice of n octets that reuses buf when it is large
-// enough, and drops a buffer above maxRetainedSpace once smaller messages
-// come back.
+// enough.
 func scratch(buf []byte, n int) []byte {
-	if n <= cap(buf) && (cap(buf) <= maxRetainedSpace || n > maxRetainedSpace) {
+	if n <= cap(buf) {
 		return buf[:n]
 	}
 	return make([]byte, n)
+}
+
+// retain returns the scratch buffer to keep for the next call: b itself
+// when it holds at most maxRetainedSpace octets, nil otherwise, so that the
+// memory of a large message is freed once the message is done with.
+func retain(b []byte) []byte {
+	if cap(b) > maxRetainedSpace {
+		return nil
+	}
+	return b
 }
 
 // shortNonce returns prefix (16 octets) followed by n in network order.
