@@ -188,10 +188,23 @@ func (c *Conn) startHeartbeats() {
 		return
 	}
 	c.w.nextPing = time.Now().Add(c.cfg.HeartbeatInterval)
-	c.hbTimer = time.AfterFunc(c.cfg.HeartbeatInterval, func() {
-		c.hbDue.Store(true)
-		c.kickWriter()
-	})
+	c.hbTimer = time.AfterFunc(c.cfg.HeartbeatInterval, c.heartbeatTimer)
+}
+
+// heartbeatTimer runs when a heartbeat is due: the writer sends the PING.
+// The answer's deadline is enforced here, not by the writer, which may be
+// stuck writing to a peer that reads nothing.
+func (c *Conn) heartbeatTimer() {
+	if d := c.pongDeadline.Load(); d != 0 && c.rx.n.Load() == c.rxAtPing.Load() {
+		left := time.Until(time.Unix(0, d))
+		if left <= 0 {
+			c.fail(&TimeoutError{Op: "heartbeat"})
+			return
+		}
+		c.hbTimer.Reset(left) // back at the deadline, whatever the writer does
+	}
+	c.hbDue.Store(true)
+	c.kickWriter()
 }
 
 // writeQueued writes every queued command and message, in batches, until
@@ -364,6 +377,7 @@ func (w *writer) heartbeat() error {
 	if !w.pongDue.IsZero() {
 		if c.rx.n.Load() != w.rxAtPing {
 			w.pongDue = time.Time{}
+			c.pongDeadline.Store(0)
 		} else if !now.Before(w.pongDue) {
 			return &TimeoutError{Op: "heartbeat"}
 		}
@@ -378,6 +392,8 @@ func (w *writer) heartbeat() error {
 		if w.pongDue.IsZero() {
 			w.rxAtPing = c.rx.n.Load()
 			w.pongDue = now.Add(c.cfg.HeartbeatTimeout)
+			c.rxAtPing.Store(w.rxAtPing)
+			c.pongDeadline.Store(w.pongDue.UnixNano())
 		}
 		w.nextPing = now.Add(c.cfg.HeartbeatInterval)
 	}
