@@ -13,25 +13,44 @@ import (
 )
 
 // rawServer accepts one connection on a fresh listener and completes a
-// NULL handshake as socket type st by hand.
-func rawServer(t *testing.T, st string) (string, <-chan rawConnReader) {
+// NULL handshake as socket type st by hand. The returned function waits
+// for that and returns the connection.
+func rawServer(t *testing.T, st string) (string, func() rawConnReader) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	ch := make(chan rawConnReader, 1)
+	type res struct {
+		rc  rawConnReader
+		err error
+	}
+	ch := make(chan res, 1)
 	go func() {
 		nc, err := ln.Accept()
 		if err != nil {
+			ch <- res{err: err}
 			return
 		}
 		t.Cleanup(func() { nc.Close() })
-		rd := rawPeer(t, nc, st)
-		ch <- rawConnReader{nc, rd}
+		rd, err := rawHandshake(nc, st)
+		ch <- res{rawConnReader{nc, rd}, err}
 	}()
-	return "tcp://" + ln.Addr().String(), ch
+	accept := func() rawConnReader {
+		t.Helper()
+		select {
+		case r := <-ch:
+			if r.err != nil {
+				t.Fatalf("raw %s peer: %v", st, r.err)
+			}
+			return r.rc
+		case <-time.After(waitTimeout):
+			t.Fatalf("no connection to the raw %s peer within %v", st, waitTimeout)
+			return rawConnReader{}
+		}
+	}
+	return "tcp://" + ln.Addr().String(), accept
 }
 
 // rawConnReader is a hand-driven peer's connection and its frame reader.
@@ -45,11 +64,11 @@ type rawConnReader struct {
 // dropped.
 func TestReqDropsBadReplies(t *testing.T) {
 	for _, correlate := range []bool{false, true} {
-		ep, conns := rawServer(t, "REP")
+		ep, accept := rawServer(t, "REP")
 		req := newSock(t, Req, Options{ReqCorrelate: correlate})
 		req.Connect(ep)
 		send(t, req, "question")
-		nc := <-conns
+		nc := accept()
 		rd := nc.rd
 		var env [][]byte
 		for {
@@ -121,11 +140,11 @@ func TestRouterDuplicateIdentity(t *testing.T) {
 
 // RC-03: with reconnection off, a lost connection is not remade.
 func TestNoReconnectWhenDisabled(t *testing.T) {
-	ep, conns := rawServer(t, "PULL")
+	ep, accept := rawServer(t, "PULL")
 	push := newSock(t, Push, Options{ReconnectInterval: NoReconnect})
 	events := push.Monitor(EventConnectRetried | EventDisconnected)
 	push.Connect(ep)
-	nc := <-conns
+	nc := accept()
 	nc.Close()
 	select {
 	case ev := <-events:
@@ -195,12 +214,12 @@ func TestImmediate(t *testing.T) {
 // RX-02: a peer that never reads blocks only its own queue; Close with a
 // negative Linger returns at once.
 func TestStuckPeerAndLingerZero(t *testing.T) {
-	ep, conns := rawServer(t, "PULL")
+	ep, accept := rawServer(t, "PULL")
 	pull := newSock(t, Pull, Options{})
 	good := bindLocal(t, pull)
 	push, _ := NewSocket(Push, Options{SendHWM: HWMOf(10), Linger: NoLinger})
 	push.Connect(ep)
-	<-conns // handshake done; this peer never reads
+	accept() // handshake done; this peer never reads
 	push.Connect(good)
 	waitPipes(t, push, 2)
 	big := [][]byte{make([]byte, 64<<10)}
