@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -154,22 +155,41 @@ func TestConnSocketTypeMismatch(t *testing.T) {
 	}
 }
 
+// TestConnHandshakeTimeout runs in a synctest bubble, on the fake clock:
+// a peer that reads what it is sent but says nothing is dropped at the
+// handshake timeout exactly, and sees the connection closed.
 func TestConnHandshakeTimeout(t *testing.T) {
-	x, y := tcpPair(t)
-	defer y.Close()
-	start := time.Now()
-	_, err := NewConn(context.Background(), x, ConnConfig{SocketType: "PAIR", HandshakeTimeout: 100 * time.Millisecond})
-	var te *TimeoutError
-	if !errors.As(err, &te) || !te.Timeout() {
-		t.Fatalf("err = %v, want handshake timeout", err)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("timed out after %v", d)
-	}
-	// The silent peer sees the connection closed.
-	if _, err := io.ReadAll(y); err != nil {
-		t.Logf("peer read: %v", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		const timeout = 100 * time.Millisecond
+		x, y := net.Pipe()
+		defer y.Close()
+		drained := drain(y)
+		start := time.Now()
+		_, err := NewConn(context.Background(), x, ConnConfig{SocketType: "PAIR", HandshakeTimeout: timeout})
+		var te *TimeoutError
+		if !errors.As(err, &te) || !te.Timeout() || te.Op != "handshake" {
+			t.Fatalf("err = %v, want handshake timeout", err)
+		}
+		if d := time.Since(start); d != timeout {
+			t.Errorf("timed out after %v, want %v", d, timeout)
+		}
+		// The silent peer sees the connection closed.
+		if err := <-drained; err != nil {
+			t.Errorf("peer read: %v", err)
+		}
+	})
+}
+
+// drain reads and discards everything nc receives, as the network stack of
+// a peer that does not answer would, and reports how reading ended (nil at
+// EOF).
+func drain(nc net.Conn) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, nc)
+		done <- err
+	}()
+	return done
 }
 
 func TestConnContextCancel(t *testing.T) {
@@ -192,53 +212,61 @@ func TestConnLegacyPeerRefusedAtFirstOctet(t *testing.T) {
 	defer y.Close()
 	// A ZMTP 1.0 peer sends its identity length and waits.
 	go y.Write([]byte{0x01, 0x00})
-	_, err := NewConn(context.Background(), x, ConnConfig{SocketType: "PAIR", HandshakeTimeout: 5 * time.Second})
+	_, err := NewConn(context.Background(), x, ConnConfig{SocketType: "PAIR", HandshakeTimeout: waitTimeout})
 	var le *frame.LegacyError
 	if !errors.As(err, &le) || le.Version != 1 {
 		t.Fatalf("err = %v, want LegacyError{1}", err)
 	}
 }
 
+// TestConnHeartbeatsKeepAlive runs in a synctest bubble: over a second of
+// the fake clock, both sides PING every interval, each PING is answered,
+// and neither the heartbeat timeout nor the TTL ends the connection.
 func TestConnHeartbeatsKeepAlive(t *testing.T) {
-	cfg := ConnConfig{SocketType: "PAIR", HeartbeatInterval: 20 * time.Millisecond, HeartbeatTimeout: 100 * time.Millisecond, HeartbeatTTL: 200 * time.Millisecond}
-	a, b := connPair(t, cfg, cfg)
-	// Wait until several PINGs went each way, answered.
-	deadline := time.Now().Add(5 * time.Second)
-	for a.Stats().PingsIn < 5 || b.Stats().PingsIn < 5 {
-		if time.Now().After(deadline) {
-			t.Fatalf("pings: a %+v b %+v", a.Stats(), b.Stats())
+	synctest.Test(t, func(t *testing.T) {
+		const interval = 20 * time.Millisecond
+		cfg := ConnConfig{SocketType: "PAIR", HeartbeatInterval: interval, HeartbeatTimeout: 100 * time.Millisecond, HeartbeatTTL: 200 * time.Millisecond}
+		a, b := pipePair(t, cfg, cfg)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		for _, c := range []struct {
+			name       string
+			self, peer *Conn
+		}{{"a", a, b}, {"b", b, a}} {
+			if err := c.self.Err(); err != nil {
+				t.Fatalf("%s ended: %v", c.name, err)
+			}
+			st := c.self.Stats()
+			if min := int64(time.Second/interval) - 1; st.PingsOut < min {
+				t.Errorf("%s sent %d PINGs in 1 s, want at least %d", c.name, st.PingsOut, min)
+			}
+			if in := c.peer.Stats().PingsIn; in != st.PingsOut {
+				t.Errorf("%s sent %d PINGs, its peer received %d", c.name, st.PingsOut, in)
+			}
 		}
-		select {
-		case <-a.Done():
-			t.Fatalf("a ended: %v", a.Err())
-		case <-b.Done():
-			t.Fatalf("b ended: %v", b.Err())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	})
 }
 
-// rawPeer performs a NULL handshake by hand on nc, as socket type st, and
-// returns a frame reader positioned after the peer's READY.
-func rawPeer(t *testing.T, nc net.Conn, st string) *frame.Reader {
-	t.Helper()
+// rawHandshake performs a NULL handshake by hand on nc, as socket type st,
+// and returns a frame reader positioned after the peer's READY.
+func rawHandshake(nc net.Conn, st string) (*frame.Reader, error) {
 	out := frame.AppendGreeting(nil, frame.Greeting{Major: 3, Minor: 1, Mechanism: "NULL"})
 	out = frame.AppendReady(out, frame.Metadata{{Name: "Socket-Type", Value: []byte(st)}})
 	if _, err := nc.Write(out); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	rd := frame.NewReader(nc, 0)
 	if _, err := rd.Next(frame.GreetingSize); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	f, err := rd.ReadFrame()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if cmd, err := frame.ParseCommand(f.Body); err != nil || cmd.Name != "READY" {
-		t.Fatalf("expected READY, got %q %v", f.Body, err)
+		return nil, fmt.Errorf("expected READY, got %q %v", f.Body, err)
 	}
-	return rd
+	return rd, nil
 }
 
 // rawConn starts NewConn on one end of a TCP pair and a hand-driven peer on
@@ -246,61 +274,113 @@ func rawPeer(t *testing.T, nc net.Conn, st string) *frame.Reader {
 func rawConn(t *testing.T, cfg ConnConfig) (*Conn, net.Conn, *frame.Reader) {
 	t.Helper()
 	x, y := tcpPair(t)
-	t.Cleanup(func() { y.Close() })
-	ch := make(chan *frame.Reader, 1)
-	go func() { ch <- rawPeer(t, y, "PAIR") }()
-	c, err := NewConn(context.Background(), x, cfg)
-	rd := <-ch
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c, y, rd
+	return rawConnOver(t, x, y, cfg)
 }
 
-func waitDone(t *testing.T, c *Conn, within time.Duration) error {
+// rawPipeConn is rawConn over a net.Pipe, for tests in a synctest bubble.
+func rawPipeConn(t *testing.T, cfg ConnConfig) (*Conn, net.Conn, *frame.Reader) {
+	t.Helper()
+	x, y := net.Pipe()
+	return rawConnOver(t, x, y, cfg)
+}
+
+// rawConnOver starts NewConn on x and a hand-driven peer on y.
+func rawConnOver(t *testing.T, x, y net.Conn, cfg ConnConfig) (*Conn, net.Conn, *frame.Reader) {
+	t.Helper()
+	t.Cleanup(func() { y.Close() })
+	type res struct {
+		rd  *frame.Reader
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		rd, err := rawHandshake(y, "PAIR")
+		ch <- res{rd, err}
+	}()
+	c, err := NewConn(context.Background(), x, cfg)
+	r := <-ch
+	if err != nil || r.err != nil {
+		t.Fatalf("handshake: %v / peer: %v", err, r.err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, y, r.rd
+}
+
+// waitDone waits until c has ended and returns why.
+func waitDone(t *testing.T, c *Conn) error {
 	t.Helper()
 	select {
 	case <-c.Done():
 		return c.Err()
-	case <-time.After(within):
-		t.Fatalf("connection still up after %v", within)
+	case <-time.After(waitTimeout):
+		t.Fatalf("connection still up after %v", waitTimeout)
 		return nil
 	}
 }
 
-func TestConnHeartbeatTimeout(t *testing.T) {
-	// HB-01: the peer completes the handshake, then goes silent.
-	c, _, _ := rawConn(t, ConnConfig{SocketType: "PAIR", HeartbeatInterval: 50 * time.Millisecond, HeartbeatTimeout: 150 * time.Millisecond})
-	start := time.Now()
-	err := waitDone(t, c, 5*time.Second)
-	var te *TimeoutError
-	if !errors.As(err, &te) || te.Op != "heartbeat" {
-		t.Fatalf("err = %v, want heartbeat timeout", err)
-	}
-	if d := time.Since(start); d < 150*time.Millisecond {
-		t.Errorf("dropped after %v, before the timeout", d)
-	}
+// readFrames reads and discards the frames rd receives until it fails.
+func readFrames(rd *frame.Reader) {
+	go func() {
+		for {
+			if _, err := rd.ReadFrame(); err != nil {
+				return
+			}
+		}
+	}()
 }
 
+// TestConnHeartbeatTimeout runs in a synctest bubble (HB-01): the peer
+// completes the handshake, then reads everything and says nothing. The
+// first PING goes after an interval; the connection ends when no traffic
+// came within the timeout after it, before the next heartbeat tick.
+func TestConnHeartbeatTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const interval, timeout = 50 * time.Millisecond, 150 * time.Millisecond
+		c, _, rd := rawPipeConn(t, ConnConfig{SocketType: "PAIR", HeartbeatInterval: interval, HeartbeatTimeout: timeout})
+		start := time.Now()
+		readFrames(rd)
+		err := waitDone(t, c)
+		var te *TimeoutError
+		if !errors.As(err, &te) || te.Op != "heartbeat" {
+			t.Fatalf("err = %v, want heartbeat timeout", err)
+		}
+		if d := time.Since(start); d < interval+timeout || d > interval+timeout+interval {
+			t.Errorf("dropped after %v, want %v to %v", d, interval+timeout, interval+timeout+interval)
+		}
+		if n := c.Stats().PingsOut; n == 0 {
+			t.Error("no PING sent")
+		}
+	})
+}
+
+// TestConnPeerTTL runs in a synctest bubble (HB-02): the peer sends a PING
+// with a TTL of 100 ms, reads the PONG, then says nothing; the connection
+// ends when the TTL runs out.
 func TestConnPeerTTL(t *testing.T) {
-	// HB-02: the peer sends PING with TTL 100 ms, then nothing.
-	c, y, rd := rawConn(t, ConnConfig{SocketType: "PAIR"})
-	if _, err := y.Write(frame.AppendPing(nil, 1, []byte("ctx"))); err != nil {
-		t.Fatal(err)
-	}
-	f, err := rd.ReadFrame()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := frame.AppendPong(nil, []byte("ctx")); !bytes.Equal(frame.AppendFrame(nil, f.Flags, f.Body), want) {
-		t.Errorf("PONG = % x, want % x", f.Body, want)
-	}
-	err = waitDone(t, c, 5*time.Second)
-	var te *TimeoutError
-	if !errors.As(err, &te) || te.Op != "heartbeat ttl" {
-		t.Fatalf("err = %v, want heartbeat ttl timeout", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		const ttl = 100 * time.Millisecond
+		c, y, rd := rawPipeConn(t, ConnConfig{SocketType: "PAIR"})
+		if _, err := y.Write(frame.AppendPing(nil, uint16(ttl/(100*time.Millisecond)), []byte("ctx"))); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		f, err := rd.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := frame.AppendPong(nil, []byte("ctx")); !bytes.Equal(frame.AppendFrame(nil, f.Flags, f.Body), want) {
+			t.Errorf("PONG = % x, want % x", f.Body, want)
+		}
+		readFrames(rd)
+		err = waitDone(t, c)
+		var te *TimeoutError
+		if !errors.As(err, &te) || te.Op != "heartbeat ttl" {
+			t.Fatalf("err = %v, want heartbeat ttl timeout", err)
+		}
+		if d := time.Since(start); d != ttl {
+			t.Errorf("dropped after %v, want %v", d, ttl)
+		}
+	})
 }
 
 func TestConnPongEchoesFirst16(t *testing.T) {
@@ -341,7 +421,7 @@ func TestConnHostileFrames(t *testing.T) {
 			if tc.want == io.ErrUnexpectedEOF {
 				y.(*net.TCPConn).CloseWrite()
 			}
-			err := waitDone(t, c, 5*time.Second)
+			err := waitDone(t, c)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}
@@ -363,7 +443,7 @@ func TestConnMaxMessageSize(t *testing.T) {
 	if err != nil || len(m[0]) != 1<<20 {
 		t.Fatalf("first message: %v", err)
 	}
-	if err := waitDone(t, c, 5*time.Second); !errors.Is(err, frame.ErrFrameTooLarge) {
+	if err := waitDone(t, c); !errors.Is(err, frame.ErrFrameTooLarge) {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -73,29 +74,44 @@ func TestInprocNeedsContext(t *testing.T) {
 	}
 }
 
+// TestInprocBlocksAtHWM runs in a synctest bubble: a Send at the
+// high-water mark is still blocked once every goroutine is, goes on when
+// the receiver makes room, and otherwise ends with its context.
 func TestInprocBlocksAtHWM(t *testing.T) {
-	zc := NewContext()
-	pull, _ := zc.NewSocket(Pull, Options{RecvHWM: HWMOf(5)})
-	defer pull.Close()
-	push, _ := zc.NewSocket(Push, Options{SendHWM: HWMOf(5)})
-	defer push.Close()
-	pull.Bind("inproc://hwm")
-	push.Connect("inproc://hwm")
-	n := 0
-	for push.TrySend([][]byte{[]byte("x")}) == nil {
-		n++
-		if n > 100 {
-			t.Fatal("no high-water mark")
+	synctest.Test(t, func(t *testing.T) {
+		zc := NewContext()
+		pull, _ := zc.NewSocket(Pull, Options{RecvHWM: HWMOf(5)})
+		defer pull.Close()
+		push, _ := zc.NewSocket(Push, Options{SendHWM: HWMOf(5)})
+		defer push.Close()
+		pull.Bind("inproc://hwm")
+		push.Connect("inproc://hwm")
+		n := 0
+		for push.TrySend([][]byte{[]byte("x")}) == nil {
+			n++
+			if n > 100 {
+				t.Fatal("no high-water mark")
+			}
 		}
-	}
-	if n != 10 {
-		t.Errorf("queued %d messages, want SNDHWM+RCVHWM = 10", n)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	if err := push.Send(ctx, [][]byte{[]byte("x")}); err != context.DeadlineExceeded {
-		t.Errorf("Send at HWM: %v", err)
-	}
-	recv(t, pull)
-	send(t, push, "room again")
+		if n != 10 {
+			t.Errorf("queued %d messages, want SNDHWM+RCVHWM = 10", n)
+		}
+		sent := make(chan error, 1)
+		go func() { sent <- push.Send(context.Background(), [][]byte{[]byte("room again")}) }()
+		synctest.Wait()
+		select {
+		case err := <-sent:
+			t.Fatalf("Send at HWM returned %v", err)
+		default:
+		}
+		recv(t, pull)
+		if err := <-sent; err != nil {
+			t.Fatalf("Send after room was made: %v", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := push.Send(ctx, [][]byte{[]byte("x")}); err != context.DeadlineExceeded {
+			t.Errorf("Send at HWM: %v", err)
+		}
+	})
 }

@@ -3,7 +3,7 @@ package zmtp
 import (
 	"context"
 	"testing"
-	"time"
+	"testing/synctest"
 )
 
 func TestProxyXSubXPub(t *testing.T) {
@@ -33,33 +33,24 @@ func TestProxyXSubXPub(t *testing.T) {
 
 	sub.Subscribe([]byte("t"))
 	sub.Connect("inproc://xpub")
-	// The subscription travels sub -> xpub -> proxy -> xsub -> pub.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		send(t, pub, "t1")
-		ctx2, c2 := context.WithTimeout(context.Background(), 20*time.Millisecond)
-		m, err := sub.Recv(ctx2)
-		c2()
-		if err == nil {
-			if string(m.Frames[0]) != "t1" {
-				t.Fatalf("got %q", m.Frames)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("nothing through the proxy")
-		}
-	}
-	// The capture saw the subscription going upstream.
+	// The subscription travels sub -> xpub -> proxy -> xsub -> pub. The
+	// capture sees it going upstream; once the proxy's Send of it has
+	// returned (its counter moves just after), the publisher has it, since
+	// inproc links apply a subscription at once.
 	if got := recv(t, capOut); got[0] != "\x01t" {
 		t.Errorf("first captured message %q", got)
 	}
-	// The counters move just after each relayed Send returns.
-	for st := p.Stats(); st.BackendToFrontendMessages < 1 || st.FrontendToBackendMessages < 1; st = p.Stats() {
-		if time.Now().After(deadline) {
-			t.Fatalf("stats %+v", st)
-		}
-		time.Sleep(time.Millisecond)
+	waitFor(t, "the subscription relayed", func() bool { return p.Stats().BackendToFrontendMessages >= 1 })
+	if !subscribed(pub, "t1") {
+		t.Fatal("the publisher lacks the relayed subscription")
+	}
+	send(t, pub, "t1")
+	if got := recv(t, sub); got[0] != "t1" {
+		t.Fatalf("got %q", got)
+	}
+	waitFor(t, "the message counted", func() bool { return p.Stats().FrontendToBackendMessages >= 1 })
+	if st := p.Stats(); st.FrontendToBackendMessages != 1 || st.BackendToFrontendMessages != 1 {
+		t.Errorf("stats %+v", st)
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -67,35 +58,43 @@ func TestProxyXSubXPub(t *testing.T) {
 	}
 }
 
+// TestProxyPauseResume runs in a synctest bubble: once every goroutine is
+// blocked, the paused proxy has had every chance to relay, and has not.
 func TestProxyPauseResume(t *testing.T) {
-	zc := NewContext()
-	in, _ := zc.NewSocket(Pull, Options{})
-	defer in.Close()
-	out, _ := zc.NewSocket(Push, Options{})
-	defer out.Close()
-	src, _ := zc.NewSocket(Push, Options{})
-	defer src.Close()
-	dst, _ := zc.NewSocket(Pull, Options{})
-	defer dst.Close()
-	in.Bind("inproc://in")
-	src.Connect("inproc://in")
-	out.Bind("inproc://out")
-	dst.Connect("inproc://out")
-	p := &Proxy{Frontend: in, Backend: out}
-	p.Pause()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	send(t, src, "held")
-	short, c := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	if _, err := dst.Recv(short); err == nil {
-		t.Fatal("paused proxy relayed")
-	}
-	c()
-	p.Resume()
-	if got := recv(t, dst); got[0] != "held" {
-		t.Fatalf("got %q", got)
-	}
-	cancel()
-	<-done
+	synctest.Test(t, func(t *testing.T) {
+		zc := NewContext()
+		in, _ := zc.NewSocket(Pull, Options{})
+		defer in.Close()
+		out, _ := zc.NewSocket(Push, Options{})
+		defer out.Close()
+		src, _ := zc.NewSocket(Push, Options{})
+		defer src.Close()
+		dst, _ := zc.NewSocket(Pull, Options{})
+		defer dst.Close()
+		in.Bind("inproc://in")
+		src.Connect("inproc://in")
+		out.Bind("inproc://out")
+		dst.Connect("inproc://out")
+		p := &Proxy{Frontend: in, Backend: out}
+		p.Pause()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx) }()
+		send(t, src, "held")
+		synctest.Wait()
+		if m, err := dst.TryRecv(); err != ErrWouldBlock {
+			t.Fatalf("paused proxy relayed: TryRecv = %q, %v", m.Frames, err)
+		}
+		if st := p.Stats(); st != (ProxyStats{}) {
+			t.Errorf("paused proxy counted %+v", st)
+		}
+		p.Resume()
+		if got := recv(t, dst); got[0] != "held" {
+			t.Fatalf("got %q", got)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
 }

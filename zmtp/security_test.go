@@ -37,19 +37,21 @@ func TestPlainSockets(t *testing.T) {
 	bad := newSock(t, Req, Options{Mechanism: mechanism.Plain{Username: "admin", Password: "wrong"}, ReconnectInterval: DurationOf(10 * time.Millisecond)})
 	events := bad.Monitor(EventHandshakeFailedAuth | EventConnectRetried)
 	bad.Connect(ep)
-	select {
-	case ev := <-events:
-		var pe *mechanism.PeerError
-		if ev.Type != EventHandshakeFailedAuth || !errors.As(ev.Err, &pe) {
-			t.Fatalf("event %v", ev)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no auth failure")
+	ev := nextEvent(t, events)
+	var pe *mechanism.PeerError
+	if ev.Type != EventHandshakeFailedAuth || !errors.As(ev.Err, &pe) {
+		t.Fatalf("event %v", ev)
 	}
+	// The Connect gives up for good: its goroutine ends without a retry.
+	waitEndpointDone(t, endpointOf(t, bad, ep))
 	select {
 	case ev := <-events:
 		t.Fatalf("retried after ERROR: %v", ev)
-	case <-time.After(100 * time.Millisecond):
+	default:
+	}
+	var ee *EndpointError
+	if err := bad.Err(); !errors.As(err, &ee) || ee.Retrying || !errors.As(err, &pe) {
+		t.Errorf("Err = %v, want the endpoint given up after the peer's ERROR", err)
 	}
 }
 
@@ -62,9 +64,9 @@ func TestCurveSockets(t *testing.T) {
 		}
 		return mechanism.ZAPResponse{StatusCode: 400}, nil
 	})
-	srv := newSock(t, Pull, Options{Mechanism: mechanism.Curve{Server: true, PublicKey: spub, SecretKey: ssec, Authenticator: auth}, HeartbeatInterval: 20 * time.Millisecond, HeartbeatTimeout: 5 * time.Second})
+	srv := newSock(t, Pull, Options{Mechanism: mechanism.Curve{Server: true, PublicKey: spub, SecretKey: ssec, Authenticator: auth}, HeartbeatInterval: 20 * time.Millisecond, HeartbeatTimeout: waitTimeout})
 	ep := bindLocal(t, srv)
-	cli := newSock(t, Push, Options{Mechanism: mechanism.Curve{PublicKey: cpub, SecretKey: csec, ServerKey: spub}, HeartbeatInterval: 20 * time.Millisecond, HeartbeatTimeout: 5 * time.Second})
+	cli := newSock(t, Push, Options{Mechanism: mechanism.Curve{PublicKey: cpub, SecretKey: csec, ServerKey: spub}, HeartbeatInterval: 20 * time.Millisecond, HeartbeatTimeout: waitTimeout})
 	cli.Connect(ep)
 	big := make([]byte, 1<<20)
 	big[12345] = 7
@@ -90,13 +92,12 @@ func TestCurveSockets(t *testing.T) {
 	if c == nil {
 		t.Fatal("connection gone")
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for c.Stats().PingsIn < 5 {
-		if time.Now().After(deadline) || c.Err() != nil {
-			t.Fatalf("heartbeats: %+v %v", c.Stats(), c.Err())
+	waitFor(t, "5 PINGs", func() bool {
+		if err := c.Err(); err != nil {
+			t.Fatalf("connection ended: %v (%+v)", err, c.Stats())
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return c.Stats().PingsIn >= 5
+	})
 	send(t, cli, "still up")
 	if got := recv(t, srv); got[0] != "still up" {
 		t.Fatalf("got %q", got)
@@ -132,7 +133,7 @@ func TestCurvePlaintextAfterHandshake(t *testing.T) {
 	x.Write(frame.AppendFrame(nil, 0, []byte("abc")))
 	select {
 	case <-srv.Done():
-	case <-time.After(5 * time.Second):
+	case <-time.After(waitTimeout):
 		t.Fatal("clear text accepted")
 	}
 	if !errors.Is(srv.Err(), ErrPlaintextFrame) {

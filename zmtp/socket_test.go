@@ -1,7 +1,6 @@
 package zmtp
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -26,10 +25,86 @@ func newSock(t *testing.T, typ SocketType, opts Options) *Socket {
 	return s
 }
 
+// waitTimeout bounds every wait for an event in these tests. It is
+// generous, so that a slow or loaded machine delays a test without failing
+// it; a test that reaches it has found something that never happens.
+const waitTimeout = 30 * time.Second
+
 func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// waitFor polls cond until it holds, failing the test after waitTimeout.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up after %v waiting for %s", waitTimeout, what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// nextEvent returns the next event from a monitor channel, failing the
+// test after waitTimeout.
+func nextEvent(t testing.TB, events <-chan Event) Event {
+	t.Helper()
+	select {
+	case ev, ok := <-events:
+		if !ok {
+			t.Fatal("monitor channel closed")
+		}
+		return ev
+	case <-time.After(waitTimeout):
+		t.Fatalf("no event within %v", waitTimeout)
+		return Event{}
+	}
+}
+
+// expectEvent is nextEvent that fails the test unless the event is of
+// type want.
+func expectEvent(t testing.TB, events <-chan Event, want EventType) Event {
+	t.Helper()
+	ev := nextEvent(t, events)
+	if ev.Type != want {
+		t.Fatalf("event %v, want %v", ev, want)
+	}
+	return ev
+}
+
+// endpointOf returns the endpoint of s made by Bind or Connect with ep.
+func endpointOf(t testing.TB, s *Socket, ep string) *endpoint {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.endpoints[ep]
+	if e == nil {
+		t.Fatalf("%v has no endpoint %s", s, ep)
+	}
+	return e
+}
+
+// connectPipe returns the current pipe of the Connect of s to ep.
+func connectPipe(t testing.TB, s *Socket, ep string) *pipe {
+	t.Helper()
+	e := endpointOf(t, s, ep)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.pipe
+}
+
+// waitEndpointDone waits until the goroutine of endpoint e has ended: a
+// Connect that gave up for good makes no further attempt after that.
+func waitEndpointDone(t testing.TB, e *endpoint) {
+	t.Helper()
+	select {
+	case <-e.done:
+	case <-time.After(waitTimeout):
+		t.Fatalf("endpoint %s still running after %v", e.addr, waitTimeout)
+	}
 }
 
 func send(t *testing.T, s *Socket, frames ...string) {
@@ -85,24 +160,18 @@ func TestPushPullRoundRobin(t *testing.T) {
 	}
 }
 
+// waitPipes waits until s has at least n routable pipes with a connection.
 func waitPipes(t *testing.T, s *Socket, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	waitFor(t, fmt.Sprintf("%d connected peers of %v", n, s), func() bool {
 		cnt := 0
 		for _, p := range s.snapshot() {
 			if p.conn.Load() != nil {
 				cnt++
 			}
 		}
-		if cnt >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%v has %d connected peers, want %d", s, cnt, n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return cnt >= n
+	})
 }
 
 func TestReqRep(t *testing.T) {
@@ -165,24 +234,30 @@ func TestPubSubFilter(t *testing.T) {
 	sub := newSock(t, Sub, Options{})
 	sub.Subscribe([]byte("weather"))
 	sub.Connect(ep)
-	// Publish until the subscription has arrived.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		send(t, pub, "weather.sunny")
-		send(t, pub, "sports.goal")
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-		m, err := sub.Recv(ctx)
-		cancel()
-		if err == nil {
-			if !bytes.HasPrefix(m.Frames[0], []byte("weather")) {
-				t.Fatalf("unsubscribed topic delivered: %q", m.Frames[0])
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no message")
-		}
+	// Once the subscription has reached the publisher, it filters there.
+	waitFor(t, "the subscription at the publisher", func() bool { return subscribed(pub, "weather.sunny") })
+	if subscribed(pub, "sports.goal") {
+		t.Error("the publisher matches an unsubscribed topic")
 	}
+	send(t, pub, "sports.goal")
+	send(t, pub, "weather.sunny")
+	if got := recv(t, sub); got[0] != "weather.sunny" {
+		t.Fatalf("got %q, want the subscribed topic only", got)
+	}
+	if m, err := sub.TryRecv(); err != ErrWouldBlock {
+		t.Errorf("TryRecv = %q, %v", m.Frames, err)
+	}
+}
+
+// subscribed reports whether a peer of the PUB or XPUB socket s has a
+// subscription matching topic.
+func subscribed(s *Socket, topic string) bool {
+	r := s.rt.(*pubRouter)
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	found := false
+	r.index.matchOwners([]byte(topic), func(*pipe) { found = true })
+	return found
 }
 
 func TestConnectBeforeBindAndReconnect(t *testing.T) {
@@ -203,28 +278,22 @@ func TestConnectBeforeBindAndReconnect(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 	// Restart the peer: the pusher reconnects.
+	p := connectPipe(t, push, ep)
+	old := p.conn.Load()
 	pull.Close()
 	pull2 := newSock(t, Pull, Options{})
 	if err := pull2.Bind(ep); err != nil {
 		t.Fatal(err)
 	}
 	// Messages written while the old connection was dying may be lost, as
-	// with libzmq; keep sending until the new connection delivers.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		send(t, push, "after restart")
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-		m, err := pull2.Recv(ctx)
-		cancel()
-		if err == nil {
-			if string(m.Frames[0]) != "after restart" {
-				t.Fatalf("got %q", m.Frames)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no reconnect")
-		}
+	// with libzmq; once the new connection is up, nothing is.
+	waitFor(t, "the reconnection", func() bool {
+		c := p.conn.Load()
+		return c != nil && c != old
+	})
+	send(t, push, "after restart")
+	if got := recv(t, pull2); got[0] != "after restart" {
+		t.Fatalf("got %q", got)
 	}
 }
 
@@ -253,36 +322,14 @@ func TestMonitorEvents(t *testing.T) {
 	cli := newSock(t, Req, Options{})
 	cevents := cli.Monitor(EventConnected | EventHandshakeSucceeded | EventDisconnected)
 	cli.Connect(ep)
-	want := []EventType{EventListening, EventAccepted, EventHandshakeSucceeded}
-	for _, w := range want {
-		select {
-		case ev := <-events:
-			if ev.Type != w {
-				t.Fatalf("server event %v, want %v", ev, w)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("no %v event", w)
-		}
+	for _, w := range []EventType{EventListening, EventAccepted, EventHandshakeSucceeded} {
+		expectEvent(t, events, w)
 	}
 	for _, w := range []EventType{EventConnected, EventHandshakeSucceeded} {
-		select {
-		case ev := <-cevents:
-			if ev.Type != w {
-				t.Fatalf("client event %v, want %v", ev, w)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("no %v event", w)
-		}
+		expectEvent(t, cevents, w)
 	}
 	srv.Close()
-	select {
-	case ev := <-cevents:
-		if ev.Type != EventDisconnected {
-			t.Fatalf("client event %v, want DISCONNECTED", ev)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no DISCONNECTED event")
-	}
+	expectEvent(t, cevents, EventDisconnected)
 	var last Event
 	for ev := range events {
 		last = ev
@@ -298,14 +345,8 @@ func TestHandshakeFailureEvent(t *testing.T) {
 	ep := bindLocal(t, srv)
 	cli := newSock(t, Pub, Options{})
 	cli.Connect(ep)
-	select {
-	case ev := <-events:
-		var ste interface{ Error() string }
-		if ste = ev.Err; ste == nil {
-			t.Fatalf("event without error: %v", ev)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no handshake failure event")
+	if ev := nextEvent(t, events); ev.Err == nil {
+		t.Fatalf("event without error: %v", ev)
 	}
 }
 
@@ -346,6 +387,16 @@ func TestConflateOverTCP(t *testing.T) {
 	for i := range 1000 {
 		send(t, push, fmt.Sprint(i))
 	}
+	// Once the puller's connection has read all 1000, its queue holds the
+	// newest alone (or, at that very moment, the one before it).
+	waitFor(t, "1000 messages read", func() bool {
+		for _, p := range pull.snapshot() {
+			if c := p.conn.Load(); c != nil && c.Stats().MessagesIn >= 1000 {
+				return true
+			}
+		}
+		return false
+	})
 	got := 0
 	for {
 		m, err := pull.Recv(testCtx(t))
@@ -357,8 +408,11 @@ func TestConflateOverTCP(t *testing.T) {
 			break
 		}
 	}
-	if got >= 1000 {
-		t.Errorf("received all %d messages: nothing conflated", got)
+	if got > 2 {
+		t.Errorf("received %d messages after all had arrived: nothing conflated", got)
+	}
+	if m, err := pull.TryRecv(); err != ErrWouldBlock {
+		t.Errorf("TryRecv = %q, %v", m.Frames, err)
 	}
 }
 
@@ -369,21 +423,12 @@ func TestConnectRoutingID(t *testing.T) {
 	if err := r.ConnectWith(ep, ConnectOptions{RoutingID: []byte("the-server")}); err != nil {
 		t.Fatal(err)
 	}
-	// Our ROUTER addresses the peer by the id given at connect time.
-	deadline := time.Now().Add(5 * time.Second)
-	for r.Send(testCtx(t), [][]byte{[]byte("the-server"), []byte("hi")}) == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-		m, err := srv.Recv(ctx)
-		cancel()
-		if err == nil {
-			if string(m.Frames[0]) != "client-router" || string(m.Frames[1]) != "hi" {
-				t.Fatalf("got %q", m.Frames)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("nothing routed")
-		}
+	// Our ROUTER addresses the peer by the id given at connect time, once
+	// the connection is up.
+	waitPipes(t, r, 1)
+	send(t, r, "the-server", "hi")
+	if got := recv(t, srv); got[0] != "client-router" || got[1] != "hi" {
+		t.Fatalf("got %q", got)
 	}
 }
 
