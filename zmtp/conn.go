@@ -38,9 +38,11 @@ type Conn struct {
 	wstopped bool        // guarded by wmu: no writer starts any more
 	hbTimer  *time.Timer // fires when a heartbeat is due; nil when PINGs are off
 	hbDue    atomic.Bool
-	// The outstanding PING's answer deadline (Unix nanoseconds, 0 for
-	// none) and the octets received when it was sent.
-	pongDeadline, rxAtPing atomic.Int64
+	// Owned by heartbeatTimer: when the next PING is due, the outstanding
+	// PING's answer deadline (zero for none) and the octets received when
+	// it was asked for.
+	nextPing, pongDeadline time.Time
+	rxAtPing               int64
 
 	peerGreeting frame.Greeting
 	peerMD       frame.Metadata

@@ -518,3 +518,29 @@ func TestConnCloseFlushes(t *testing.T) {
 		t.Errorf("send after close: %v", err)
 	}
 }
+
+// A peer that reads nothing leaves our writer stuck; the heartbeat
+// timeout still ends the connection on time.
+func TestConnHeartbeatTimeoutWithStuckWriter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		x, y := net.Pipe()
+		defer y.Close()
+		ch := make(chan error, 1)
+		go func() { _, err := rawHandshake(y, "PAIR"); ch <- err }() // then neither reads nor writes
+		c, err := NewConn(context.Background(), x, ConnConfig{SocketType: "PAIR", HeartbeatInterval: 50 * time.Millisecond, HeartbeatTimeout: 150 * time.Millisecond, CloseTimeout: -1})
+		if perr := <-ch; err != nil || perr != nil {
+			t.Fatal(err, perr)
+		}
+		defer c.Close()
+		start := time.Now()
+		c.TrySend([][]byte{make([]byte, 1<<20)}) // the writer blocks on it
+		<-c.Done()
+		var te *TimeoutError
+		if !errors.As(c.Err(), &te) || te.Op != "heartbeat" {
+			t.Fatalf("ended with %v", c.Err())
+		}
+		if d := time.Since(start); d > 200*time.Millisecond {
+			t.Errorf("ended after %v, want by interval + timeout", d)
+		}
+	})
+}

@@ -26,18 +26,6 @@ func freeEndpoint(t *testing.T) string {
 	return ep
 }
 
-// waitFor polls cond until it holds, failing the test after 30 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond) // polling interval, not synchronisation
-	}
-}
-
 // closeAsync runs Close (or CloseContext) on a goroutine and returns its
 // result channel once Close has begun.
 func closeAsync(t *testing.T, s *Socket, ctx context.Context) <-chan error {

@@ -175,11 +175,6 @@ type writer struct {
 	added   int        // of those, messages wholly in the batch
 	scratch []byte     // sealed frames too big for buf
 	ping    [16]byte   // PING command body
-
-	// Heartbeat state.
-	nextPing time.Time
-	pongDue  time.Time // zero when no PING is outstanding
-	rxAtPing int64
 }
 
 // startHeartbeats arms the heartbeat timer when PINGs are on.
@@ -187,24 +182,40 @@ func (c *Conn) startHeartbeats() {
 	if c.cfg.HeartbeatInterval <= 0 || c.minor < 1 {
 		return
 	}
-	c.w.nextPing = time.Now().Add(c.cfg.HeartbeatInterval)
+	c.nextPing = time.Now().Add(c.cfg.HeartbeatInterval)
 	c.hbTimer = time.AfterFunc(c.cfg.HeartbeatInterval, c.heartbeatTimer)
 }
 
-// heartbeatTimer runs when a heartbeat is due: the writer sends the PING.
-// The answer's deadline is enforced here, not by the writer, which may be
-// stuck writing to a peer that reads nothing.
+// heartbeatTimer runs when a PING is due or its answer's deadline has
+// come. It asks the writer for the PING and starts the deadline itself,
+// so that a writer stuck on a peer that reads nothing cannot hold it off:
+// the connection ends if nothing at all arrives within HeartbeatTimeout.
 func (c *Conn) heartbeatTimer() {
-	if d := c.pongDeadline.Load(); d != 0 && c.rx.n.Load() == c.rxAtPing.Load() {
-		left := time.Until(time.Unix(0, d))
-		if left <= 0 {
+	now := time.Now()
+	due := c.pongDeadline
+	if !due.IsZero() {
+		if c.rx.n.Load() != c.rxAtPing {
+			due = time.Time{} // a sign of life
+		} else if !now.Before(due) {
 			c.fail(&TimeoutError{Op: "heartbeat"})
 			return
 		}
-		c.hbTimer.Reset(left) // back at the deadline, whatever the writer does
 	}
-	c.hbDue.Store(true)
-	c.kickWriter()
+	if !now.Before(c.nextPing) {
+		c.hbDue.Store(true)
+		c.kickWriter()
+		if due.IsZero() {
+			c.rxAtPing = c.rx.n.Load()
+			due = now.Add(c.cfg.HeartbeatTimeout)
+		}
+		c.nextPing = now.Add(c.cfg.HeartbeatInterval)
+	}
+	c.pongDeadline = due
+	next := c.nextPing
+	if !due.IsZero() && due.Before(next) {
+		next = due
+	}
+	c.hbTimer.Reset(next.Sub(now))
 }
 
 // writeQueued writes every queued command and message, in batches, until
@@ -368,39 +379,15 @@ func (w *writer) addFrame(flags byte, body []byte) error {
 	return nil
 }
 
-// heartbeat runs when the heartbeat timer fires: it checks for a missing
-// sign of life after our last PING and sends the next PING when due.
+// heartbeat sends a PING, with our TTL; the timer decided it is due.
 func (w *writer) heartbeat() error {
 	c := w.c
 	w.getBuf()
-	now := time.Now()
-	if !w.pongDue.IsZero() {
-		if c.rx.n.Load() != w.rxAtPing {
-			w.pongDue = time.Time{}
-			c.pongDeadline.Store(0)
-		} else if !now.Before(w.pongDue) {
-			return &TimeoutError{Op: "heartbeat"}
-		}
+	ttl := uint16(c.cfg.HeartbeatTTL / (100 * time.Millisecond))
+	body := frame.Command{Name: frame.CmdPing, Data: []byte{byte(ttl >> 8), byte(ttl)}}.AppendBody(w.ping[:0])
+	if err := w.addCommand(body); err != nil {
+		return err
 	}
-	if !now.Before(w.nextPing) {
-		ttl := uint16(c.cfg.HeartbeatTTL / (100 * time.Millisecond))
-		body := frame.Command{Name: frame.CmdPing, Data: []byte{byte(ttl >> 8), byte(ttl)}}.AppendBody(w.ping[:0])
-		if err := w.addCommand(body); err != nil {
-			return err
-		}
-		c.stats.pingsOut.Add(1)
-		if w.pongDue.IsZero() {
-			w.rxAtPing = c.rx.n.Load()
-			w.pongDue = now.Add(c.cfg.HeartbeatTimeout)
-			c.rxAtPing.Store(w.rxAtPing)
-			c.pongDeadline.Store(w.pongDue.UnixNano())
-		}
-		w.nextPing = now.Add(c.cfg.HeartbeatInterval)
-	}
-	next := w.nextPing
-	if !w.pongDue.IsZero() && w.pongDue.Before(next) {
-		next = w.pongDue
-	}
-	c.hbTimer.Reset(time.Until(next))
+	c.stats.pingsOut.Add(1)
 	return nil
 }
