@@ -53,7 +53,7 @@ type Conn struct {
 
 	closeOnce sync.Once
 	closing   chan struct{} // closed by Close: blocked senders give up
-	drain     chan struct{} // closed by Close once no send can start: the writer flushes and stops
+	draining  atomic.Bool   // set by Close once no send can start: the writer flushes and stops
 	dead      chan struct{} // closed when the connection has failed or ended
 	failOnce  sync.Once
 	cause     error
@@ -110,7 +110,6 @@ func newConn(ctx context.Context, nc net.Conn, cfg ConnConfig) (*Conn, error) {
 		rx:      &countingConn{Conn: nc},
 		sess:    cfg.sess,
 		closing: make(chan struct{}),
-		drain:   make(chan struct{}),
 		dead:    make(chan struct{}),
 	}
 	if c.sess == nil {
@@ -408,7 +407,7 @@ func (c *Conn) closeWithin(timeout time.Duration) error {
 		c.sendMu.Lock()  // waits for senders inside Send to leave
 		c.stopped = true
 		c.sendMu.Unlock()
-		close(c.drain) // everything accepted is queued: flush it
+		c.draining.Store(true) // everything accepted is queued: flush it
 		c.kickWriter()
 		// A writer blocked on a peer that does not read must not hold Close
 		// up for longer than CloseTimeout.

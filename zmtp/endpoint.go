@@ -24,9 +24,10 @@ type endpoint struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the endpoint's goroutine has ended
 
-	mu    sync.Mutex
-	conns map[*Conn]struct{}
-	pipe  *pipe // the pipe of a Connect
+	mu     sync.Mutex
+	conns  map[*Conn]struct{}
+	closed bool  // set by close: connections are no longer registered
+	pipe   *pipe // the pipe of a Connect
 
 	bound     bool    // made by Bind
 	connectID []byte  // ConnectOptions.RoutingID
@@ -241,6 +242,22 @@ func (e *endpoint) close() {
 	if e.ln != nil {
 		e.ln.Close()
 	}
+	e.mu.Lock()
+	e.closed = true
+	conns := make([]*Conn, 0, len(e.conns))
+	for c := range e.conns {
+		conns = append(conns, c)
+	}
+	e.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.s.endConn(c)
+		}()
+	}
+	wg.Wait()
 	<-e.done
 }
 
@@ -294,19 +311,26 @@ func (e *endpoint) acceptLoop(ctx context.Context) {
 func (e *endpoint) serve(ctx context.Context, p *pipe, c *Conn) {
 	s := e.s
 	p.conn.Store(c)
+	// Registered, the connection is ended by close; registered after it,
+	// not at all.
 	e.mu.Lock()
-	e.conns[c] = struct{}{}
+	closed := e.closed
+	if !closed {
+		e.conns[c] = struct{}{}
+	}
 	e.mu.Unlock()
 	remote := addrString(c.RemoteAddr())
-	switch s.attachPeer(p) {
+	ad := refused
+	if !closed {
+		ad = s.attachPeer(p)
+	}
+	switch ad {
 	case admitted:
 		s.emit(Event{Type: EventHandshakeSucceeded, Endpoint: e.addr, Remote: remote})
 		s.rt.connected(p, c)
 		fallthrough
 	case waiting:
-		stop := context.AfterFunc(ctx, func() { s.endConn(c) })
 		c.read()
-		stop()
 	}
 	p.conn.Store(nil)
 	c.closeWithin(-1)

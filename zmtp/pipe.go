@@ -45,7 +45,10 @@ type peerInfo struct {
 // marks.
 func newPipe(s *Socket) *pipe {
 	o := s.options()
-	p := &pipe{s: s, outReady: make(chan struct{}, 1), inRoomCh: make(chan struct{}, 1)}
+	p := &pipe{s: s, inRoomCh: make(chan struct{}, 1)}
+	if s.typ == Stream {
+		p.outReady = make(chan struct{}, 1)
+	}
 	p.out = newQueue(o.sendHWM(), o.Conflate, p.wakeWriter, func() { signal(s.writable) })
 	p.in = newQueue(o.recvHWM(), o.Conflate, func() { signal(s.readable) }, func() { signal(p.inRoomCh) })
 	return p
@@ -109,7 +112,7 @@ func (p *pipe) ready(c *Conn) {
 func (p *pipe) wakeWriter() {
 	if c := p.conn.Load(); c != nil {
 		c.kickWriter()
-	} else {
+	} else if p.outReady != nil {
 		signal(p.outReady)
 	}
 }

@@ -132,14 +132,9 @@ func (c *Conn) runWriter() {
 			return
 		default:
 		}
-		// Close closes drain once every accepted message is queued: seen
+		// Close sets draining once every accepted message is queued: seen
 		// before writing, it means this pass writes the last of them.
-		draining := false
-		select {
-		case <-c.drain:
-			draining = true
-		default:
-		}
+		draining := c.draining.Load()
 		err := w.writeQueued()
 		if err == nil && c.hbDue.Swap(false) {
 			if err = w.heartbeat(); err == nil {
