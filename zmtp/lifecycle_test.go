@@ -184,6 +184,9 @@ func TestSetOptionsLive(t *testing.T) {
 	if err := r.Send(testCtx(t), [][]byte{[]byte("nobody"), []byte("x")}); err != nil {
 		t.Fatalf("Send to unknown id without RouterMandatory: %v", err)
 	}
+	if n := r.Dropped(); n != 1 {
+		t.Errorf("Dropped %d after a message to an unknown id", n)
+	}
 	if err := r.SetOptions(func(o *Options) { o.RouterMandatory = true }); err != nil {
 		t.Fatal(err)
 	}
@@ -388,4 +391,24 @@ func TestHWMCountsWriterHeld(t *testing.T) {
 	if accepted > 4+2 {
 		t.Errorf("accepted %d messages with a queue of 4", accepted)
 	}
+}
+
+// Subscriptions are counted: what a PUB holds for its peers, and what is
+// given back when a peer leaves.
+func TestSubscriptionStats(t *testing.T) {
+	pub := newSock(t, Pub, Options{})
+	ep := bindLocal(t, pub)
+	sub := newSock(t, Sub, Options{})
+	sub.Subscribe([]byte("weather"))
+	sub.Subscribe([]byte("news"))
+	sub.Connect(ep)
+	waitFor(t, "the subscriptions at the PUB", func() bool { return pub.Stats().Topics == 2 })
+	if st := pub.Stats(); st.TopicBytes != len("weather")+len("news") || st.Peers != 1 {
+		t.Errorf("PUB stats %+v", st)
+	}
+	if st := sub.Stats(); st.Topics != 2 || st.TopicBytes != 11 {
+		t.Errorf("SUB stats %+v", st)
+	}
+	sub.Close()
+	waitFor(t, "the subscriptions to go with the peer", func() bool { return pub.Stats().Topics == 0 })
 }

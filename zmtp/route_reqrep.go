@@ -182,6 +182,7 @@ func (r *idRouter) send(ctx context.Context, msg [][]byte, nonblock bool) error 
 		if mandatory {
 			return ErrHostUnreachable
 		}
+		r.s.dropped.Add(1)
 		return nil // dropped, as libzmq does
 	}
 	if len(msg) == 1 {
@@ -191,6 +192,7 @@ func (r *idRouter) send(ctx context.Context, msg [][]byte, nonblock bool) error 
 		return nil
 	}
 	if !mandatory {
+		r.s.dropped.Add(1)
 		return nil // full: dropped, as libzmq does
 	}
 	if nonblock {
@@ -262,8 +264,8 @@ func (r *repRouter) send(ctx context.Context, msg [][]byte, nonblock bool) error
 	r.pending = false
 	out := make([][]byte, 0, len(r.env)+len(msg))
 	out = append(append(out, r.env...), msg...)
-	if !r.from.gone.Load() {
-		r.from.trySend(out) // a reply that finds no room is dropped, as libzmq does
+	if r.from.gone.Load() || !r.from.trySend(out) {
+		r.s.dropped.Add(1) // the requester left, or has no room: dropped, as libzmq does
 	}
 	return nil
 }

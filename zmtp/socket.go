@@ -145,8 +145,11 @@ func NewSocket(t SocketType, opts Options) (*Socket, error) {
 // Type returns the socket's type.
 func (s *Socket) Type() SocketType { return s.typ }
 
-// Dropped returns the number of messages a PUB or XPUB socket dropped
-// because a subscriber's queue was full (ZeroMQ's semantics at the HWM).
+// Dropped returns the number of messages the socket dropped as ZeroMQ's
+// semantics drop them: a PUB or XPUB at a subscriber's high-water mark, a
+// ROUTER message to an unknown or full peer (without RouterMandatory), a
+// REP reply to a requester that left or has no room, an XSUB message
+// upstream to a full publisher.
 func (s *Socket) Dropped() int64 { return s.dropped.Load() }
 
 // Discarded returns the number of messages Send accepted that were then
@@ -161,6 +164,35 @@ func (s *Socket) lose(n int) {
 	if s.closing.Load() {
 		s.lostOnClose.Add(int64(n))
 	}
+}
+
+// SocketStats is a snapshot of a socket's counters.
+type SocketStats struct {
+	// Peers is the number of routable peers.
+	Peers int
+	// Dropped and Discarded are as the methods of the same names.
+	Dropped, Discarded int64
+	// Topics and TopicBytes count the subscriptions a PUB/XPUB holds for
+	// its peers (distinct topics) or a SUB/XSUB holds for itself, and the
+	// octets of topic they store: what subscriptions cost in memory,
+	// besides about a hundred octets of bookkeeping per topic and peer.
+	Topics, TopicBytes int
+}
+
+// Stats returns the socket's counters.
+func (s *Socket) Stats() SocketStats {
+	st := SocketStats{Peers: len(s.snapshot()), Dropped: s.dropped.Load(), Discarded: s.discarded.Load()}
+	switch r := s.rt.(type) {
+	case *pubRouter:
+		r.mu.RLock()
+		st.Topics, st.TopicBytes = r.index.len(), r.index.bytes()
+		r.mu.RUnlock()
+	case *subRouter:
+		r.mu.RLock()
+		st.Topics, st.TopicBytes = r.subs.len(), r.subs.bytes()
+		r.mu.RUnlock()
+	}
+	return st
 }
 
 // options returns the socket's current options; the caller must not
