@@ -412,3 +412,60 @@ func TestSubscriptionStats(t *testing.T) {
 	sub.Close()
 	waitFor(t, "the subscriptions to go with the peer", func() bool { return pub.Stats().Topics == 0 })
 }
+
+// No call waits on a lock another call holds while it waits: TrySend
+// beside a blocked Send, TryRecv beside a blocked Recv, and an XPUB_MANUAL
+// Subscribe beside a blocked Recv all return at once.
+func TestNoWaitBehindBlockedCalls(t *testing.T) {
+	push := newSock(t, Push, Options{SendHWM: HWMOf(1)})
+	push.Connect(freeEndpoint(t))
+	send(t, push, "fills the queue")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	blocked := make(chan error, 1)
+	go func() { blocked <- push.Send(ctx, [][]byte{[]byte("waits")}) }()
+	waitFor(t, "the Send to hold the send side", func() bool {
+		if push.sendMu.TryLock() {
+			push.sendMu.Unlock()
+			return false
+		}
+		return true
+	})
+	if err := push.TrySend([][]byte{[]byte("x")}); !errors.Is(err, ErrWouldBlock) {
+		t.Errorf("TrySend beside a blocked Send: %v", err)
+	}
+	cancel()
+	<-blocked
+
+	xpub := newSock(t, XPub, Options{XPubManual: true})
+	ep := bindLocal(t, xpub)
+	sub := newSock(t, Sub, Options{})
+	sub.Subscribe([]byte("a"))
+	sub.Connect(ep)
+	if m, err := xpub.Recv(testCtx(t)); err != nil || string(m.Frames[0]) != "\x01a" {
+		t.Fatalf("subscription: %q %v", m.Frames, err)
+	}
+	rctx, rcancel := context.WithCancel(context.Background())
+	defer rcancel()
+	go xpub.Recv(rctx) // waits for ever
+	waitFor(t, "the Recv to hold the receive side", func() bool {
+		if xpub.recvMu.TryLock() {
+			xpub.recvMu.Unlock()
+			return false
+		}
+		return true
+	})
+	if _, err := xpub.TryRecv(); !errors.Is(err, ErrWouldBlock) {
+		t.Errorf("TryRecv beside a blocked Recv: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- xpub.Subscribe([]byte("a")) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Subscribe: %v", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("XPUB_MANUAL Subscribe waited for a blocked Recv")
+	}
+}

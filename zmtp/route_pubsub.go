@@ -3,6 +3,7 @@ package zmtp
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/zmtp-go/zmtp/frame"
 )
@@ -17,9 +18,9 @@ import (
 type pubRouter struct {
 	s    *Socket
 	xpub bool
-	fq   fairQueue // XPUB: other messages from subscribers
-	subq subQueue  // XPUB: subscription messages for the application
-	last *pipe     // XPUB_MANUAL: the pipe of the last subscription received (recv side only)
+	fq   fairQueue            // XPUB: other messages from subscribers
+	subq subQueue             // XPUB: subscription messages for the application
+	last atomic.Pointer[pipe] // XPUB_MANUAL: the pipe of the last subscription received
 
 	mu    sync.RWMutex
 	index subIndex[*pipe] // every peer's subscriptions
@@ -205,7 +206,7 @@ func (r *pubRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, e
 	}
 	for {
 		if m, ok := r.subq.pop(); ok {
-			r.last = m.from
+			r.last.Store(m.from)
 			return m.msg, nil, nil
 		}
 		m, p, err := r.fq.recv(ctx, r.s, true, nil)
@@ -221,9 +222,7 @@ func (r *pubRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, e
 // manual applies a subscription change to the peer of the last
 // subscription message received (XPUB_MANUAL).
 func (r *pubRouter) manual(topic []byte, on bool) error {
-	r.s.recvMu.Lock()
-	p := r.last
-	r.s.recvMu.Unlock()
+	p := r.last.Load()
 	if p == nil {
 		return ErrState
 	}

@@ -246,7 +246,10 @@ func (s *Socket) TrySend(msg [][]byte) error {
 	if len(msg) == 0 {
 		return ErrEmptyMessage
 	}
-	s.sendMu.Lock()
+	// A Send waiting for room holds the send side: that is a wait too.
+	if !s.sendMu.TryLock() {
+		return ErrWouldBlock
+	}
 	defer s.sendMu.Unlock()
 	if s.isClosed() {
 		return ErrClosed
@@ -270,7 +273,11 @@ func (s *Socket) Recv(ctx context.Context) (Message, error) {
 
 // TryRecv is Recv that returns ErrWouldBlock instead of blocking.
 func (s *Socket) TryRecv() (Message, error) {
-	s.recvMu.Lock()
+	// A Recv waiting for a message holds the receive side: that is a
+	// wait too.
+	if !s.recvMu.TryLock() {
+		return Message{}, ErrWouldBlock
+	}
 	defer s.recvMu.Unlock()
 	if s.isClosed() {
 		return Message{}, ErrClosed
