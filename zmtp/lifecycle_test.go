@@ -469,3 +469,35 @@ func TestNoWaitBehindBlockedCalls(t *testing.T) {
 		t.Fatal("XPUB_MANUAL Subscribe waited for a blocked Recv")
 	}
 }
+
+// A message written on its own (a CURVE frame larger than the batch
+// buffer) stops counting once written: Close with the default Linger
+// returns at once after it is received.
+func TestCloseAfterLargeCurveMessage(t *testing.T) {
+	spub, ssec, _ := mechanism.GenerateCurveKeyPair(nil)
+	cpub, csec, _ := mechanism.GenerateCurveKeyPair(nil)
+	pull := newSock(t, Pull, Options{Mechanism: mechanism.Curve{Server: true, SecretKey: ssec, AllowAnyClient: true}})
+	ep := bindLocal(t, pull)
+	push, err := NewSocket(Push, Options{Mechanism: mechanism.Curve{PublicKey: cpub, SecretKey: csec, ServerKey: spub}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	push.Connect(ep)
+	big := bytes.Repeat([]byte("c"), 70_000)
+	if err := push.Send(testCtx(t), [][]byte{big, big}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := pull.Recv(testCtx(t)); err != nil || len(m.Frames) != 2 || !bytes.Equal(m.Frames[1], big) {
+		t.Fatalf("Recv: %d frames, %v", len(m.Frames), err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- push.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("Close waits for a message that was delivered")
+	}
+}

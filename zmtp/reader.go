@@ -81,21 +81,21 @@ func (c *Conn) readMessages() error {
 		case len(ends) == 0:
 			// A single-frame message is copied once, from the read buffer.
 			msg = c.singleFrame(body)
+		case len(data)+len(body) > maxKeptAssembly:
+			// The last frame of a large multipart message: the frames so
+			// far are handed over where they were assembled, not copied
+			// again.
+			data = append(data, body...)
+			ends = append(ends, len(data))
+			msg = splitFrames(data, ends)
+			data, ends = nil, nil
 		default:
 			// The last frame of a multipart message: one block for all.
 			own := make([]byte, len(data)+len(body))
 			copy(own[copy(own, data):], body)
 			ends = append(ends, len(own))
-			msg = make([][]byte, len(ends))
-			start := 0
-			for i, end := range ends {
-				msg[i] = own[start:end:end]
-				start = end
-			}
+			msg = splitFrames(own, ends)
 			data, ends = data[:0], ends[:0]
-			if cap(data) > maxKeptAssembly {
-				data, ends = nil, nil
-			}
 		}
 		size = 0
 		c.stats.msgsIn.Add(1)
@@ -190,4 +190,15 @@ func (c *Conn) singleFrame(body []byte) [][]byte {
 	default:
 	}
 	return [][]byte{append(make([]byte, 0, len(body)), body...)}
+}
+
+// splitFrames cuts block into frames ending at ends.
+func splitFrames(block []byte, ends []int) [][]byte {
+	msg := make([][]byte, len(ends))
+	start := 0
+	for i, end := range ends {
+		msg[i] = block[start:end:end]
+		start = end
+	}
+	return msg
 }

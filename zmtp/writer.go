@@ -15,6 +15,8 @@ const (
 	// vectorThreshold is the body size from which a frame is written from
 	// the caller's memory (vectored) instead of being copied.
 	vectorThreshold = 16 << 10
+	// maxBatchRefs bounds the octets of the frames a batch references.
+	maxBatchRefs = 256 << 10
 )
 
 // batch gathers frames for one write: small ones copied into buf, large
@@ -24,6 +26,8 @@ type batch struct {
 	mark int      // start of the part of buf not yet in iov
 	iov  [][]byte // reused backing store for the vectored write
 	vec  net.Buffers
+
+	refBytes int // octets of the frames referenced in iov
 }
 
 func (b *batch) room() int { return cap(b.buf) - len(b.buf) }
@@ -292,12 +296,16 @@ func (w *writer) release() {
 // flush writes the batch; the messages in it stop counting against the
 // high-water mark once written.
 func (w *writer) flush() error {
-	if w.b.empty() {
-		return nil
+	var err error
+	if !w.b.empty() {
+		var n int64
+		n, err = w.b.writeTo(w.c.nc)
+		w.c.stats.bytesOut.Add(n)
+		w.c.stats.writes.Add(1)
+		w.b.refBytes = 0
 	}
-	n, err := w.b.writeTo(w.c.nc)
-	w.c.stats.bytesOut.Add(n)
-	w.c.stats.writes.Add(1)
+	// Messages wholly added are written now (a large frame may have been
+	// written on its own, leaving the batch empty).
 	if err == nil && w.added > 0 {
 		w.c.out.release(w.added)
 		w.held -= w.added
@@ -363,6 +371,12 @@ func (w *writer) addFrame(flags byte, body []byte) error {
 		}
 		w.b.buf = frame.AppendHeader(w.b.buf, flags, len(body))
 		w.b.addRef(body)
+		w.b.refBytes += len(body)
+		if w.b.refBytes >= maxBatchRefs {
+			// Bounded in octets too: messages stop counting against the
+			// HWM, and their memory can go, as soon as they are written.
+			return w.flush()
+		}
 		return nil
 	}
 	if frame.MaxHeaderSize+len(body) > w.b.room() {
