@@ -71,6 +71,9 @@ func newImpl(name string) impl {
 }
 
 func runChild(c childSpec) int {
+	if c.Work == wConnsIdle || c.Work == wSubscribe {
+		return runServerChild(c)
+	}
 	if c.Profile != "" {
 		f, err := os.Create(c.Profile)
 		if err != nil {

@@ -19,10 +19,21 @@
 //     no inproc transport).
 //   - pushpull/curve: PUSH to PULL throughput over tcp with CURVE (go-zeromq
 //     has no CURVE).
+//   - conns/idle: memory per connection of a ROUTER with -conns peers
+//     (10,000; 1,000 with -quick), while their handshakes are pending and
+//     once they are idle (ours and libzmq).
+//   - subscribe/large: the cost to a PUB that streams to 4 SUBs of a topic
+//     of -topic octets (16 MiB; 1 MiB with -quick) subscribed and
+//     cancelled: CPU time, peak RSS, and the largest gap the other SUBs see.
+//
+// The resource workloads (conns/idle, subscribe/large) run the server alone
+// in a child process and drive it from this process with raw ZMTP peers;
+// see resource.go and server.go. libzmq is measured there once, driven
+// from C.
 //
 // Usage:
 //
-//	go run ./bench [-quick] [-repeats N] [-only regexp] [-impls list] [-v] [-cpuprofile dir]
+//	go run ./bench [-quick] [-repeats N] [-only regexp] [-impls list] [-v] [-cpuprofile dir] [-conns N] [-topic octets]
 //
 // Method. Every measurement (one implementation, one workload, one size,
 // one repeat) runs in a fresh child process of this program, with both
@@ -53,6 +64,7 @@
 package main
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"os"
@@ -65,13 +77,15 @@ func main() {
 	var o options
 	flag.BoolVar(&o.quick, "quick", false, "short smoke run (one repeat, short counts; under a minute)")
 	flag.IntVar(&o.repeats, "repeats", 10, "repeats for small messages (1 and 64 octets), pub/sub and inproc; larger sizes and latency use max(5, N/2) capped at N")
-	flag.StringVar(&o.only, "only", "", "run only the workloads whose `name` (e.g. pushpull/tcp, reqrep/tcp, pubsub/tcp, pushpull/inproc, pushpull/curve) matches this regular expression")
+	flag.StringVar(&o.only, "only", "", "run only the workloads whose `name` (e.g. pushpull/tcp, reqrep/tcp, pubsub/tcp, pushpull/inproc, pushpull/curve, conns/idle, subscribe/large) matches this regular expression")
 	flag.StringVar(&o.impls, "impls", strings.Join(allImpls, ","), "comma-separated `list` of implementations to run")
 	flag.DurationVar(&o.target, "target", 500*time.Millisecond, "target duration of one throughput repeat")
 	flag.IntVar(&o.roundTrips, "roundtrips", 20000, "round trips per latency repeat")
 	flag.BoolVar(&o.verbose, "v", false, "print every repeat's result on standard error")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of every measurement into this `directory`")
 	flag.DurationVar(&o.timeout, "timeout", 2*time.Minute, "kill a measurement that takes longer than this")
+	flag.IntVar(&o.conns, "conns", 0, "connections of conns/idle (default 10000, 1000 with -quick)")
+	flag.IntVar(&o.topicSize, "topic", 0, "topic size in octets of subscribe/large (default 16 MiB, 1 MiB with -quick)")
 	var c childSpec
 	flag.BoolVar(&c.child, "child", false, "internal: run one measurement and print its result")
 	flag.StringVar(&c.Impl, "impl", "", "internal: implementation of the measurement")
@@ -84,10 +98,19 @@ func main() {
 	if c.child {
 		os.Exit(runChild(c))
 	}
+	o.baseWindow = time.Second
 	if o.quick {
 		o.repeats = 1
 		o.target = 150 * time.Millisecond
 		o.roundTrips = 3000
+		o.baseWindow = 300 * time.Millisecond
+		o.conns = cmp.Or(o.conns, 1000)
+		o.topicSize = cmp.Or(o.topicSize, 1<<20)
+	}
+	o.conns = cmp.Or(o.conns, 10000)
+	o.topicSize = cmp.Or(o.topicSize, 16<<20)
+	if o.conns < 1 || o.topicSize < 1 {
+		fatalf("-conns and -topic must be positive")
 	}
 	if o.repeats < 1 {
 		fatalf("-repeats must be at least 1")

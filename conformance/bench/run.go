@@ -31,6 +31,10 @@ type options struct {
 	cpuprofile string
 	timeout    time.Duration
 	exe        string
+	// Resource workloads.
+	conns      int           // connections of conns/idle
+	topicSize  int           // octets of the topic of subscribe/large
+	baseWindow time.Duration // the stream-alone window of subscribe/large
 }
 
 // The implementations, in the order each repeat runs them.
@@ -152,6 +156,13 @@ func runAll(o *options, out io.Writer) error {
 			return err
 		}
 		printTable(out, o, w, rows)
+	}
+	for _, w := range resourceWorks {
+		if o.onlyRE != nil && !o.onlyRE.MatchString(w.name) {
+			continue
+		}
+		ran++
+		printResourceTable(out, o, w, o.runResource(w))
 	}
 	if ran == 0 {
 		return fmt.Errorf("-only %q matches no workload", o.only)
