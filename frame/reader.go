@@ -22,7 +22,7 @@ const (
 	// asks for: 1 GiB.
 	HardMaxFrameSize = 1 << 30
 	// largeStep is the first allocation for a body larger than the read
-	// buffer; later growth doubles what has been received.
+	// buffer; later growth makes room for three times what has arrived.
 	largeStep = 64 << 10
 	// maxKeptLarge is the largest buffer for large bodies kept for the
 	// next one; a larger body's memory is left to the caller.
@@ -354,7 +354,10 @@ func (r *Reader) ReadBody(size uint64) ([]byte, error) {
 			return nil, unexpected(r.err)
 		}
 		if len(body) == cap(body) {
-			grow := max(len(body), largeStep)
+			// Four times what has arrived: the memory follows the octets
+			// received, and a large body leaves a third of its size in
+			// discarded steps (doubling would leave all of it).
+			grow := max(3*len(body), largeStep)
 			body = growTo(body, min(n, len(body)+grow))
 		}
 		want := min(cap(body), n) - len(body)
