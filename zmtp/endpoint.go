@@ -300,8 +300,14 @@ func (e *endpoint) acceptLoop(ctx context.Context) {
 				e.s.emit(Event{Type: handshakeFailure(err), Endpoint: e.addr, Remote: remote, Err: err})
 				return
 			}
-			e.serve(ctx, p, c)
-			e.s.pipeGone(p)
+			// The connection is read on a new goroutine: its stack starts
+			// small, not at the size the handshake grew this one's to.
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				e.serve(ctx, p, c)
+				e.s.pipeGone(p)
+			}()
 		}()
 	}
 }
