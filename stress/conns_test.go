@@ -183,7 +183,7 @@ func (c *clients) ask(t *testing.T, req string) {
 func TestClientsHelper(t *testing.T) {
 	addr := os.Getenv(helperAddr)
 	if addr == "" {
-		t.Skip("the helper process of the connection tests")
+		return // not run as the helper process: nothing to do
 	}
 	n, err := strconv.Atoi(os.Getenv(helperN))
 	if err != nil {

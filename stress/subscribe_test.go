@@ -224,7 +224,7 @@ const reconnectHelper = "ZMTP_STRESS_SUB_RECONNECT"
 // nothing in a normal run.
 func TestSUBReconnectHelper(t *testing.T) {
 	if os.Getenv(reconnectHelper) == "" {
-		t.Skip("run by TestLargeSubscriptionDisconnect")
+		return // not run as the helper process: nothing to do
 	}
 	topic := largeTopic(4 * MiB)
 	pub := newSocket(t, zmtp.XPub, zmtp.Options{})
