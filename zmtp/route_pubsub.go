@@ -77,7 +77,9 @@ func (r *pubRouter) onCommand(p *pipe, cmd frame.Command) {
 // topic). Other messages reach an XPUB application; a PUB drops them.
 func (r *pubRouter) intercept(p *pipe, m [][]byte) bool {
 	if len(m) == 1 && len(m[0]) > 0 && m[0][0] <= 1 {
-		r.subscription(p, m[0][1:], m[0][0] == 1)
+		// The message is ours and goes no further: a large topic is kept
+		// where it was received rather than copied.
+		r.change(p, m[0][1:], m[0][0] == 1, len(m[0]) > adoptTopicSize)
 		return true
 	}
 	return !r.xpub
@@ -87,6 +89,16 @@ func (r *pubRouter) intercept(p *pipe, m [][]byte) bool {
 // subscriptions are a set, as libzmq keeps them: a second SUBSCRIBE of a
 // topic changes nothing and one CANCEL removes it.
 func (r *pubRouter) subscription(p *pipe, topic []byte, on bool) {
+	r.change(p, topic, on, false)
+}
+
+// adoptTopicSize is the size from which a topic received in a message of
+// its own is stored without a copy.
+const adoptTopicSize = 64 << 10
+
+// change applies a subscription change; with adopt the index may keep
+// topic itself.
+func (r *pubRouter) change(p *pipe, topic []byte, on, adopt bool) {
 	o := r.s.options()
 	if r.xpub && o.XPubManual {
 		// The application decides: pass every subscription up as it is.
@@ -95,7 +107,10 @@ func (r *pubRouter) subscription(p *pipe, topic []byte, on bool) {
 	}
 	tell := false
 	r.mu.Lock()
-	if on {
+	if on && adopt && !(r.xpub && o.XPubManual) {
+		_, first := r.index.adoptOwner(topic, p)
+		tell = first || o.XPubVerbose
+	} else if on {
 		_, first := r.index.addOwner(topic, p)
 		tell = first || o.XPubVerbose
 	} else {

@@ -143,13 +143,19 @@ func (n *subNode[V]) child(data []byte) *subNode[V] {
 }
 
 // insert makes topic a member and returns its node; fresh reports that it
-// was not a member before, and its value is then the zero value.
-func (t *subtrie[V]) insert(topic []byte) (n *subNode[V], fresh bool) {
+// was not a member before, and its value is then the zero value. With
+// adopt the trie may keep topic itself as a new leaf's buffer: the caller
+// gives it up and never changes it.
+func (t *subtrie[V]) insert(topic []byte, adopt bool) (n *subNode[V], fresh bool) {
 	n = &t.root
 	for d := 0; d < len(topic); d = len(n.key) {
 		i, ok := n.find(topic[d])
 		if !ok {
-			leaf := &subNode[V]{key: clone(topic), term: true}
+			key := topic[:len(topic):len(topic)]
+			if !adopt {
+				key = clone(topic)
+			}
+			leaf := &subNode[V]{key: key, term: true}
 			wasLeaf := n != &t.root && len(n.kids) == 0
 			n.insertKid(i, subEdge[V]{topic[d], leaf})
 			if wasLeaf {
@@ -373,7 +379,7 @@ type subSet struct {
 // add counts one more subscription to topic and reports whether the topic
 // was not there before.
 func (s *subSet) add(topic []byte) (first bool) {
-	n, first := s.t.insert(topic)
+	n, first := s.t.insert(topic, false)
 	n.val++
 	return first
 }
@@ -517,6 +523,17 @@ func (s *subOwners[T]) len() int {
 // subscribed to topic (otherwise nothing changes); firstForTopic that no
 // owner was.
 func (x *subIndex[T]) addOwner(topic []byte, o T) (newForOwner, firstForTopic bool) {
+	return x.add(topic, o, false)
+}
+
+// adoptOwner is addOwner that may keep topic itself instead of a copy: the
+// caller gives it up (a large subscription received in memory of its own
+// is then stored once).
+func (x *subIndex[T]) adoptOwner(topic []byte, o T) (newForOwner, firstForTopic bool) {
+	return x.add(topic, o, true)
+}
+
+func (x *subIndex[T]) add(topic []byte, o T, adopt bool) (newForOwner, firstForTopic bool) {
 	r := x.owners[o]
 	if r == nil {
 		if x.owners == nil {
@@ -525,7 +542,7 @@ func (x *subIndex[T]) addOwner(topic []byte, o T) (newForOwner, firstForTopic bo
 		r = &subOwner[T]{id: o, nodes: make(map[*subNode[subOwners[T]]]struct{})}
 		x.owners[o] = r
 	}
-	n, first := x.t.insert(topic)
+	n, first := x.t.insert(topic, adopt)
 	if !first && n.val.has(r) {
 		return false, false
 	}
