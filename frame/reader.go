@@ -27,6 +27,10 @@ const (
 	// maxKeptLarge is the largest buffer for large bodies kept for the
 	// next one; a larger body's memory is left to the caller.
 	maxKeptLarge = 1 << 20
+	// shortReadsToIdle is the number of reads in a row that find less
+	// than their room after which a Reader on its full-size buffer takes
+	// the small one again.
+	shortReadsToIdle = 16
 	// maxEmptyReads is the number of consecutive reads returning no data and
 	// no error after which the source is deemed broken (io.ErrNoProgress).
 	maxEmptyReads = 100
@@ -82,7 +86,8 @@ type Reader struct {
 	size     int     // read buffer size: bodies up to size are views
 	small    []byte  // idle buffer, min(size, IdleReadBufferSize) octets
 	big      *[]byte // full-size buffer while busy, from bufPools
-	busy     bool    // the last read filled the room it was given
+	busy     bool    // the source is likely to have more: a read filled its room, recently
+	shorts   int     // consecutive reads that found less than their room
 	max      uint64
 	large    []byte // reused body buffer for frames larger than size
 	consumed int64
@@ -132,7 +137,17 @@ func (r *Reader) fill(need int) error {
 		room := len(r.buf) - r.wpos
 		n, err := r.src.Read(r.buf[r.wpos:])
 		r.wpos += n
-		r.busy = n == room
+		// A read that fills its room says the source has more. A busy
+		// Reader stays on its full-size buffer until several reads in a
+		// row found less than room: a steady stream of messages often
+		// drains the source without the peer going quiet, and moving to
+		// the small buffer then costs a read per message.
+		if n == room {
+			r.shorts = 0
+		} else {
+			r.shorts++
+		}
+		r.busy = n == room || r.big != nil && r.shorts < shortReadsToIdle
 		if err == nil && n == 0 {
 			// A source that keeps returning 0, nil would spin forever.
 			if empty++; empty >= maxEmptyReads {
