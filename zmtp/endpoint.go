@@ -330,9 +330,11 @@ func (e *endpoint) serve(ctx context.Context, p *pipe, c *Conn) {
 	if !closed {
 		ad = s.attachPeer(p)
 	}
+	if ad != refused {
+		s.emit(Event{Type: EventHandshakeSucceeded, Endpoint: e.addr, Remote: remote})
+	}
 	switch ad {
 	case admitted:
-		s.emit(Event{Type: EventHandshakeSucceeded, Endpoint: e.addr, Remote: remote})
 		s.rt.connected(p, c)
 		fallthrough
 	case waiting:
@@ -419,6 +421,9 @@ func (e *endpoint) dialLoop(ctx context.Context, network, addr string) {
 		}
 		if ctx.Err() != nil {
 			return
+		}
+		if s.closing.Load() && e.pipe.out.len() == 0 {
+			return // Close lingers, and nothing is left for this peer
 		}
 		if permanent(err) {
 			// The peer refused us for good: an ERROR, an incompatible

@@ -327,16 +327,22 @@ func TestRouterDuplicateIDWaits(t *testing.T) {
 	if got := recv(t, second); got[0] != "to the heir" {
 		t.Fatalf("second got %q", got)
 	}
+	// One handshake for the second peer (reported as libzmq reports it,
+	// though the peer waits), and no reconnection.
+	handshakes := 0
 	for {
 		select {
 		case ev := <-events:
 			if ev.Type == EventHandshakeSucceeded {
-				t.Errorf("the waiting peer reconnected: %v", ev)
+				handshakes++
 			}
 			continue
 		default:
 		}
 		break
+	}
+	if handshakes != 1 {
+		t.Errorf("%d handshakes of the second peer, want 1", handshakes)
 	}
 }
 

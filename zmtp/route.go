@@ -54,7 +54,7 @@ func (lb *loadBalancer) send(ctx context.Context, s *Socket, msg [][]byte, nonbl
 			}
 		}
 		if nonblock {
-			return nil, ErrWouldBlock
+			return nil, s.wouldBlock()
 		}
 		if err := s.waitOn(ctx, s.writable); err != nil {
 			return nil, err
@@ -92,7 +92,7 @@ func (fq *fairQueue) recv(ctx context.Context, s *Socket, nonblock bool, keep fu
 			}
 		}
 		if nonblock {
-			return nil, nil, ErrWouldBlock
+			return nil, nil, s.wouldBlock()
 		}
 		if err := s.waitOn(ctx, s.readable); err != nil {
 			return nil, nil, err

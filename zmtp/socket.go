@@ -581,6 +581,37 @@ func (s *Socket) linger(ctx context.Context, eps []*endpoint) {
 			return
 		}
 	}
+	// Everything is written, but a peer may not have read all of it from
+	// its socket yet; closing then can lose it (a libzmq peer that paused
+	// reading drops an ipc connection that hangs up). Such connections are
+	// half-closed: the peer reads the rest, then the end, and closes.
+	for _, c := range s.unreadConns(eps) {
+		select {
+		case <-c.Done():
+		case <-expired:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// unreadConns half-closes, and returns, the connections whose peer has
+// not read everything written to it.
+func (s *Socket) unreadConns(eps []*endpoint) []*Conn {
+	var out []*Conn
+	for _, e := range eps {
+		e.mu.Lock()
+		for c := range e.conns {
+			if n, ok := unsent(c.nc); ok && n > 0 {
+				if cw, ok := c.nc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+					out = append(out, c)
+				}
+			}
+		}
+		e.mu.Unlock()
+	}
+	return out
 }
 
 // undelivered counts the messages queued for network peers, in queues and
@@ -633,6 +664,15 @@ func (s *Socket) waitOn(ctx context.Context, ch chan struct{}) error {
 	case <-s.closeCh:
 		return ErrClosed
 	}
+}
+
+// wouldBlock is what a Try call that cannot proceed returns: why nothing
+// can ever move when every endpoint has given up, else ErrWouldBlock.
+func (s *Socket) wouldBlock() error {
+	if err := s.hopeless(); err != nil {
+		return err
+	}
+	return ErrWouldBlock
 }
 
 // hopeless returns why no message can ever move: every endpoint of the
