@@ -127,7 +127,8 @@ type secLink struct {
 func (l *secLink) close() error {
 	var errs []error
 	if l.ours != nil {
-		errs = append(errs, l.ours.Close())
+		// NoLinger: what is left queued is discarded on purpose.
+		errs = append(errs, discardOK(l.ours.Close()))
 	}
 	if l.stopOurZ != nil {
 		errs = append(errs, l.stopOurZ())
