@@ -44,6 +44,8 @@ func lifeScenarios() []sockScenario {
 		{"Linger-300ms-PULL-never-binds", sockTransports, bothSides, lingerShort},
 		{"Linger-default-CloseContext-cancelled", sockTransports, bothSides, lingerCloseContext},
 		{"Linger-default-slow-PULL", sockTransports, bothSides, lingerSlowReader},
+		{"Close-NoLinger-after-delivery-discards-nothing", sockTransports, oursOnly, closeAfterDelivery},
+		{"HWM-unlimited-PUSH-PULL-not-reading", sockTransports, bothSides, hwmUnlimited},
 	}
 }
 
