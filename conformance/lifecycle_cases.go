@@ -46,6 +46,10 @@ func lifeScenarios() []sockScenario {
 		{"Linger-default-slow-PULL", sockTransports, bothSides, lingerSlowReader},
 		{"Close-NoLinger-after-delivery-discards-nothing", sockTransports, oursOnly, closeAfterDelivery},
 		{"HWM-unlimited-PUSH-PULL-not-reading", sockTransports, bothSides, hwmUnlimited},
+
+		{"ROUTER-libzmq-DEALER-id-00-FF-bin", sockTransports, bothSides, routerZeroID},
+		{"DEALER-id-00-FF-bin-libzmq-ROUTER", sockTransports, bothSides, dealerZeroID},
+		{"ROUTER-duplicate-id-second-libzmq-DEALER-waits", tcpOnly, bothSides, routerDuplicateWaits},
 	}
 }
 
