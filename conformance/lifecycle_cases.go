@@ -52,6 +52,11 @@ func lifeScenarios() []sockScenario {
 		{"ROUTER-duplicate-id-second-libzmq-DEALER-waits", tcpOnly, bothSides, routerDuplicateWaits},
 		{"ROUTER-ROUTER-mesh-with-libzmq-first-message", tcpOnly, bothSides, meshWithLibzmq},
 		{"ROUTER-ROUTER-mesh-ours-first-message", tcpOnly, oursOnly, meshOurs},
+
+		{"PLAIN-refused-Recv-returns-EndpointError", tcpOnly, oursOnly, plainRefusedReachesCaller},
+		{"CURVE-wrong-server-key-Err-retrying", tcpOnly, oursOnly, curveWrongKeyReachesCaller},
+		{"SUB-libzmq-PUSH-Recv-returns-socket-type-error", tcpOnly, oursOnly, subPushReachesCaller},
+		{"PUB-libzmq-PUSH-Err-socket-type-error", tcpOnly, oursOnly, pubPushReachesCaller},
 	}
 }
 
