@@ -50,6 +50,7 @@ func lifeScenarios() []sockScenario {
 		{"ROUTER-libzmq-DEALER-id-00-FF-bin", sockTransports, bothSides, routerZeroID},
 		{"DEALER-id-00-FF-bin-libzmq-ROUTER", sockTransports, bothSides, dealerZeroID},
 		{"ROUTER-duplicate-id-second-libzmq-DEALER-waits", tcpOnly, bothSides, routerDuplicateWaits},
+		{"ROUTER-duplicate-id-monitor-reports-second-handshake", tcpOnly, bothSides, routerDuplicateHandshake},
 		{"ROUTER-ROUTER-mesh-with-libzmq-first-message", tcpOnly, bothSides, meshWithLibzmq},
 		{"ROUTER-ROUTER-mesh-ours-first-message", tcpOnly, oursOnly, meshOurs},
 
