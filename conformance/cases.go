@@ -117,6 +117,7 @@ func Cases() []Case {
 	}
 	out = append(out, securityCases()...)
 	out = append(out, socketCases()...)
+	out = append(out, lifecycleCases()...)
 	out = append(out, goZeromqCases()...)
 	return out
 }

@@ -127,13 +127,14 @@ type secLink struct {
 func (l *secLink) close() error {
 	var errs []error
 	if l.ours != nil {
-		errs = append(errs, closeOurs(l.ours))
+		// NoLinger: what is left queued is discarded on purpose.
+		errs = append(errs, discardOK(l.ours.Close()))
 	}
 	if l.stopOurZ != nil {
 		errs = append(errs, l.stopOurZ())
 	}
 	if l.ourZAP != nil {
-		errs = append(errs, closeOurs(l.ourZAP))
+		errs = append(errs, discardOK(l.ourZAP.Close()))
 	}
 	if l.relay != nil {
 		l.relay.Close()

@@ -121,17 +121,29 @@ func newSockCase(tr string) (*sockCase, error) {
 	return c, nil
 }
 
-// close closes our sockets first, then libzmq's.
+// close closes our sockets first, then libzmq's. Our sockets have
+// NoLinger unless a case chose otherwise: what they still hold is
+// discarded, and the *zmtp.UndeliveredError that says so is no failure.
 func (c *sockCase) close() error {
 	var errs []error
 	for _, o := range c.ours {
-		errs = append(errs, closeOurs(o.Socket))
+		errs = append(errs, discardOK(o.Close()))
 	}
 	errs = append(errs, c.env.Close())
 	if c.dir != "" {
 		errs = append(errs, os.RemoveAll(c.dir))
 	}
 	return errors.Join(errs...)
+}
+
+// discardOK drops an *zmtp.UndeliveredError: at cleanup, messages left
+// queued are discarded on purpose.
+func discardOK(err error) error {
+	var ue *zmtp.UndeliveredError
+	if errors.As(err, &ue) {
+		return nil
+	}
+	return err
 }
 
 // endpoint returns a new address to bind on the case's transport: an
@@ -558,16 +570,4 @@ func (g *sockGroup) wait() error {
 func (g *sockGroup) stop() error {
 	g.cancel()
 	return g.wait()
-}
-
-// closeOurs closes one of our sockets at the end of a case. The cases'
-// sockets have no linger, so messages still queued then are discarded on
-// purpose: the UndeliveredError reporting them is not a failure.
-func closeOurs(s *zmtp.Socket) error {
-	err := s.Close()
-	var ue *zmtp.UndeliveredError
-	if errors.As(err, &ue) {
-		return nil
-	}
-	return err
 }

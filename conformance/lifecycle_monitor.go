@@ -1,0 +1,91 @@
+package conformance
+
+// What a ROUTER's monitor reports about a peer whose id is taken.
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	zmq "github.com/pebbe/zmq4"
+	"github.com/zmtp-go/zmtp/zmtp"
+)
+
+// monitorWait bounds the wait for an event that should come within
+// milliseconds, so that a case that fails does not use up its time.
+const monitorWait = 5 * time.Second
+
+// routerDuplicateHandshake: two libzmq DEALERs with the same routing id
+// connect to the ROUTER (ours, or libzmq's for reference), the second
+// once the first has completed its handshake. The second one's handshake
+// completes too (its own monitor says so), and the ROUTER's monitor
+// reports HANDSHAKE_SUCCEEDED for it, as libzmq's does: the peer is
+// connected, only not routable.
+func routerDuplicateHandshake(ctx context.Context, c *sockCase, role string) error {
+	const id = "dup"
+	var (
+		ep   string
+		wait func(ctx context.Context, which string) error
+	)
+	if role == RoleLibzmq {
+		z, err := c.their("ROUTER", mandatory)
+		if err != nil {
+			return err
+		}
+		mon, err := z.Monitor(zmq.EVENT_ALL)
+		if err != nil {
+			return err
+		}
+		if ep, err = bindTheirs(z, c.endpoint()); err != nil {
+			return err
+		}
+		wait = func(ctx context.Context, which string) error {
+			if _, err := mon.WaitFor(ctx, zmq.EVENT_HANDSHAKE_SUCCEEDED); err != nil {
+				return fmt.Errorf("libzmq's ROUTER, the %s DEALER's handshake: %w", which, err)
+			}
+			return nil
+		}
+	} else {
+		o, err := c.our(zmtp.Router, zmtp.Options{RouterMandatory: true})
+		if err != nil {
+			return err
+		}
+		if err := o.Bind(c.endpoint()); err != nil {
+			return err
+		}
+		ep = o.LastEndpoint()
+		wait = func(ctx context.Context, which string) error {
+			if _, err := o.waitEvent(ctx, zmtp.EventHandshakeSucceeded); err != nil {
+				return fmt.Errorf("our ROUTER, the %s DEALER's handshake: %w", which, err)
+			}
+			return nil
+		}
+	}
+	d1, err := c.their("DEALER", withID(id))
+	if err != nil {
+		return err
+	}
+	d2, err := c.their("DEALER", withID(id))
+	if err != nil {
+		return err
+	}
+	mon2, err := d2.Monitor(zmq.EVENT_ALL)
+	if err != nil {
+		return err
+	}
+	if err := d1.Z.Connect(ep); err != nil {
+		return err
+	}
+	if err := wait(ctx, "first"); err != nil {
+		return err
+	}
+	if err := d2.Z.Connect(ep); err != nil {
+		return err
+	}
+	if _, err := mon2.WaitFor(ctx, zmq.EVENT_HANDSHAKE_SUCCEEDED); err != nil {
+		return fmt.Errorf("second DEALER: %w", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, monitorWait)
+	defer cancel()
+	return wait(wctx, "second")
+}

@@ -1,0 +1,377 @@
+package conformance
+
+// Routing ids: ids that start with a zero octet, a second peer with an id
+// already taken, and ROUTERs that bind and connect to each other.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	zmq "github.com/pebbe/zmq4"
+	"github.com/zmtp-go/zmtp/conformance/libzmq"
+	"github.com/zmtp-go/zmtp/zmtp"
+)
+
+// zeroID is a routing id that starts with a zero octet, which libzmq 4.3
+// accepts from peers and in ZMQ_ROUTING_ID.
+const zeroID = "\x00\xffbin"
+
+func withID(id string) func(*zmq.Socket) error {
+	return func(s *zmq.Socket) error { return s.SetIdentity(id) }
+}
+
+func mandatory(s *zmq.Socket) error { return s.SetRouterMandatory(1) }
+
+// routerZeroID (2): a libzmq DEALER with routing id 00 FF "bin" connects
+// to the ROUTER (ours, or libzmq's for reference): the ROUTER receives
+// its message under that id, and the reply sent to that id reaches the
+// DEALER.
+func routerZeroID(ctx context.Context, c *sockCase, role string) error {
+	d, err := c.their("DEALER", withID(zeroID))
+	if err != nil {
+		return err
+	}
+	hello, reply := sockMsg("hello"), sockMsg("reply")
+	if role == RoleLibzmq {
+		r, err := c.their("ROUTER", mandatory)
+		if err != nil {
+			return err
+		}
+		ep, err := bindTheirs(r, c.endpoint())
+		if err != nil {
+			return err
+		}
+		if err := d.Z.Connect(ep); err != nil {
+			return err
+		}
+		if err := sendTheirsSock(ctx, d, hello); err != nil {
+			return err
+		}
+		if err := expectTheirsSock(ctx, r, nil, append(sockMsg(zeroID), hello...)); err != nil {
+			return err
+		}
+		if err := routerSendTheirs(ctx, r, append(sockMsg(zeroID), reply...)); err != nil {
+			return err
+		}
+		return expectTheirsSock(ctx, d, nil, reply)
+	}
+	o, err := c.our(zmtp.Router, zmtp.Options{RouterMandatory: true})
+	if err != nil {
+		return err
+	}
+	if _, err := c.link(ctx, WeBind, o, d); err != nil {
+		return err
+	}
+	if err := sendTheirsSock(ctx, d, hello); err != nil {
+		return err
+	}
+	if err := expectOursSock(ctx, o, d, "DEALER", nil, append(sockMsg(zeroID), hello...)); err != nil {
+		return err
+	}
+	if err := routerSendOurs(ctx, o, append(sockMsg(zeroID), reply...)); err != nil {
+		return err
+	}
+	return expectTheirsSock(ctx, d, nil, reply)
+}
+
+// dealerZeroID (2): a DEALER (ours, or libzmq's for reference) with
+// routing id 00 FF "bin" connects to a libzmq ROUTER: the ROUTER receives
+// its message under that id and its reply to that id reaches the DEALER.
+func dealerZeroID(ctx context.Context, c *sockCase, role string) error {
+	r, err := c.their("ROUTER", mandatory)
+	if err != nil {
+		return err
+	}
+	ep, err := bindTheirs(r, c.endpoint())
+	if err != nil {
+		return err
+	}
+	hello, reply := sockMsg("hello"), sockMsg("reply")
+	if role == RoleLibzmq {
+		d, err := c.their("DEALER", withID(zeroID))
+		if err != nil {
+			return err
+		}
+		if err := d.Z.Connect(ep); err != nil {
+			return err
+		}
+		if err := sendTheirsSock(ctx, d, hello); err != nil {
+			return err
+		}
+		if err := expectTheirsSock(ctx, r, nil, append(sockMsg(zeroID), hello...)); err != nil {
+			return err
+		}
+		if err := routerSendTheirs(ctx, r, append(sockMsg(zeroID), reply...)); err != nil {
+			return err
+		}
+		return expectTheirsSock(ctx, d, nil, reply)
+	}
+	o, err := c.our(zmtp.Dealer, zmtp.Options{RoutingID: []byte(zeroID)})
+	if err != nil {
+		return err
+	}
+	if err := o.Connect(ep); err != nil {
+		return err
+	}
+	if err := sendOursSock(ctx, o, hello); err != nil {
+		return err
+	}
+	if err := expectTheirsSock(ctx, r, nil, append(sockMsg(zeroID), hello...)); err != nil {
+		return err
+	}
+	if err := routerSendTheirs(ctx, r, append(sockMsg(zeroID), reply...)); err != nil {
+		return err
+	}
+	return expectOursSock(ctx, o, r, "ROUTER", nil, reply)
+}
+
+// lifeQuiet is how long a scenario watches for something that must not
+// happen: several reconnect intervals (100 ms by default on both sides).
+const lifeQuiet = 500 * time.Millisecond
+
+// dupRouter is the ROUTER of the duplicate-id scenario: ours or libzmq's.
+type dupRouter struct {
+	o    *ourSock
+	z    *libzmq.Socket
+	zmon *libzmq.Monitor
+}
+
+func (r *dupRouter) send(ctx context.Context, msg [][]byte) error {
+	if r.o != nil {
+		return routerSendOurs(ctx, r.o, msg)
+	}
+	return routerSendTheirs(ctx, r.z, msg)
+}
+
+// trySend sends once and reports whether the id was routable.
+func (r *dupRouter) trySend(ctx context.Context, msg [][]byte) (bool, error) {
+	var err error
+	if r.o != nil {
+		err = r.o.Send(ctx, sockClone(msg))
+		if errors.Is(err, zmtp.ErrHostUnreachable) {
+			return false, nil
+		}
+	} else {
+		err = r.z.Send(ctx, msg)
+		if isHostUnreachable(err) {
+			return false, nil
+		}
+	}
+	return err == nil, err
+}
+
+// tryRecv returns a message the ROUTER has, waiting about libzmq.Step.
+func (r *dupRouter) tryRecv(ctx context.Context, poke ...*libzmq.Socket) ([][]byte, bool, error) {
+	if r.o != nil {
+		m, ok, err := tryOurs(ctx, r.o, poke...)
+		return m.Frames, ok, err
+	}
+	sockPoke(poke...)
+	m, err := r.z.TryRecv()
+	if libzmq.IsAgain(err) {
+		return nil, false, nil
+	}
+	return m, err == nil, err
+}
+
+// disconnected waits until the ROUTER reports a connection closed.
+func (r *dupRouter) disconnected(ctx context.Context, poke ...*libzmq.Socket) error {
+	if r.o != nil {
+		_, err := r.o.waitEvent(ctx, zmtp.EventDisconnected, poke...)
+		return err
+	}
+	_, err := r.zmon.WaitFor(ctx, zmq.EVENT_DISCONNECTED)
+	return err
+}
+
+// noDisconnect checks that the ROUTER has reported no closed connection
+// so far.
+func (r *dupRouter) noDisconnect() error {
+	if r.o != nil {
+		for {
+			select {
+			case ev := <-r.o.events:
+				if ev.Type == zmtp.EventDisconnected {
+					return fmt.Errorf("our ROUTER reported %v", ev)
+				}
+			default:
+				return nil
+			}
+		}
+	}
+	if _, err := r.zmon.Poll(); err != nil {
+		return err
+	}
+	if n := r.zmon.Count(zmq.EVENT_DISCONNECTED); n > 0 {
+		return fmt.Errorf("libzmq's ROUTER reported a disconnection: %v", r.zmon.Seen())
+	}
+	return nil
+}
+
+// routerDuplicateWaits (3): two libzmq DEALERs with the same routing id
+// connect to the ROUTER, the second once the first is routable. The first
+// keeps the id: it gets everything sent to it. The second stays connected
+// (its monitor shows one connection and no disconnection over several
+// reconnect intervals, and the ROUTER reports no disconnection) and is
+// not routable.
+//
+// Then the first leaves. Ours: the waiting DEALER takes the id, and a
+// message to it reaches the second DEALER. libzmq 4.3.4 (the reference)
+// never gives the id to the waiting peer: it keeps that connection, but
+// the id stays unroutable (EHOSTUNREACH), and what the second DEALER
+// sends is never delivered, before or after the first left.
+func routerDuplicateWaits(ctx context.Context, c *sockCase, role string) error {
+	const id = "dup"
+	r := &dupRouter{}
+	var ep string
+	if role == RoleLibzmq {
+		z, err := c.their("ROUTER", mandatory)
+		if err != nil {
+			return err
+		}
+		if r.zmon, err = z.Monitor(zmq.EVENT_ALL); err != nil {
+			return err
+		}
+		if ep, err = bindTheirs(z, c.endpoint()); err != nil {
+			return err
+		}
+		r.z = z
+	} else {
+		o, err := c.our(zmtp.Router, zmtp.Options{RouterMandatory: true})
+		if err != nil {
+			return err
+		}
+		if err := o.Bind(c.endpoint()); err != nil {
+			return err
+		}
+		ep = o.LastEndpoint()
+		r.o = o
+	}
+	d1, err := c.their("DEALER", withID(id))
+	if err != nil {
+		return err
+	}
+	d2, err := c.their("DEALER", withID(id))
+	if err != nil {
+		return err
+	}
+	mon2, err := d2.Monitor(zmq.EVENT_ALL)
+	if err != nil {
+		return err
+	}
+	if err := d1.Z.Connect(ep); err != nil {
+		return err
+	}
+	if err := r.send(ctx, sockMsg(id, "to the first")); err != nil {
+		return err
+	}
+	if err := expectTheirsSock(ctx, d1, nil, sockMsg("to the first")); err != nil {
+		return fmt.Errorf("first DEALER: %w", err)
+	}
+	if err := d2.Z.Connect(ep); err != nil {
+		return err
+	}
+	if _, err := mon2.WaitFor(ctx, zmq.EVENT_HANDSHAKE_SUCCEEDED); err != nil {
+		return fmt.Errorf("second DEALER: %w", err)
+	}
+	for i := range 3 {
+		if err := r.send(ctx, sockMsg(id, fmt.Sprintf("while both %d", i))); err != nil {
+			return err
+		}
+	}
+	for i := range 3 {
+		if err := expectTheirsSock(ctx, d1, nil, sockMsg(fmt.Sprintf("while both %d", i))); err != nil {
+			return fmt.Errorf("first DEALER: %w", err)
+		}
+	}
+	if role == RoleLibzmq {
+		if err := sendTheirsSock(ctx, d2, sockMsg("from the second, early")); err != nil {
+			return err
+		}
+	}
+	// Watch the second DEALER for several reconnect intervals.
+	qctx, cancel := context.WithTimeout(ctx, lifeQuiet)
+	for {
+		if _, err := mon2.Next(qctx); err != nil {
+			break
+		}
+	}
+	cancel()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err := checkStayed(mon2); err != nil {
+		return err
+	}
+	if err := r.noDisconnect(); err != nil {
+		return err
+	}
+	if m, err := d2.TryRecv(); err == nil {
+		return fmt.Errorf("second DEALER with the id taken got %s", sockString(m))
+	}
+	if err := d1.Close(); err != nil {
+		return err
+	}
+	if err := r.disconnected(ctx, d2); err != nil {
+		return fmt.Errorf("the first DEALER's leaving: %w", err)
+	}
+	if role == RoleOurs {
+		if err := r.send(ctx, sockMsg(id, "to the second")); err != nil {
+			return fmt.Errorf("after the first DEALER left: %w", err)
+		}
+		if err := expectTheirsSock(ctx, d2, nil, sockMsg("to the second")); err != nil {
+			return fmt.Errorf("second DEALER after the first left: %w", err)
+		}
+		if err := sendTheirsSock(ctx, d2, sockMsg("from the second")); err != nil {
+			return err
+		}
+		if err := expectOursSock(ctx, r.o, d2, "DEALER", nil, sockMsg(id, "from the second")); err != nil {
+			return err
+		}
+		return checkStayed(mon2)
+	}
+	// libzmq: the id stays unroutable, and nothing the second sends is
+	// read, for as long as we watch.
+	if err := sendTheirsSock(ctx, d2, sockMsg("from the second, late")); err != nil {
+		return err
+	}
+	qctx, cancel = context.WithTimeout(ctx, lifeQuiet)
+	defer cancel()
+	for qctx.Err() == nil {
+		ok, err := r.trySend(ctx, sockMsg(id, "to the second"))
+		if err != nil {
+			return err
+		}
+		if ok {
+			return errors.New("libzmq's ROUTER routed the id to the second DEALER after the first left")
+		}
+		m, ok, err := r.tryRecv(ctx, d2)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return fmt.Errorf("libzmq's ROUTER delivered %s from the DEALER whose id was taken", sockString(m))
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if m, err := d2.TryRecv(); err == nil {
+		return fmt.Errorf("second DEALER got %s", sockString(m))
+	}
+	return checkStayed(mon2)
+}
+
+// checkStayed checks a libzmq DEALER's monitor: one connection, never
+// closed.
+func checkStayed(mon *libzmq.Monitor) error {
+	if _, err := mon.Poll(); err != nil {
+		return err
+	}
+	if n, d := mon.Count(zmq.EVENT_CONNECTED), mon.Count(zmq.EVENT_DISCONNECTED|zmq.EVENT_CLOSED); n != 1 || d != 0 {
+		return fmt.Errorf("second DEALER: %d connections and %d closed, want 1 and 0 (events %v)", n, d, mon.Seen())
+	}
+	return nil
+}
