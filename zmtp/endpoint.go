@@ -365,6 +365,7 @@ func (s *Socket) endConn(c *Conn) {
 func (e *endpoint) newPipe() *pipe {
 	p := newPipe(e.s)
 	p.fixedID = e.connectID
+	p.dialed = true
 	return p
 }
 

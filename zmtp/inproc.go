@@ -133,6 +133,7 @@ func link(ce *endpoint, b *Socket) {
 	pa := &pipe{s: a, out: ab, in: ba}
 	pb := &pipe{s: b, out: ba, in: ab}
 	pa.twin, pb.twin = pb, pa
+	pa.dialed = true
 	pa.info.Store(&peerInfo{md: inprocMetadata(b), minor: 1})
 	pb.info.Store(&peerInfo{md: inprocMetadata(a), minor: 1})
 	ce.mu.Lock()

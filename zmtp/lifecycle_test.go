@@ -507,3 +507,38 @@ func TestCloseAfterLargeCurveMessage(t *testing.T) {
 		t.Fatal("Close waits for a message that was delivered")
 	}
 }
+
+// Two ROUTERs that bind and connect to each other (the Guide's peering)
+// route over the same connection at both ends: the first message sent
+// once the peer is routable is never lost.
+func TestRouterPeeringFirstMessage(t *testing.T) {
+	for run := range 30 {
+		a := newSock(t, Router, Options{RoutingID: []byte("A"), RouterMandatory: true})
+		b := newSock(t, Router, Options{RoutingID: []byte("B"), RouterMandatory: true})
+		aep, bep := bindLocal(t, a), bindLocal(t, b)
+		if run%2 == 0 {
+			a.Connect(bep)
+			b.Connect(aep)
+		} else {
+			b.Connect(aep)
+			a.Connect(bep)
+		}
+		ctx := testCtx(t)
+		for {
+			err := a.Send(ctx, [][]byte{[]byte("B"), []byte(fmt.Sprint(run))})
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, ErrHostUnreachable) {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Millisecond) // polling for routability
+		}
+		m, err := b.Recv(ctx)
+		if err != nil || string(m.Frames[0]) != "A" || string(m.Frames[1]) != fmt.Sprint(run) {
+			t.Fatalf("run %d: %q, %v", run, m.Frames, err)
+		}
+		a.Close()
+		b.Close()
+	}
+}

@@ -27,8 +27,10 @@ type pipe struct {
 
 	id      []byte // routing id at a ROUTER; guarded by s.mu
 	fixedID []byte // ConnectOptions.RoutingID: the id to give this peer
+	dialed  bool   // made by a Connect (else accepted)
 
-	pubMark uint64 // PUB: the send that last matched this peer (under Socket.sendMu)
+	pubMark  uint64 // PUB: the send that last matched this peer (under Socket.sendMu)
+	subsSent *Conn  // SUB: the connection that has every subscription (under the router's mu)
 
 	// twin is the other end of an inproc pipe: its out is our in and its
 	// in our out. Nil for network pipes.

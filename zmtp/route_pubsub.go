@@ -321,10 +321,12 @@ func (r *subRouter) detached(p *pipe)                     {}
 func (r *subRouter) onCommand(p *pipe, cmd frame.Command) {}
 func (r *subRouter) intercept(p *pipe, msg [][]byte) bool { return false }
 
-// connected sends the peer every subscription.
+// connected sends the peer every subscription; from then on change sends
+// it each new one (not before: it would be sent twice).
 func (r *subRouter) connected(p *pipe, c *Conn) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	p.subsSent = c
 	r.subs.each(func(t []byte) bool {
 		sendSubscription(p, c, append([]byte(nil), t...), true)
 		return true
@@ -363,7 +365,9 @@ func (r *subRouter) change(topic []byte, on bool) {
 	}
 	if send {
 		for _, p := range r.s.snapshot() {
-			sendSubscription(p, p.conn.Load(), topic, on)
+			if c := p.conn.Load(); p.twin != nil || c != nil && p.subsSent == c {
+				sendSubscription(p, c, topic, on)
+			}
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package zmtp
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -74,11 +75,12 @@ type idRouter struct {
 	fq      fairQueue
 	byID    map[string]*pipe   // guarded by s.mu
 	waiting map[string][]*pipe // peers whose id was taken, oldest first; guarded by s.mu
+	second  map[string]*pipe   // the other connection of a peer linked both ways; guarded by s.mu
 	nextID  uint32
 }
 
 func newIDRouter(s *Socket) *idRouter {
-	return &idRouter{s: s, byID: map[string]*pipe{}, waiting: map[string][]*pipe{}, nextID: rand32()}
+	return &idRouter{s: s, byID: map[string]*pipe{}, waiting: map[string][]*pipe{}, second: map[string]*pipe{}, nextID: rand32()}
 }
 
 // admit gives p its routing id: the peer's Identity (whatever its first
@@ -95,6 +97,14 @@ func (r *idRouter) admit(p *pipe) admission {
 	if len(id) > 0 {
 		p.id = append([]byte(nil), id...)
 		if old, taken := r.byID[string(id)]; taken && old != p {
+			if r.bothWays(old, p) {
+				// Two ROUTERs that bind and connect to each other (the
+				// Guide's peering): we route over the first connection,
+				// as libzmq does, but read both, so that nothing the peer
+				// routed over the other one is lost.
+				r.second[string(id)] = p
+				return admitted
+			}
 			if !r.s.options().RouterHandover {
 				r.waiting[string(id)] = append(r.waiting[string(id)], p)
 				return waiting
@@ -124,13 +134,34 @@ func (r *idRouter) attached(p *pipe) {
 	}
 }
 
-// detached frees p's id; the oldest peer waiting for it takes it.
+// bothWays reports whether old and p link us to one peer both ways: one
+// connection made by us and one by the peer, and routing ids on both ends.
+func (r *idRouter) bothWays(old, p *pipe) bool {
+	own := r.s.options().RoutingID
+	return len(own) > 0 && old.dialed != p.dialed && old.twin == nil && p.twin == nil &&
+		r.second[string(p.id)] == nil && !bytes.Equal(own, p.id)
+}
+
+// detached frees p's id: the other connection of a link both ways, or the
+// oldest peer waiting for it, takes it.
 func (r *idRouter) detached(p *pipe) {
-	if p.id == nil || r.byID[string(p.id)] != p {
+	if p.id == nil {
 		return
 	}
 	id := string(p.id)
+	if r.second[id] == p {
+		delete(r.second, id)
+		return
+	}
+	if r.byID[id] != p {
+		return
+	}
 	delete(r.byID, id)
+	if q := r.second[id]; q != nil {
+		delete(r.second, id)
+		r.byID[id] = q
+		return
+	}
 	for len(r.waiting[id]) > 0 {
 		next := r.waiting[id][0]
 		r.forget(next)
