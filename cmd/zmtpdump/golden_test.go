@@ -152,8 +152,10 @@ var scenarios = map[string]func(t *testing.T, ctx context.Context, r *recording)
 	},
 	"heartbeat": func(t *testing.T, ctx context.Context, r *recording) {
 		// Only the client sends PINGs, so that each direction carries one
-		// kind of heartbeat and the files do not depend on timing.
-		hb := zmtp.Options{HeartbeatInterval: 20 * time.Millisecond, HeartbeatTimeout: 5 * time.Second, HeartbeatTTL: 3 * time.Second}
+		// kind of heartbeat and the files do not depend on timing. The
+		// timeout and the TTL are long enough that no peer, however late it
+		// is scheduled, drops the connection.
+		hb := zmtp.Options{HeartbeatInterval: 20 * time.Millisecond, HeartbeatTimeout: time.Minute, HeartbeatTTL: time.Minute}
 		router, dealer, px := relayedT(t, r, zmtp.Router, zmtp.Dealer, zmtp.Options{}, hb)
 		wait(t, ctx, r.await(2, isCommand("PONG", dump.FromServer)), "two PONGs")
 		must(t, shutdown(ctx, dealer, router, px))
