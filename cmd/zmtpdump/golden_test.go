@@ -80,6 +80,20 @@ func (r *recording) await(n int, cond func(dump.Event) bool) <-chan struct{} {
 	return w.done
 }
 
+// testTimeout bounds a test that waits for events. Only a broken run
+// reaches it: every wait is for the event itself, and a loaded machine may
+// take tens of seconds to start a Python process or to schedule a
+// goroutine.
+const testTimeout = 2 * time.Minute
+
+// testContext returns a context that ends after testTimeout or with the
+// test.
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 func wait(t *testing.T, ctx context.Context, ch <-chan struct{}, what string) {
 	t.Helper()
 	select {
@@ -194,8 +208,7 @@ func TestGolden(t *testing.T) {
 	sort.Strings(names)
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
+			ctx := testContext(t)
 			r := newRecording(t)
 			scenarios[name](t, ctx, r)
 			r.out.mu.Lock()

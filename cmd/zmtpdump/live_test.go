@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/zmtp-go/zmtp/dump"
 	"github.com/zmtp-go/zmtp/zmtp"
@@ -21,10 +20,7 @@ import (
 // from both greetings through the request and the reply, and that what
 // the capture saved (-w) decodes to the same events.
 func TestLiveCaptureLoopback(t *testing.T) {
-	// The deadline only bounds a broken run: every wait below is for an
-	// event, however slowly a loaded machine gets to it.
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testContext(t)
 	rep, err := zmtp.NewSocket(zmtp.Rep, zmtp.Options{})
 	must(t, err)
 	defer rep.Close()
