@@ -130,13 +130,35 @@ var scenarios = map[string]scenario{
 		must(t, shutdown(ctx, req, rep, px))
 	}},
 	"pubsub": {run: func(t *testing.T, ctx context.Context, r *recording) {
-		pub, sub, px := relayedT(t, r, zmtp.XPub, zmtp.Sub, zmtp.Options{}, zmtp.Options{})
+		pub, err := zmtp.NewSocket(zmtp.XPub, zmtp.Options{})
+		must(t, err)
+		t.Cleanup(func() { pub.Close() })
+		routable := pub.Monitor(zmtp.EventHandshakeSucceeded)
+		must(t, pub.Bind("tcp://127.0.0.1:*"))
+		px, err := newProxy("tcp://127.0.0.1:*", pub.LastEndpoint(), r.out, dump.Options{}, r.sink)
+		must(t, err)
+		go px.serve()
+		t.Cleanup(px.close)
+		sub, err := zmtp.NewSocket(zmtp.Sub, zmtp.Options{})
+		must(t, err)
+		t.Cleanup(func() { sub.Close() })
+		// Subscribed before it connects, the SUB sends the subscription
+		// once, after its handshake: a Subscribe racing with the
+		// handshake may send it twice.
 		must(t, sub.Subscribe([]byte("weather.")))
-		// The publisher has the subscription once it hands it over.
+		must(t, sub.Connect(px.endpoint()))
+		// The XPUB routes to the SUB once it has handed the subscription
+		// over and reported the handshake: it may hand the subscription
+		// over before the peer is routable.
 		m, err := pub.Recv(ctx)
 		must(t, err)
 		if string(m.Frames[0]) != "\x01weather." {
 			t.Fatalf("XPUB got %q", m.Frames[0])
+		}
+		select {
+		case <-routable:
+		case <-ctx.Done():
+			t.Fatal("timed out waiting for the XPUB's handshake")
 		}
 		for _, msg := range [][][]byte{
 			{[]byte("weather.paris"), []byte("sunny")},
