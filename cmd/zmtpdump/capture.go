@@ -79,8 +79,10 @@ func readCapture(r io.Reader, a *assembler) error {
 
 // liveCapture decodes the traffic of a network interface (AF_PACKET, Linux
 // only, needs CAP_NET_RAW) until ctx is done. When save is not nil, the
-// packets are also written to it as a pcap file.
-func liveCapture(ctx context.Context, iface string, a *assembler, save io.Writer) error {
+// packets are also written to it as a pcap file. When ready is not nil, it
+// is called once the interface is open: every packet sent from then on is
+// captured.
+func liveCapture(ctx context.Context, iface string, a *assembler, save io.Writer, ready func()) error {
 	h, err := openLive(iface)
 	if err != nil {
 		return err
@@ -92,6 +94,9 @@ func liveCapture(ctx context.Context, iface string, a *assembler, save io.Writer
 			h.Close()
 			return err
 		}
+	}
+	if ready != nil {
+		ready()
 	}
 	stop := context.AfterFunc(ctx, func() { h.Close() })
 	defer stop()

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/zmtp-go/zmtp/dump"
 )
@@ -37,8 +36,10 @@ type fake2 struct {
 	got bytes.Buffer
 }
 
-func newFake2(t *testing.T, c net.Conn) *fake2 {
-	must(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+// newFake2 plays on c until ctx's deadline.
+func newFake2(t *testing.T, ctx context.Context, c net.Conn) *fake2 {
+	deadline, _ := ctx.Deadline()
+	must(t, c.SetDeadline(deadline))
 	return &fake2{t: t, c: c}
 }
 
@@ -138,9 +139,7 @@ type libzmqProcess struct {
 
 func startLibzmq(t *testing.T, ctx context.Context, mode string) *libzmqProcess {
 	t.Helper()
-	if out, err := exec.Command(python, "-c", "import zmq").CombinedOutput(); err != nil {
-		t.Fatalf("these tests need %s with pyzmq (Debian package python3-zmq): %v\n%s", python, err, out)
-	}
+	needPyzmq(t)
 	ctx, cancel := context.WithCancel(ctx)
 	p := &libzmqProcess{t: t, cancel: cancel, mode: mode}
 	p.cmd = exec.CommandContext(ctx, python, "testdata/peer.py", mode)
@@ -189,8 +188,7 @@ func (p *libzmqProcess) finish() {
 func TestLibzmqLegacyPeer(t *testing.T) {
 	for _, role := range []string{"bind", "connect"} {
 		t.Run(role, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
+			ctx := testContext(t)
 			r := newRecording(t)
 			p := startLibzmq(t, ctx, "legacy-"+role)
 			var f *fake2
@@ -205,10 +203,10 @@ func TestLibzmqLegacyPeer(t *testing.T) {
 				must(t, err)
 				go px.serve()
 				defer px.close()
-				nc, err := net.DialTimeout("tcp", strings.TrimPrefix(px.endpoint(), "tcp://"), 5*time.Second)
+				nc, err := (&net.Dialer{}).DialContext(ctx, "tcp", strings.TrimPrefix(px.endpoint(), "tcp://"))
 				must(t, err)
 				defer nc.Close()
-				f = newFake2(t, nc)
+				f = newFake2(t, ctx, nc)
 				g := f.greet(legacyREQ)
 				t.Logf("libzmq REP's greeting to a ZMTP 2.0 REQ: % x", g)
 				checkDowngrade(t, g, legacyREP)
@@ -229,11 +227,12 @@ func TestLibzmqLegacyPeer(t *testing.T) {
 				go px.serve()
 				defer px.close()
 				fmt.Fprintln(p.stdin, px.endpoint())
-				must(t, ln.(*net.TCPListener).SetDeadline(time.Now().Add(10*time.Second)))
+				deadline, _ := ctx.Deadline()
+				must(t, ln.(*net.TCPListener).SetDeadline(deadline))
 				nc, err := ln.Accept()
 				must(t, err)
 				defer nc.Close()
-				f = newFake2(t, nc)
+				f = newFake2(t, ctx, nc)
 				g := f.greet(legacyREP)
 				t.Logf("libzmq REQ's greeting to a ZMTP 2.0 REP: % x", g)
 				checkDowngrade(t, g, legacyREQ)

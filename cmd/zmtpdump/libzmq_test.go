@@ -7,23 +7,33 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
-	"time"
 
 	"github.com/zmtp-go/zmtp/dump"
 )
 
 const python = "/usr/bin/python3"
 
+// pyzmq checks once that the Python that runs testdata/peer.py has pyzmq.
+var pyzmq = sync.OnceValues(func() ([]byte, error) {
+	return exec.Command(python, "-c", "import zmq, zmq.auth.thread").CombinedOutput()
+})
+
+func needPyzmq(t *testing.T) {
+	t.Helper()
+	if out, err := pyzmq(); err != nil {
+		t.Fatalf("these tests need %s with pyzmq (Debian package python3-zmq): %v\n%s", python, err, out)
+	}
+}
+
 // runLibzmqPeers runs testdata/peer.py (libzmq through pyzmq) in mode
 // with its client connected through a proxy, and returns what the proxy
 // decoded.
 func runLibzmqPeers(t *testing.T, mode string) *recording {
 	t.Helper()
-	if out, err := exec.Command(python, "-c", "import zmq, zmq.auth.thread").CombinedOutput(); err != nil {
-		t.Fatalf("these tests need %s with pyzmq (Debian package python3-zmq): %v\n%s", python, err, out)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	needPyzmq(t)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	r := newRecording(t)
 	cmd := exec.CommandContext(ctx, python, "testdata/peer.py", mode)

@@ -184,7 +184,7 @@ func execute(ctx context.Context, o *options, stdout io.Writer) error {
 			defer func() { bw.Flush(); f.Close() }()
 			save = bw
 		}
-		if err := liveCapture(ctx, o.iface, a, save); err != nil {
+		if err := liveCapture(ctx, o.iface, a, save, nil); err != nil {
 			return err
 		}
 		return out.finish()

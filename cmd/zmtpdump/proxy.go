@@ -18,12 +18,11 @@ import (
 // endpoint, relays the octets untouched in both directions, decodes both
 // and, optionally, records them as a pcap file.
 type proxy struct {
-	ln      net.Listener
-	fwdNet  string
-	fwdAddr string
-	out     *printer
-	opts    dump.Options
-	sink    *pcapSink // nil when not recording
+	ln   net.Listener // nil when connections are handed to relayConn
+	dial func() (net.Conn, error)
+	out  *printer
+	opts dump.Options
+	sink *pcapSink // nil when not recording
 
 	// Guarded by out.mu.
 	active map[net.Conn]struct{}
@@ -68,8 +67,15 @@ func newProxy(listen, forward string, out *printer, opts dump.Options, sink *pca
 	if err != nil {
 		return nil, err
 	}
-	return &proxy{ln: ln, fwdNet: fnet, fwdAddr: faddr, out: out, opts: opts, sink: sink,
-		active: make(map[net.Conn]struct{})}, nil
+	p := newRelay(func() (net.Conn, error) { return net.DialTimeout(fnet, faddr, 5*time.Second) }, out, opts, sink)
+	p.ln = ln
+	return p, nil
+}
+
+// newRelay returns a proxy without a listener: it relays the connections
+// handed to relayConn to those dial returns.
+func newRelay(dial func() (net.Conn, error), out *printer, opts dump.Options, sink *pcapSink) *proxy {
+	return &proxy{dial: dial, out: out, opts: opts, sink: sink, active: make(map[net.Conn]struct{})}
 }
 
 // endpoint returns the endpoint the proxy listens on.
@@ -87,12 +93,17 @@ func (p *proxy) serve() {
 		if err != nil {
 			return
 		}
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			p.relay(nc)
-		}()
+		p.relayConn(nc)
 	}
+}
+
+// relayConn relays nc, an accepted connection, in the background.
+func (p *proxy) relayConn(nc net.Conn) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.relay(nc)
+	}()
 }
 
 // idle reports whether no connection is being relayed.
@@ -105,7 +116,9 @@ func (p *proxy) idle() bool {
 // close stops accepting, resets the connections still relayed and waits
 // for their goroutines.
 func (p *proxy) close() {
-	p.ln.Close()
+	if p.ln != nil {
+		p.ln.Close()
+	}
 	p.out.mu.Lock()
 	p.closed = true
 	for nc := range p.active {
@@ -137,7 +150,7 @@ func (p *proxy) relay(cc net.Conn) {
 		return
 	}
 	defer p.track(cc, false)
-	sc, err := net.DialTimeout(p.fwdNet, p.fwdAddr, 5*time.Second)
+	sc, err := p.dial()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "zmtpdump: %v\n", err)
 		return
