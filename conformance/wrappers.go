@@ -107,32 +107,32 @@ func (m *muteConn) Write(p []byte) (int, error) {
 func (m *muteConn) Mute() { m.muted.Store(true) }
 
 // gateConn holds back our first write after the greeting (our READY) until
-// the peer's first octet after its greeting has arrived, so that the
+// the peer's first octet after its greeting has been read, so that the
 // peer's READY reaches us before ours reaches it. libzmq checks a READY as
 // soon as it arrives and, on a mismatch, closes at once, sometimes before
 // its own READY is out; the gate makes our side see libzmq's READY first.
+// The gate only waits for our reader: it never reads itself.
 type gateConn struct {
 	net.Conn
 	written int64 // octets written before the gate opened
-	read    int64 // octets handed to Read
-	mu      sync.Mutex
-	pending []byte // read ahead by the gate, not yet handed to Read
-	opened  bool
+	opened  bool  // writer side only
+
+	mu     sync.Mutex
+	cond   *sync.Cond
+	read   int64 // octets our reader has read
+	failed bool  // our reader hit an error: nothing more will come
 }
 
 func (g *gateConn) Read(p []byte) (int, error) {
-	g.mu.Lock()
-	if len(g.pending) > 0 {
-		n := copy(p, g.pending)
-		g.pending = g.pending[n:]
-		g.read += int64(n)
-		g.mu.Unlock()
-		return n, nil
-	}
-	g.mu.Unlock()
 	n, err := g.Conn.Read(p)
 	g.mu.Lock()
 	g.read += int64(n)
+	if err != nil {
+		g.failed = true
+	}
+	if g.cond != nil {
+		g.cond.Broadcast()
+	}
 	g.mu.Unlock()
 	return n, err
 }
@@ -156,22 +156,17 @@ func (g *gateConn) Write(p []byte) (int, error) {
 	return n + m, err
 }
 
-// open waits for the peer's first octet after its greeting.
+// open waits until our reader has read the peer's first octet after its
+// greeting, or failed.
 func (g *gateConn) open() {
 	g.opened = true
 	g.mu.Lock()
-	have := g.read + int64(len(g.pending))
-	g.mu.Unlock()
-	buf := make([]byte, 4096)
-	for have <= frame.GreetingSize {
-		n, err := g.Conn.Read(buf)
-		g.mu.Lock()
-		g.pending = append(g.pending, buf[:n]...)
-		g.mu.Unlock()
-		have += int64(n)
-		if err != nil {
-			return // the next Read sees the error again
-		}
+	defer g.mu.Unlock()
+	if g.cond == nil {
+		g.cond = sync.NewCond(&g.mu)
+	}
+	for g.read <= frame.GreetingSize && !g.failed {
+		g.cond.Wait()
 	}
 }
 
