@@ -217,11 +217,12 @@ func (r *dupRouter) noDisconnect() error {
 // reconnect intervals, and the ROUTER reports no disconnection) and is
 // not routable.
 //
-// Then the first leaves. Ours: the waiting DEALER takes the id, and a
-// message to it reaches the second DEALER. libzmq 4.3.4 (the reference)
-// never gives the id to the waiting peer: it keeps that connection, but
-// the id stays unroutable (EHOSTUNREACH), and what the second DEALER
-// sends is never delivered, before or after the first left.
+// Then the first leaves. Ours: the waiting DEALER takes the id at once,
+// and a message to it reaches the second DEALER. libzmq 4.3.4 (the
+// reference) keeps that connection and never reads it while the id is
+// taken; after the first left it looks at the waiting peer again only
+// when that peer sends something, so when it takes the id is a matter of
+// timing there.
 func routerDuplicateWaits(ctx context.Context, c *sockCase, role string) error {
 	const id = "dup"
 	r := &dupRouter{}
@@ -332,34 +333,13 @@ func routerDuplicateWaits(ctx context.Context, c *sockCase, role string) error {
 		}
 		return checkStayed(mon2)
 	}
-	// libzmq: the id stays unroutable, and nothing the second sends is
-	// read, for as long as we watch.
+	// libzmq: the waiting peer is looked at again only when it sends
+	// something, and may then take the id (libzmq re-identifies a peer it
+	// kept when its pipe becomes readable): whether a message it sends now
+	// is delivered depends on that timing, so only the connection's
+	// survival is pinned here.
 	if err := sendTheirsSock(ctx, d2, sockMsg("from the second, late")); err != nil {
 		return err
-	}
-	qctx, cancel = context.WithTimeout(ctx, lifeQuiet)
-	defer cancel()
-	for qctx.Err() == nil {
-		ok, err := r.trySend(ctx, sockMsg(id, "to the second"))
-		if err != nil {
-			return err
-		}
-		if ok {
-			return errors.New("libzmq's ROUTER routed the id to the second DEALER after the first left")
-		}
-		m, ok, err := r.tryRecv(ctx, d2)
-		if err != nil {
-			return err
-		}
-		if ok {
-			return fmt.Errorf("libzmq's ROUTER delivered %s from the DEALER whose id was taken", sockString(m))
-		}
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if m, err := d2.TryRecv(); err == nil {
-		return fmt.Errorf("second DEALER got %s", sockString(m))
 	}
 	return checkStayed(mon2)
 }
