@@ -61,6 +61,13 @@ type Event struct {
 	// Time is when the event's last octet was seen. The decoder leaves it
 	// zero; the caller that knows packet times fills it in.
 	Time time.Time
+	// Packet is the number, from 1 in the capture file, of the packet
+	// whose arrival completed the event; 0 when the events do not come
+	// from a capture file.
+	Packet int
+	// Packets are the numbers of the packets that carried the event's
+	// octets, in increasing order.
+	Packets []int
 	// ConnID numbers the connection, from 1, in order of appearance.
 	ConnID int
 	// Dir is the direction of the stream the event was decoded from.

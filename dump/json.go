@@ -41,6 +41,8 @@ func (j *JSONWriter) WriteStats(s ConnStats) error { return j.enc.Encode(JSONSta
 type JSONRecord struct {
 	V         int           `json:"v"`
 	Time      string        `json:"time,omitempty"`
+	Packet    int           `json:"packet,omitempty"`
+	Packets   []int         `json:"packets,omitempty"`
 	Conn      int           `json:"conn,omitempty"`
 	Dir       string        `json:"dir"`
 	Src       string        `json:"src,omitempty"`
@@ -177,6 +179,8 @@ func DirName(d Dir) string {
 func JSONEvent(ev Event) JSONRecord {
 	r := JSONRecord{
 		V:         SchemaVersion,
+		Packet:    ev.Packet,
+		Packets:   ev.Packets,
 		Conn:      ev.ConnID,
 		Dir:       DirName(ev.Dir),
 		Src:       ev.Src,

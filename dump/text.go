@@ -17,11 +17,12 @@ type TimeStyle uint8
 
 // Timestamp styles.
 const (
-	TimeClock TimeStyle = iota // 15:04:05.000000 (the default)
-	TimeNone                   // no timestamp (-t)
-	TimeEpoch                  // seconds since 1970 (-tt)
-	TimeDelta                  // time since the previous line (-ttt)
-	TimeDate                   // 2006-01-02 15:04:05.000000 (-tttt)
+	TimeClock      TimeStyle = iota // 15:04:05.000000 (the default)
+	TimeNone                        // no timestamp (-t)
+	TimeEpoch                       // seconds since 1970 (-tt)
+	TimeDelta                       // time since the previous line (-ttt)
+	TimeDate                        // 2006-01-02 15:04:05.000000 (-tttt)
+	TimeSinceFirst                  // time since the start (-ttttt): see TextWriter.SetStart
 )
 
 // HexStyle selects the hex dump printed after each line.
@@ -46,6 +47,9 @@ type TextOptions struct {
 	Hex     HexStyle
 	// Color uses ANSI colours.
 	Color bool
+	// Number prefixes each line with the number of the packet that
+	// completed the event, as tcpdump's -# does.
+	Number bool
 }
 
 // TextWriter prints events one line each, in the manner of tcpdump:
@@ -54,10 +58,11 @@ type TextOptions struct {
 //
 // It is not safe for concurrent use.
 type TextWriter struct {
-	w    io.Writer
-	opts TextOptions
-	last time.Time
-	buf  bytes.Buffer
+	w     io.Writer
+	opts  TextOptions
+	last  time.Time
+	first time.Time
+	buf   bytes.Buffer
 }
 
 // NewTextWriter returns a TextWriter printing to w.
@@ -67,6 +72,11 @@ func NewTextWriter(w io.Writer, opts TextOptions) *TextWriter {
 	}
 	return &TextWriter{w: w, opts: opts}
 }
+
+// SetStart sets the time from which TimeSinceFirst counts, such as the
+// time of a capture's first packet. Without it, it counts from the first
+// event written.
+func (t *TextWriter) SetStart(ts time.Time) { t.first = ts }
 
 // ANSI colours.
 const (
@@ -84,6 +94,9 @@ const (
 func (t *TextWriter) Write(ev Event) error {
 	b := &t.buf
 	b.Reset()
+	if t.opts.Number {
+		fmt.Fprintf(b, "%d  ", ev.Packet)
+	}
 	if ts := t.timestamp(ev.Time); ts != "" {
 		b.WriteString(ts)
 		b.WriteByte(' ')
@@ -160,9 +173,14 @@ func (t *TextWriter) timestamp(ts time.Time) string {
 		return ""
 	case TimeEpoch:
 		return fmt.Sprintf("%d.%06d", ts.Unix(), ts.Nanosecond()/1000)
-	case TimeDelta:
+	case TimeDelta, TimeSinceFirst:
 		var d time.Duration
-		if !t.last.IsZero() {
+		if t.opts.Time == TimeSinceFirst {
+			if t.first.IsZero() {
+				t.first = ts
+			}
+			d = ts.Sub(t.first)
+		} else if !t.last.IsZero() {
 			d = ts.Sub(t.last)
 		}
 		t.last = ts
@@ -180,7 +198,11 @@ func (t *TextWriter) timestamp(ts time.Time) string {
 
 // details prints a line per frame of a message and per property.
 func (t *TextWriter) details(b *bytes.Buffer, ev Event) {
-	fmt.Fprintf(b, "\toffset %d, %d octets\n", ev.Offset, ev.Len)
+	fmt.Fprintf(b, "\toffset %d, %d octets", ev.Offset, ev.Len)
+	if len(ev.Packets) > 0 {
+		fmt.Fprintf(b, ", packets %s", packetList(ev.Packets))
+	}
+	b.WriteByte('\n')
 	if m := ev.Message; m != nil {
 		for i, f := range m.Frames {
 			fmt.Fprintf(b, "\tframe %d at %d: size %d", i, f.Offset, f.Size)
@@ -486,4 +508,24 @@ func (t *TextWriter) WriteStats(s ConnStats) error {
 	}
 	_, err := t.w.Write(b.Bytes())
 	return err
+}
+
+// packetList writes packet numbers as ranges: "3, 5-7".
+func packetList(ps []int) string {
+	var b strings.Builder
+	for i := 0; i < len(ps); {
+		j := i
+		for j+1 < len(ps) && ps[j+1] == ps[j]+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Itoa(ps[i]))
+		if j > i {
+			b.WriteString("-" + strconv.Itoa(ps[j]))
+		}
+		i = j + 1
+	}
+	return b.String()
 }
