@@ -622,7 +622,7 @@ func TestDowngradeAlone(t *testing.T) {
 		t.Errorf("greeting %+v len %d", g, evs[0].Len)
 	}
 	j, _ := json.Marshal(JSONEvent(evs[0]))
-	if !strings.Contains(string(j), `"greeting":{"version":"2.0","socket_type":"REP","downgraded":true,"signature_major":3}`) {
+	if !strings.Contains(string(j), `"greeting":{"version":"2.0","socket_type":"REP","downgraded":true,"signature_major":3,"identity_flags":"0x00","identity_size":0,"padding_hex":"0000000000000001","revision":3}`) {
 		t.Errorf("JSON %s", j)
 	}
 	// A ZMTP 3 greeting is not taken for one.

@@ -127,6 +127,31 @@ type Greeting struct {
 	// Identity is the identity sent by a ZMTP 1.0 or 2.0 peer (its first
 	// octets at most).
 	Identity []byte
+	// IdentityFlags, IdentitySize and IdentityLong describe the identity
+	// frame of a ZMTP 1.0 or 2.0 greeting: its flags octet (for ZMTP 1.0
+	// framing, the octet after the length), its body size, and whether
+	// the size took 8 octets (ZMTP 2.0: the LONG flag; ZMTP 1.0: the
+	// length escaped with 0xFF and sent in 8 octets).
+	IdentityFlags byte
+	IdentitySize  int64
+	IdentityLong  bool
+	// Padding is the 8 octets of the signature between 0xFF and 0x7F
+	// (absent for a ZMTP 1.0 greeting without a signature). libzmq puts
+	// there its identity's length plus one, so they are not all zero.
+	Padding []byte
+	// Revision is the octet sent after the signature, as it was sent: the
+	// major version of a ZMTP 3 greeting, the revision of a ZMTP 2.0 one
+	// (1) or 0 (ZMTP 1.0 framing); HasRevision tells it was seen.
+	Revision    int
+	HasRevision bool
+	// Filler is the ZMTP 3 greeting's last 31 octets when they are not
+	// all zero; FillerMissing counts those the capture lost (its snap
+	// length cut them).
+	Filler        []byte
+	FillerMissing int
+	// Raw is the greeting's octets as sent (without a ZMTP 1.0 or 2.0
+	// identity frame), for hex dumps.
+	Raw []byte
 }
 
 // Legacy reports whether the greeting is from a ZMTP 1.0 or 2.0 peer.
@@ -138,6 +163,10 @@ type Command struct {
 	Name string
 	// Size is the size of the command body on the wire.
 	Size int64
+	// Flags is the frame's flags octet; Long tells that the size used 8
+	// octets.
+	Flags byte
+	Long  bool
 	// Truncated reports that only the first octets of the body were kept
 	// and decoded (see Options.MaxCommand).
 	Truncated bool
@@ -219,8 +248,12 @@ type Message struct {
 type Frame struct {
 	// Offset is the position of the frame's header in the stream.
 	Offset int64
-	// More is the MORE flag; Long tells that the size used 8 octets.
+	// More is the MORE flag; Long tells that the size used 8 octets (in
+	// ZMTP 1.0 framing: the length was escaped with 0xFF and sent in 8
+	// octets).
 	More, Long bool
+	// Flags is the flags octet as sent.
+	Flags byte
 	// Size is the body's size.
 	Size int64
 	// Data is the body's first octets (at most Options.Preview).

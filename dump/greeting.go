@@ -1,6 +1,7 @@
 package dump
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/zmtp-go/zmtp/frame"
@@ -91,6 +92,7 @@ func (d *Decoder) readGreeting(b []byte) (int, bool) {
 		d.sent = sentV3
 		d.beginDowngrade(fm1, 0, "")
 		d.sigFrame = true
+		d.greeting.Padding = bytes.Clone(b[1:9])
 		return 0, true
 	}
 	if len(b) < frame.GreetingPrefixSize {
@@ -107,6 +109,7 @@ func (d *Decoder) readGreeting(b []byte) (int, bool) {
 		} else {
 			d.beginLegacy(fm2, 2, int(v), legacySocketType(b[11]))
 		}
+		d.signature(b[:frame.GreetingPrefixSize+1])
 		return frame.GreetingPrefixSize + 1, true
 	}
 	switch peer {
@@ -120,6 +123,7 @@ func (d *Decoder) readGreeting(b []byte) (int, bool) {
 			f = fm1
 		}
 		d.beginDowngrade(f, int(b[10]), legacySocketType(b[11]))
+		d.signature(b[:frame.GreetingPrefixSize+1])
 		return frame.GreetingPrefixSize + 1, true
 	case sentUnknown:
 		if len(b) < frame.GreetingPrefixSize+2 {
@@ -129,13 +133,19 @@ func (d *Decoder) readGreeting(b []byte) (int, bool) {
 			// A ZMTP 2.0 identity frame, not a mechanism name.
 			d.sent = sentV3
 			d.beginDowngrade(fm2, int(b[10]), legacySocketType(b[11]))
+			d.signature(b[:frame.GreetingPrefixSize+1])
 			return frame.GreetingPrefixSize + 1, true
 		}
 	}
 	if len(b) < frame.GreetingSize {
 		return 0, false
 	}
-	g := &Greeting{Major: int(b[10]), Minor: int(b[11])}
+	g := &Greeting{Major: int(b[10]), Minor: int(b[11]), Revision: int(b[10]), HasRevision: true,
+		Padding: bytes.Clone(b[1:9]), Raw: bytes.Clone(b[:frame.GreetingSize])}
+	if filler := b[33:frame.GreetingSize]; len(trimNUL(filler)) > 0 {
+		g.Filler = bytes.Clone(filler)
+	}
+	g.FillerMissing = d.fillerMissing
 	pg, err := frame.ParseGreeting(b[:frame.GreetingSize])
 	var msg string
 	if err != nil {
@@ -155,6 +165,16 @@ func (d *Decoder) readGreeting(b []byte) (int, bool) {
 	d.emitEvent(Event{Kind: KindGreeting, Offset: d.off, Len: frame.GreetingSize, Greeting: g, Err: msg})
 	d.unsynced = false
 	return frame.GreetingSize, true
+}
+
+// signature records the signature and the octets after it (the revision
+// and the socket type) of a ZMTP 2.0 greeting, or of one that libzmq
+// continued in ZMTP 2.0 or 1.0 framing.
+func (d *Decoder) signature(b []byte) {
+	g := d.greeting
+	g.Padding = bytes.Clone(b[1:9])
+	g.Revision, g.HasRevision = int(b[10]), true
+	g.Raw = bytes.Clone(b)
 }
 
 // beginLegacy switches to ZMTP 1.0 or 2.0 framing; the next frame is the

@@ -66,18 +66,27 @@ type JSONRecord struct {
 type JSONGreeting struct {
 	Version     string `json:"version"`
 	Mechanism   string `json:"mechanism,omitempty"`
-	AsServer    bool   `json:"as_server,omitempty"`
+	AsServer    *bool  `json:"as_server,omitempty"`
 	SocketType  string `json:"socket_type,omitempty"`
 	Downgraded  bool   `json:"downgraded,omitempty"`
 	SigMajor    int    `json:"signature_major,omitempty"`
 	Identity    string `json:"identity,omitempty"`
 	IdentityHex string `json:"identity_hex,omitempty"`
+	IDFlags     string `json:"identity_flags,omitempty"`
+	IDSize      *int64 `json:"identity_size,omitempty"`
+	IDLong      bool   `json:"identity_long,omitempty"`
+	PaddingHex  string `json:"padding_hex,omitempty"`
+	Revision    *int   `json:"revision,omitempty"`
+	FillerHex   string `json:"filler_hex,omitempty"`
+	FillerMiss  int    `json:"filler_missing,omitempty"`
 }
 
 // JSONCommand is the JSON form of a Command.
 type JSONCommand struct {
 	Name        string         `json:"name"`
 	Size        int64          `json:"size"`
+	Flags       string         `json:"flags"`
+	Long        bool           `json:"long,omitempty"`
 	Truncated   bool           `json:"truncated,omitempty"`
 	DataFrame   bool           `json:"data_frame,omitempty"`
 	Properties  []JSONProperty `json:"properties,omitempty"`
@@ -128,6 +137,7 @@ type JSONMessage struct {
 type JSONFrame struct {
 	Offset  int64  `json:"offset"`
 	Size    int64  `json:"size"`
+	Flags   string `json:"flags"`
 	More    bool   `json:"more,omitempty"`
 	Long    bool   `json:"long,omitempty"`
 	Data    string `json:"data,omitempty"`
@@ -203,12 +213,25 @@ func JSONEvent(ev Event) JSONRecord {
 		jg := &JSONGreeting{
 			Version:    fmt.Sprintf("%d.%d", g.Major, g.Minor),
 			Mechanism:  g.Mechanism,
-			AsServer:   g.AsServer,
 			SocketType: g.SocketType,
 			Downgraded: g.Downgraded,
 			SigMajor:   g.SignatureMajor,
 		}
 		jg.Identity, jg.IdentityHex = textHex(g.Identity)
+		if g.Legacy() {
+			size := g.IdentitySize
+			jg.IDSize, jg.IDFlags, jg.IDLong = &size, flagsHex(g.IdentityFlags), g.IdentityLong
+		} else {
+			as := g.AsServer
+			jg.AsServer = &as
+		}
+		jg.PaddingHex = hex.EncodeToString(g.Padding)
+		if g.HasRevision {
+			rev := g.Revision
+			jg.Revision = &rev
+		}
+		jg.FillerHex = hex.EncodeToString(g.Filler)
+		jg.FillerMiss = g.FillerMissing
 		r.Greeting = jg
 	}
 	if c := ev.Command; c != nil {
@@ -219,7 +242,7 @@ func JSONEvent(ev Event) JSONRecord {
 		jm.Topic, jm.TopicHex = textHex(m.Topic)
 		jm.Frames = make([]JSONFrame, len(m.Frames))
 		for i, f := range m.Frames {
-			jf := JSONFrame{Offset: f.Offset, Size: f.Size, More: f.More, Long: f.Long, Missing: f.Missing, Partial: f.Partial}
+			jf := JSONFrame{Offset: f.Offset, Size: f.Size, Flags: flagsHex(f.Flags), More: f.More, Long: f.Long, Missing: f.Missing, Partial: f.Partial}
 			jf.Data, jf.DataHex = textHex(f.Data)
 			if f.Hash != 0 {
 				jf.Hash = fmt.Sprintf("%016x", f.Hash)
@@ -231,10 +254,15 @@ func JSONEvent(ev Event) JSONRecord {
 	return r
 }
 
+// flagsHex writes a flags octet as "0x04".
+func flagsHex(f byte) string { return fmt.Sprintf("0x%02x", f) }
+
 func jsonCommand(c *Command) *JSONCommand {
 	jc := &JSONCommand{
 		Name:        c.Name,
 		Size:        c.Size,
+		Flags:       flagsHex(c.Flags),
+		Long:        c.Long,
 		Truncated:   c.Truncated,
 		DataFrame:   c.DataFrame,
 		Reason:      c.Reason,

@@ -205,7 +205,7 @@ func (t *TextWriter) details(b *bytes.Buffer, ev Event) {
 	b.WriteByte('\n')
 	if m := ev.Message; m != nil {
 		for i, f := range m.Frames {
-			fmt.Fprintf(b, "\tframe %d at %d: size %d", i, f.Offset, f.Size)
+			fmt.Fprintf(b, "\tframe %d at %d: size %d, flags 0x%02x", i, f.Offset, f.Size, f.Flags)
 			if f.More {
 				b.WriteString(" MORE")
 			}
@@ -227,8 +227,15 @@ func (t *TextWriter) details(b *bytes.Buffer, ev Event) {
 			fmt.Fprintf(b, "\t... %d more frames\n", n)
 		}
 	}
+	if g := ev.Greeting; g != nil {
+		greetingDetails(b, g)
+	}
 	if c := ev.Command; c != nil {
-		fmt.Fprintf(b, "\tcommand body %d octets\n", c.Size)
+		fmt.Fprintf(b, "\tcommand body %d octets, flags 0x%02x", c.Size, c.Flags)
+		if c.Long {
+			b.WriteString(" LONG")
+		}
+		b.WriteByte('\n')
 		for _, p := range c.Properties {
 			fmt.Fprintf(b, "\tproperty %s = %s\n", p.Name, showBytes(p.Value, int64(p.ValueLen)))
 		}
@@ -236,6 +243,36 @@ func (t *TextWriter) details(b *bytes.Buffer, ev Event) {
 			fmt.Fprintf(b, "\tnonce %x\n", cv.Nonce)
 		}
 	}
+}
+
+// greetingDetails prints what a greeting carries besides its summary.
+func greetingDetails(b *bytes.Buffer, g *Greeting) {
+	if g.Padding != nil {
+		fmt.Fprintf(b, "\tsignature padding %x", g.Padding)
+		if g.HasRevision {
+			fmt.Fprintf(b, ", then %d", g.Revision)
+		}
+		b.WriteByte('\n')
+	}
+	if !g.Legacy() {
+		fmt.Fprintf(b, "\tas-server %v, filler ", g.AsServer)
+		switch {
+		case g.Filler != nil:
+			fmt.Fprintf(b, "%x", g.Filler)
+		default:
+			b.WriteString("zero")
+		}
+		if g.FillerMissing > 0 {
+			fmt.Fprintf(b, " (%d octets missing)", g.FillerMissing)
+		}
+		b.WriteByte('\n')
+		return
+	}
+	fmt.Fprintf(b, "\tidentity frame: size %d, flags 0x%02x", g.IdentitySize, g.IdentityFlags)
+	if g.IdentityLong {
+		b.WriteString(" LONG")
+	}
+	b.WriteByte('\n')
 }
 
 // hexDumps prints the kept octets of each frame or command body.
@@ -252,8 +289,14 @@ func (t *TextWriter) hexDumps(b *bytes.Buffer, ev Event) {
 	if c := ev.Command; c != nil {
 		hexDump(b, c.Body, ascii)
 	}
-	if g := ev.Greeting; g != nil && len(g.Identity) > 0 {
-		hexDump(b, g.Identity, ascii)
+	if g := ev.Greeting; g != nil {
+		hexDump(b, g.Raw, ascii)
+		if len(g.Identity) > 0 {
+			if len(g.Raw) > 0 {
+				b.WriteString("\tidentity:\n")
+			}
+			hexDump(b, g.Identity, ascii)
+		}
 	}
 }
 
