@@ -13,6 +13,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/zmtp-go/zmtp/dump"
 )
 
 // runFile runs the command on a capture file's contents.
@@ -108,5 +109,32 @@ func TestPcapngBlockLength(t *testing.T) {
 	code, _, errs = runFile(t, file[:off+20])
 	if want := "packet 3 at file offset " + strconv.Itoa(off) + ": block cut short (20 of "; code != 1 || !strings.Contains(errs, want) {
 		t.Errorf("exit %d, errors %q, want %q", code, errs, want)
+	}
+}
+
+// TestSnapLengthCutsFiller: a greeting whose filler alone was cut by the
+// snap length is decoded, with the missing filler octets counted.
+func TestSnapLengthCutsFiller(t *testing.T) {
+	const snap = 100 // headers (Ethernet, IPv4, TCP with options) and less than 64 octets of payload
+	var file bytes.Buffer
+	w := pcapgo.NewWriter(&file)
+	must(t, w.WriteFileHeader(snap, layers.LinkTypeEthernet))
+	for i, p := range sessionPkts(64) {
+		b := linkFrame(layers.LinkTypeEthernet, ipPacket(t, p, false), false)
+		n := min(len(b), snap)
+		must(t, w.WritePacket(gopacket.CaptureInfo{Timestamp: t0.Add(time.Duration(i)), CaptureLength: n, Length: len(b)}, b[:n]))
+	}
+	evs, _ := decodeCapture(t, file.Bytes(), dump.Options{})
+	n := 0
+	for _, ev := range evs {
+		if ev.Kind == dump.KindGreeting {
+			n++
+			if g := ev.Greeting; ev.Len != 64 || g.FillerMissing == 0 || g.FillerMissing >= 31 || g.Mechanism != "NULL" || g.Major != 3 || ev.Unsynced {
+				t.Errorf("greeting: len %d, %+v", ev.Len, g)
+			}
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d greetings decoded, want 2", n)
 	}
 }
