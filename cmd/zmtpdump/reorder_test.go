@@ -110,9 +110,22 @@ func isFin(p capPacket) bool {
 // their acknowledgement, duplicates, overlapping and split segments. Each
 // rearranged file must decode exactly like the original.
 func TestReorderedLibzmqCapture(t *testing.T) {
-	orig := readPackets(t, "testdata/libzmq-reqrep.pcap")
+	for _, c := range []struct {
+		file string
+		want []string // in the original's decode
+	}{
+		{"libzmq-reqrep.pcap", []string{`"handshake":"complete"`, `"frame_count":2,"frames":[{"flags":"0x01","fnv1a":"cbf29ce484222325","more":true,"offset":121,"size":0},`, `"size":70000`}},
+		{"libzmq-zmtp10.pcap", []string{`"handshake":"legacy"`, `"version":"1.0"`, `"size":300`}},
+		{"libzmq-zmtp20.pcap", []string{`"handshake":"legacy"`, `"version":"2.0"`, `"size":300`}},
+	} {
+		t.Run(c.file, func(t *testing.T) { testReordered(t, "testdata/"+c.file, c.want) })
+	}
+}
+
+func testReordered(t *testing.T, path string, wantIn []string) {
+	orig := readPackets(t, path)
 	want := decodeJSON(t, writePackets(t, orig))
-	for _, s := range []string{`"handshake":"complete"`, `"frame_count":2,"frames":[{"flags":"0x01","fnv1a":"cbf29ce484222325","more":true,"offset":121,"size":0},`, `"size":70000`} {
+	for _, s := range wantIn {
 		if !strings.Contains(want, s) {
 			t.Fatalf("the original capture does not decode as expected (%s):\n%s", s, want)
 		}
