@@ -503,13 +503,13 @@ func (d *Decoder) finishFrame() {
 	switch {
 	case d.legacyID:
 		d.legacyID, d.sigFrame = false, false
-		g := d.greeting
-		d.greeting = nil
-		g.Identity = d.fData
-		g.IdentityFlags, g.IdentitySize, g.IdentityLong = d.fRaw, d.fSize, d.fLong
+		f := &Frame{Offset: d.fOff, Flags: d.fRaw, Long: d.fLong, Size: d.fSize, Data: d.fData, Missing: d.fMissing}
+		if d.fMissing == 0 {
+			f.Hash = d.fHash
+		}
+		d.fData = nil
 		d.greeted = true
-		d.stats.Greeting = true
-		d.emitEvent(Event{Kind: KindGreeting, Offset: d.gOff, Len: d.fOff + int64(d.fHdr) + d.fSize - d.gOff, Greeting: g})
+		d.emitEvent(Event{Kind: KindIdentity, Offset: d.fOff, Len: int64(d.fHdr) + d.fSize, Frame: f})
 		d.unsynced = false
 	case d.fFlags&frame.FlagCommand != 0 || d.fAsCmd:
 		if cap(d.fData) <= d.opts.MaxCommand {

@@ -19,7 +19,8 @@ func (d Dir) Other() Dir { return d ^ 1 }
 // Kind says what an Event reports.
 type Kind uint8
 
-// Event kinds. The decoder emits KindGreeting to KindError; KindOpen,
+// Event kinds. The decoder emits KindGreeting to KindError and
+// KindIdentity; KindOpen,
 // KindFin and KindReset describe the transport and are emitted by whoever
 // feeds the decoder (a TCP reassembler, a proxy).
 const (
@@ -32,6 +33,7 @@ const (
 	KindOpen                     // connection opened
 	KindFin                      // the direction was closed (TCP FIN or end of stream)
 	KindReset                    // the connection was reset (TCP RST)
+	KindIdentity                 // the identity frame of a ZMTP 1.0 or 2.0 greeting
 )
 
 var kindNames = [...]string{
@@ -44,6 +46,7 @@ var kindNames = [...]string{
 	KindOpen:     "open",
 	KindFin:      "fin",
 	KindReset:    "rst",
+	KindIdentity: "identity",
 }
 
 // String returns the kind's name as used in the JSON output.
@@ -55,8 +58,9 @@ func (k Kind) String() string {
 }
 
 // Event is one decoded item of a ZMTP stream. Exactly one of Greeting,
-// Command and Message is set for the kinds of the same names. Byte slices in
-// an Event are owned by it: the decoder never reuses them.
+// Command and Message is set for the kinds of the same names, and Frame
+// for KindIdentity. Byte slices in an Event are owned by it: the decoder
+// never reuses them.
 type Event struct {
 	// Time is when the event's last octet was seen. The decoder leaves it
 	// zero; the caller that knows packet times fills it in.
@@ -96,6 +100,10 @@ type Event struct {
 	Greeting *Greeting
 	Command  *Command
 	Message  *Message
+	// Frame is the identity frame of a ZMTP 1.0 or 2.0 greeting
+	// (KindIdentity): its flags octet (in ZMTP 1.0 framing, the octet
+	// after the length), size, size form and first octets.
+	Frame *Frame
 
 	// Err describes malformed traffic (KindError), or a command or message
 	// whose content does not follow its grammar.
@@ -124,17 +132,6 @@ type Greeting struct {
 	// SocketType is the socket type sent by a ZMTP 2.0 peer (or a
 	// downgraded greeting).
 	SocketType string
-	// Identity is the identity sent by a ZMTP 1.0 or 2.0 peer (its first
-	// octets at most).
-	Identity []byte
-	// IdentityFlags, IdentitySize and IdentityLong describe the identity
-	// frame of a ZMTP 1.0 or 2.0 greeting: its flags octet (for ZMTP 1.0
-	// framing, the octet after the length), its body size, and whether
-	// the size took 8 octets (ZMTP 2.0: the LONG flag; ZMTP 1.0: the
-	// length escaped with 0xFF and sent in 8 octets).
-	IdentityFlags byte
-	IdentitySize  int64
-	IdentityLong  bool
 	// Padding is the 8 octets of the signature between 0xFF and 0x7F
 	// (absent for a ZMTP 1.0 greeting without a signature). libzmq puts
 	// there its identity's length plus one, so they are not all zero.
@@ -149,8 +146,9 @@ type Greeting struct {
 	// length cut them).
 	Filler        []byte
 	FillerMissing int
-	// Raw is the greeting's octets as sent (without a ZMTP 1.0 or 2.0
-	// identity frame), for hex dumps.
+	// Raw is the greeting's octets as sent, for hex dumps. The identity
+	// frame of a ZMTP 1.0 or 2.0 greeting is an event of its own
+	// (KindIdentity).
 	Raw []byte
 }
 

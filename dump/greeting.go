@@ -75,6 +75,7 @@ func (d *Decoder) readGreeting(b []byte) (int, bool) {
 	if b[0] != 0xFF {
 		d.sent = sentV1
 		d.beginLegacy(fm1, 1, 0, "")
+		d.emitLegacyGreeting(0)
 		return 0, true
 	}
 	if len(b) < 10 {
@@ -84,6 +85,7 @@ func (d *Decoder) readGreeting(b []byte) (int, bool) {
 		// ZMTP 1.0 identity with an 8-octet length.
 		d.sent = sentV1
 		d.beginLegacy(fm1, 1, 0, "")
+		d.emitLegacyGreeting(0)
 		return 0, true
 	}
 	peer := d.peerSent()
@@ -93,6 +95,7 @@ func (d *Decoder) readGreeting(b []byte) (int, bool) {
 		d.beginDowngrade(fm1, 0, "")
 		d.sigFrame = true
 		d.greeting.Padding = bytes.Clone(b[1:9])
+		d.emitLegacyGreeting(0)
 		return 0, true
 	}
 	if len(b) < frame.GreetingPrefixSize {
@@ -110,6 +113,7 @@ func (d *Decoder) readGreeting(b []byte) (int, bool) {
 			d.beginLegacy(fm2, 2, int(v), legacySocketType(b[11]))
 		}
 		d.signature(b[:frame.GreetingPrefixSize+1])
+		d.emitLegacyGreeting(frame.GreetingPrefixSize + 1)
 		return frame.GreetingPrefixSize + 1, true
 	}
 	switch peer {
@@ -124,6 +128,7 @@ func (d *Decoder) readGreeting(b []byte) (int, bool) {
 		}
 		d.beginDowngrade(f, int(b[10]), legacySocketType(b[11]))
 		d.signature(b[:frame.GreetingPrefixSize+1])
+		d.emitLegacyGreeting(frame.GreetingPrefixSize + 1)
 		return frame.GreetingPrefixSize + 1, true
 	case sentUnknown:
 		if len(b) < frame.GreetingPrefixSize+2 {
@@ -134,6 +139,7 @@ func (d *Decoder) readGreeting(b []byte) (int, bool) {
 			d.sent = sentV3
 			d.beginDowngrade(fm2, int(b[10]), legacySocketType(b[11]))
 			d.signature(b[:frame.GreetingPrefixSize+1])
+			d.emitLegacyGreeting(frame.GreetingPrefixSize + 1)
 			return frame.GreetingPrefixSize + 1, true
 		}
 	}
@@ -175,6 +181,17 @@ func (d *Decoder) signature(b []byte) {
 	g.Padding = bytes.Clone(b[1:9])
 	g.Revision, g.HasRevision = int(b[10]), true
 	g.Raw = bytes.Clone(b)
+}
+
+// emitLegacyGreeting emits a ZMTP 1.0 or 2.0 greeting (or a downgraded
+// one) of n octets: the signature, the revision and the socket type, or
+// nothing (ZMTP 1.0, whose identity frame is all its greeting, and a
+// downgrade to 1.0, whose signature is the identity frame's header). The
+// identity frame follows as an event of its own.
+func (d *Decoder) emitLegacyGreeting(n int) {
+	d.stats.Greeting = true
+	d.emitEvent(Event{Kind: KindGreeting, Offset: d.off, Len: int64(n), Greeting: d.greeting})
+	d.greeting = nil
 }
 
 // beginLegacy switches to ZMTP 1.0 or 2.0 framing; the next frame is the

@@ -11,7 +11,7 @@ import (
 // SchemaVersion is the version of the JSON Lines schema written by
 // JSONWriter, carried in every record as "v". It changes only when a field
 // changes meaning or disappears; new fields may be added without a change.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // JSONWriter writes events as JSON Lines, one object per event. The schema
 // is documented in the zmtpdump command's README. Fields whose value is
@@ -58,27 +58,23 @@ type JSONRecord struct {
 	Greeting  *JSONGreeting `json:"greeting,omitempty"`
 	Command   *JSONCommand  `json:"command,omitempty"`
 	Message   *JSONMessage  `json:"message,omitempty"`
+	Frame     *JSONFrame    `json:"frame,omitempty"`
 	Error     string        `json:"error,omitempty"`
 	Hint      string        `json:"hint,omitempty"`
 }
 
 // JSONGreeting is the JSON form of a Greeting.
 type JSONGreeting struct {
-	Version     string `json:"version"`
-	Mechanism   string `json:"mechanism,omitempty"`
-	AsServer    *bool  `json:"as_server,omitempty"`
-	SocketType  string `json:"socket_type,omitempty"`
-	Downgraded  bool   `json:"downgraded,omitempty"`
-	SigMajor    int    `json:"signature_major,omitempty"`
-	Identity    string `json:"identity,omitempty"`
-	IdentityHex string `json:"identity_hex,omitempty"`
-	IDFlags     string `json:"identity_flags,omitempty"`
-	IDSize      *int64 `json:"identity_size,omitempty"`
-	IDLong      bool   `json:"identity_long,omitempty"`
-	PaddingHex  string `json:"padding_hex,omitempty"`
-	Revision    *int   `json:"revision,omitempty"`
-	FillerHex   string `json:"filler_hex,omitempty"`
-	FillerMiss  int    `json:"filler_missing,omitempty"`
+	Version    string `json:"version"`
+	Mechanism  string `json:"mechanism,omitempty"`
+	AsServer   *bool  `json:"as_server,omitempty"`
+	SocketType string `json:"socket_type,omitempty"`
+	Downgraded bool   `json:"downgraded,omitempty"`
+	SigMajor   int    `json:"signature_major,omitempty"`
+	PaddingHex string `json:"padding_hex,omitempty"`
+	Revision   *int   `json:"revision,omitempty"`
+	FillerHex  string `json:"filler_hex,omitempty"`
+	FillerMiss int    `json:"filler_missing,omitempty"`
 }
 
 // JSONCommand is the JSON form of a Command.
@@ -217,11 +213,7 @@ func JSONEvent(ev Event) JSONRecord {
 			Downgraded: g.Downgraded,
 			SigMajor:   g.SignatureMajor,
 		}
-		jg.Identity, jg.IdentityHex = textHex(g.Identity)
-		if g.Legacy() {
-			size := g.IdentitySize
-			jg.IDSize, jg.IDFlags, jg.IDLong = &size, flagsHex(g.IdentityFlags), g.IdentityLong
-		} else {
+		if !g.Legacy() {
 			as := g.AsServer
 			jg.AsServer = &as
 		}
@@ -242,16 +234,24 @@ func JSONEvent(ev Event) JSONRecord {
 		jm.Topic, jm.TopicHex = textHex(m.Topic)
 		jm.Frames = make([]JSONFrame, len(m.Frames))
 		for i, f := range m.Frames {
-			jf := JSONFrame{Offset: f.Offset, Size: f.Size, Flags: flagsHex(f.Flags), More: f.More, Long: f.Long, Missing: f.Missing, Partial: f.Partial}
-			jf.Data, jf.DataHex = textHex(f.Data)
-			if f.Hash != 0 {
-				jf.Hash = fmt.Sprintf("%016x", f.Hash)
-			}
-			jm.Frames[i] = jf
+			jm.Frames[i] = jsonFrame(f)
 		}
 		r.Message = jm
 	}
+	if f := ev.Frame; f != nil {
+		jf := jsonFrame(*f)
+		r.Frame = &jf
+	}
 	return r
+}
+
+func jsonFrame(f Frame) JSONFrame {
+	jf := JSONFrame{Offset: f.Offset, Size: f.Size, Flags: flagsHex(f.Flags), More: f.More, Long: f.Long, Missing: f.Missing, Partial: f.Partial}
+	jf.Data, jf.DataHex = textHex(f.Data)
+	if f.Hash != 0 {
+		jf.Hash = fmt.Sprintf("%016x", f.Hash)
+	}
+	return jf
 }
 
 // flagsHex writes a flags octet as "0x04".

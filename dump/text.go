@@ -230,6 +230,16 @@ func (t *TextWriter) details(b *bytes.Buffer, ev Event) {
 	if g := ev.Greeting; g != nil {
 		greetingDetails(b, g)
 	}
+	if f := ev.Frame; f != nil {
+		fmt.Fprintf(b, "\tidentity frame at %d: size %d, flags 0x%02x", f.Offset, f.Size, f.Flags)
+		if f.Long {
+			b.WriteString(" LONG")
+		}
+		if f.Hash != 0 {
+			fmt.Fprintf(b, " fnv1a %016x", f.Hash)
+		}
+		b.WriteByte('\n')
+	}
 	if c := ev.Command; c != nil {
 		fmt.Fprintf(b, "\tcommand body %d octets, flags 0x%02x", c.Size, c.Flags)
 		if c.Long {
@@ -268,11 +278,6 @@ func greetingDetails(b *bytes.Buffer, g *Greeting) {
 		b.WriteByte('\n')
 		return
 	}
-	fmt.Fprintf(b, "\tidentity frame: size %d, flags 0x%02x", g.IdentitySize, g.IdentityFlags)
-	if g.IdentityLong {
-		b.WriteString(" LONG")
-	}
-	b.WriteByte('\n')
 }
 
 // hexDumps prints the kept octets of each frame or command body.
@@ -291,12 +296,9 @@ func (t *TextWriter) hexDumps(b *bytes.Buffer, ev Event) {
 	}
 	if g := ev.Greeting; g != nil {
 		hexDump(b, g.Raw, ascii)
-		if len(g.Identity) > 0 {
-			if len(g.Raw) > 0 {
-				b.WriteString("\tidentity:\n")
-			}
-			hexDump(b, g.Identity, ascii)
-		}
+	}
+	if f := ev.Frame; f != nil {
+		hexDump(b, f.Data, ascii)
 	}
 }
 
@@ -352,6 +354,11 @@ func Summary(ev Event) string {
 			s += ": " + showBytes(ev.Command.Data, ev.Command.Size)
 		}
 		return s
+	case KindIdentity:
+		if f := ev.Frame; f != nil {
+			return "identity " + showBytes(f.Data, f.Size)
+		}
+		return "identity"
 	case KindOpen:
 		return "connection opened"
 	case KindFin:
@@ -374,15 +381,19 @@ func greetingSummary(g *Greeting) string {
 		s += fmt.Sprintf(", downgraded to %d.%d for a %d.%d peer:", g.Major, g.Minor, g.Major, g.Minor)
 		if g.SocketType != "" {
 			s += " socket-type " + g.SocketType
+		} else {
+			s += " identity frame follows"
 		}
-		return s + " identity " + showBytes(g.Identity, int64(len(g.Identity)))
+		return s
 	}
 	if g.Legacy() {
 		s := fmt.Sprintf("greeting ZMTP %d.%d (legacy)", g.Major, g.Minor)
 		if g.SocketType != "" {
 			s += " socket-type " + g.SocketType
+		} else {
+			s += ", identity frame follows"
 		}
-		return s + " identity " + showBytes(g.Identity, int64(len(g.Identity)))
+		return s
 	}
 	s := fmt.Sprintf("greeting ZMTP %d.%d %s", g.Major, g.Minor, g.Mechanism)
 	if g.AsServer {

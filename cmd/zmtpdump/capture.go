@@ -136,6 +136,9 @@ func liveCapture(ctx context.Context, iface string, a *assembler, save io.Writer
 			}
 		}
 		a.pkt++
+		if a.pkt == 1 {
+			a.out.start(ci.Timestamp)
+		}
 		seg, err := parsePacket(layers.LinkTypeEthernet, data, ci.Length)
 		if err != nil {
 			continue
