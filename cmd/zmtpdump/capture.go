@@ -28,7 +28,6 @@ func readCapture(r io.Reader, a *assembler) error {
 		return fmt.Errorf("link type %d (%s) not supported: no packet decoded", f.lt, f.lt)
 	}
 	var st captureStats
-	defer st.report(a)
 	first := true
 	for a.limit == 0 || a.pkt < a.limit {
 		p, err := f.next()
@@ -38,6 +37,7 @@ func readCapture(r io.Reader, a *assembler) error {
 		if err != nil {
 			// A file cut short: decode what was read.
 			a.finish()
+			st.report(a, true)
 			return fmt.Errorf("reading capture: %w", err)
 		}
 		a.pkt = p.num
@@ -56,6 +56,10 @@ func readCapture(r io.Reader, a *assembler) error {
 	a.finish()
 	if st.linkType > 0 && st.linkType == a.pkt {
 		return fmt.Errorf("link type %d (%s) not supported: no packet decoded", st.firstLT, st.firstLT)
+	}
+	st.report(a, false)
+	if st.cut > 0 {
+		return st.cutError()
 	}
 	return nil
 }
@@ -82,13 +86,19 @@ func (st *captureStats) note(p capPacket, err error) {
 	}
 }
 
-// report warns about the packets counted.
-func (st *captureStats) report(a *assembler) {
+// cutError reports the packets whose headers were cut.
+func (st *captureStats) cutError() error {
+	return fmt.Errorf("%d packets (the first is packet %d) were cut by the snap length (%d) inside their headers: their TCP segments are lost", st.cut, st.firstCut, st.snapLen)
+}
+
+// report warns about packets on unsupported link types among others and,
+// with cut, about packets whose headers were cut.
+func (st *captureStats) report(a *assembler, cut bool) {
 	if a.warn == nil {
 		return
 	}
-	if st.cut > 0 {
-		a.warn(fmt.Sprintf("%d packets (the first is packet %d) were cut by the snap length (%d) inside their headers: their TCP segments are lost", st.cut, st.firstCut, st.snapLen))
+	if cut && st.cut > 0 {
+		a.warn(st.cutError().Error())
 	}
 	if st.linkType > 0 && st.linkType < a.pkt {
 		a.warn(fmt.Sprintf("%d packets on link type %d (%s), which is not supported, were skipped", st.linkType, st.firstLT, st.firstLT))

@@ -22,7 +22,7 @@
 // next plausible frame boundary, marking what follows as unsynchronised.
 // Unsupported link types and damaged files are errors naming the packet
 // and its file offset; packets whose headers the snap length cut are
-// counted in a warning.
+// counted in an error once the rest is decoded.
 //
 // The proxy relays connections untouched (EP is tcp://host:port or
 // ipc://path), decodes both directions and, with -w, writes what it

@@ -145,7 +145,7 @@ func (a *assembler) add(s segment) {
 	if s.rst {
 		a.flush(c, dir)
 		c.dc.Reset(dir)
-		delete(a.conns, c.key)
+		a.forget(c)
 	}
 }
 
@@ -450,7 +450,7 @@ func (a *assembler) tryFin(c *tcpConn, dir dump.Dir) {
 	h.finished = true
 	c.dc.Close(dir)
 	if c.dc.Ended() {
-		delete(a.conns, c.key)
+		a.forget(c)
 	}
 }
 
@@ -476,7 +476,7 @@ func (a *assembler) end(c *tcpConn) {
 		}
 		c.dc.Decoder(dump.Dir(dir)).End()
 	}
-	delete(a.conns, c.key)
+	a.forget(c)
 }
 
 // finish ends every connection still open, in order of appearance.
@@ -484,4 +484,10 @@ func (a *assembler) finish() {
 	for _, c := range a.ordered() {
 		a.end(c)
 	}
+}
+
+// forget stops tracking a connection that has ended.
+func (a *assembler) forget(c *tcpConn) {
+	delete(a.conns, c.key)
+	delete(a.spans, c.dc.ID)
 }
