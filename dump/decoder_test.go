@@ -647,3 +647,55 @@ func TestDowngradeAlone(t *testing.T) {
 	wantSummaries(t, decodeEvents(t, Options{}, cat(greeting31, readyDealer)),
 		"greeting ZMTP 3.1 NULL", `READY Socket-Type="DEALER" Identity=""`)
 }
+
+// TestWireDetails checks what the decoder shows besides the summaries: a
+// greeting's signature padding, revision, as-server bit (also false) and
+// non-zero filler, and the flags octet and size form of commands and
+// frames.
+func TestWireDetails(t *testing.T) {
+	g := bytes.Clone(greeting31)
+	g[8] = 9 // libzmq: routing id length + 1
+	copy(g[40:], "filler")
+	long := frame.AppendReady(nil, frame.Metadata{{Name: "Socket-Type", Value: []byte("DEALER")}, {Name: "X-Long", Value: bytes.Repeat([]byte("v"), 300)}})
+	evs := decodeEvents(t, Options{}, cat(g, long, msgFrames("a", "b")))
+	gr := evs[0].Greeting
+	if !bytes.Equal(gr.Padding, []byte{0, 0, 0, 0, 0, 0, 0, 9}) || gr.Revision != 3 || !gr.HasRevision || len(gr.Filler) != 31 || !bytes.Equal(gr.Raw, g) {
+		t.Errorf("greeting %+v", gr)
+	}
+	j, _ := json.Marshal(JSONEvent(evs[0]))
+	if want := `"greeting":{"version":"3.1","mechanism":"NULL","as_server":false,"padding_hex":"0000000000000009","revision":3,"filler_hex":"0000000000000066696c6c6572` + strings.Repeat("00", 31-13) + `"}`; !strings.Contains(string(j), want) {
+		t.Errorf("JSON %s\nwant %s", j, want)
+	}
+	c := evs[1].Command
+	if c.Flags != 0x06 || !c.Long {
+		t.Errorf("READY flags 0x%02x long %v", c.Flags, c.Long)
+	}
+	j, _ = json.Marshal(JSONEvent(evs[1]))
+	if !strings.Contains(string(j), `"command":{"name":"READY","size":`) || !strings.Contains(string(j), `"flags":"0x06","long":true`) {
+		t.Errorf("JSON %s", j)
+	}
+	fs := evs[2].Message.Frames
+	if fs[0].Flags != 0x01 || fs[1].Flags != 0 || fs[0].Long {
+		t.Errorf("frames %+v", fs)
+	}
+	var b bytes.Buffer
+	w := NewTextWriter(&b, TextOptions{Time: TimeNone, Verbose: true, Hex: Hex})
+	for _, ev := range evs {
+		if err := w.Write(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{
+		"\tsignature padding 0000000000000009, then 3\n",
+		"\tas-server false, filler 0000000000000066696c6c6572",
+		"\t0x0000:  ff00 0000 0000 0000 097f 0301 4e55 4c4c\n",
+		"\tcommand body ",
+		" octets, flags 0x06 LONG\n",
+		"\tframe 0 at ",
+		": size 1, flags 0x01 MORE fnv1a",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, b.String())
+		}
+	}
+}
