@@ -98,6 +98,12 @@ func reslice(p capPacket, from, to int) capPacket {
 
 func payloadLen(p capPacket) int { return len(p.data) - payloadAt(p) }
 
+// fromServer reports whether p was sent by the receiver of syn.
+func fromServer(p, syn capPacket) bool {
+	ihl := int(p.data[14]&0x0F) * 4
+	return bytes.Equal(p.data[14+ihl:14+ihl+2], syn.data[14+ihl+2:14+ihl+4])
+}
+
 // isFin reports a packet with FIN or RST.
 func isFin(p capPacket) bool {
 	ihl := int(p.data[14]&0x0F) * 4
@@ -147,6 +153,23 @@ func testReordered(t *testing.T, path string, wantIn []string) {
 	}
 	body, tail := orig[:end], orig[end:]
 	cases := map[string]func(r *rand.Rand) []capPacket{
+		// The server's second data segment, then its SYN-ACK, before the
+		// rest (its first data segment among them).
+		"late SYN-ACK": func(*rand.Rand) []capPacket {
+			var srv []int
+			for i, p := range body {
+				if payloadLen(p) > 0 && fromServer(p, orig[0]) {
+					srv = append(srv, i)
+				}
+			}
+			out := []capPacket{orig[0], orig[srv[1]], orig[1]}
+			for i, p := range body[2:] {
+				if i+2 != srv[1] {
+					out = append(out, p)
+				}
+			}
+			return append(out, tail...)
+		},
 		// Each packet with payload moves after the next three packets.
 		"late": func(*rand.Rand) []capPacket {
 			var out []capPacket
@@ -224,7 +247,7 @@ func testReordered(t *testing.T, path string, wantIn []string) {
 			if got := decodeJSON(t, writePackets(t, ps)); got != want {
 				t.Errorf("%s (seed %d): decoded differently from the original:\n%s", name, seed, diffLines(want, got))
 			}
-			if name == "late" || name == "overlapping" {
+			if name == "late" || name == "late SYN-ACK" || name == "overlapping" {
 				break // deterministic, or enough
 			}
 		}

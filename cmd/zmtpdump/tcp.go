@@ -65,10 +65,16 @@ type tcpConn struct {
 
 // halfStream is the reassembly state of one direction.
 type halfStream struct {
-	started bool   // next is known
-	next    uint32 // next sequence number to deliver
-	pending []pendingSeg
-	pendLen int
+	started bool // next is known
+	synSeen bool // the direction's SYN was captured
+	// awaiting is set while segments wait in pending for the direction's
+	// SYN, captured after them, since the other direction's SYN was seen;
+	// awaitSince is when the first of them arrived.
+	awaiting   bool
+	awaitSince time.Time
+	next       uint32 // next sequence number to deliver
+	pending    []pendingSeg
+	pendLen    int
 	// acked is set once the peer acknowledged octets; ackedTo is the
 	// highest sequence number acknowledged, ackSince the capture time at
 	// which an acknowledgement first went past next.
@@ -117,18 +123,26 @@ func (a *assembler) add(s segment) {
 	}
 	h := &c.half[dir]
 	if s.syn {
+		h.synSeen = true
 		if !h.started {
 			h.started = true
 			h.next = s.seq + 1
+			if h.awaiting {
+				// Segments captured before the SYN wait in pending.
+				h.awaiting = false
+				a.drain(c, dir)
+			}
 		}
 		return
 	}
-	if !h.started {
-		h.started = true
-		h.next = s.seq
-		if c.half[dir.Other()].started {
-			// The other side's SYN was seen but not this one's.
-			c.dc.Decoder(dir).StartMidstream()
+	if !h.started && !h.awaiting {
+		if c.half[dir.Other()].synSeen {
+			// The other side's SYN was seen but not yet this one's: it
+			// may have been captured after this segment.
+			h.awaiting, h.awaitSince = true, a.now
+		} else {
+			h.started = true
+			h.next = s.seq
 		}
 	}
 	if len(s.payload) > 0 || s.lost > 0 {
@@ -201,6 +215,13 @@ func (a *assembler) newConn(s segment) (*tcpConn, dump.Dir) {
 func (a *assembler) data(c *tcpConn, dir dump.Dir, seq uint32, p []byte, lost int) {
 	h := &c.half[dir]
 	if h.finished {
+		return
+	}
+	if h.awaiting {
+		h.insert(pendingSeg{seq: seq, data: append([]byte(nil), p...), lost: lost, pkt: a.pkt, at: a.now})
+		if h.pendLen > maxPending {
+			a.startAwaited(c, dir)
+		}
 		return
 	}
 	d := seqDiff(seq, h.next)
@@ -331,7 +352,7 @@ func (h *halfStream) ackLimit() uint32 {
 func (a *assembler) release(c *tcpConn, dir dump.Dir) {
 	h := &c.half[dir]
 	a.flush(c, dir)
-	if h.finished {
+	if h.finished || !h.started {
 		return
 	}
 	if limit := h.ackLimit(); seqDiff(limit, h.next) > 0 {
@@ -340,10 +361,37 @@ func (a *assembler) release(c *tcpConn, dir dump.Dir) {
 	h.ackSince = time.Time{}
 }
 
+// startAwaited starts a direction whose SYN was not captured (or not yet,
+// after holdWindow) at the lowest sequence number seen, as a capture that
+// began in the middle of the stream.
+func (a *assembler) startAwaited(c *tcpConn, dir dump.Dir) {
+	h := &c.half[dir]
+	if !h.awaiting {
+		return
+	}
+	switch {
+	case len(h.pending) > 0:
+		h.next = h.pending[0].seq
+	case h.finSeen:
+		h.next = h.finSeq
+	default:
+		return
+	}
+	h.awaiting, h.started = false, true
+	c.dc.Decoder(dir).StartMidstream()
+	a.drain(c, dir)
+}
+
 // expire reports the holes of a direction that have been open for
 // holdWindow of capture time, oldest first.
 func (a *assembler) expire(c *tcpConn, dir dump.Dir) {
 	h := &c.half[dir]
+	if h.awaiting {
+		if a.now.Sub(h.awaitSince) < holdWindow {
+			return
+		}
+		a.startAwaited(c, dir)
+	}
 	for !h.finished {
 		if len(h.pending) > 0 {
 			// The hole before the first buffered segment is known since
@@ -444,7 +492,7 @@ func (a *assembler) packets(ev dump.Event) []int {
 // tryFin closes the direction once every octet before its FIN is in.
 func (a *assembler) tryFin(c *tcpConn, dir dump.Dir) {
 	h := &c.half[dir]
-	if !h.finSeen || h.finished || h.next != h.finSeq {
+	if !h.started || !h.finSeen || h.finished || h.next != h.finSeq {
 		return
 	}
 	h.finished = true
@@ -457,7 +505,8 @@ func (a *assembler) tryFin(c *tcpConn, dir dump.Dir) {
 // flush delivers everything buffered for a direction, reporting the holes.
 func (a *assembler) flush(c *tcpConn, dir dump.Dir) {
 	h := &c.half[dir]
-	for len(h.pending) > 0 {
+	a.startAwaited(c, dir)
+	for h.started && len(h.pending) > 0 {
 		a.skipTo(c, dir, h.pending[0].seq)
 	}
 }
@@ -467,7 +516,7 @@ func (a *assembler) flush(c *tcpConn, dir dump.Dir) {
 func (a *assembler) end(c *tcpConn) {
 	for dir := range c.half {
 		a.release(c, dump.Dir(dir))
-		if h := &c.half[dir]; h.finSeen && !h.finished {
+		if h := &c.half[dir]; h.started && h.finSeen && !h.finished {
 			if n := seqDiff(h.finSeq, h.next); n > 0 {
 				c.dc.Gap(dump.Dir(dir), n)
 				h.next = h.finSeq
