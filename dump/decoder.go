@@ -128,19 +128,23 @@ type Decoder struct {
 	hs        handshake
 
 	// The frame being read.
-	fOff      int64
-	fHdr      int
-	fFlags    byte
-	fLong     bool
-	fSize     int64
-	fLeft     int64
-	fMissing  int64
-	fHash     uint64
-	fData     []byte
-	fCap      int
-	fStopKeep bool // a gap cut the body: keep no more preview
-	fAsCmd    bool // a data frame decoded as a command (CURVE)
-	cmdBuf    []byte
+	fOff   int64
+	fHdr   int
+	fFlags byte
+	fRaw   byte // the flags octet as sent
+	// fillerMissing is the number of greeting filler octets lost, while
+	// a greeting cut by the snap length is decoded.
+	fillerMissing int
+	fLong         bool
+	fSize         int64
+	fLeft         int64
+	fMissing      int64
+	fHash         uint64
+	fData         []byte
+	fCap          int
+	fStopKeep     bool // a gap cut the body: keep no more preview
+	fAsCmd        bool // a data frame decoded as a command (CURVE)
+	cmdBuf        []byte
 
 	// The message being assembled.
 	msg      *Message
@@ -243,6 +247,9 @@ func (d *Decoder) Gap(n int64) {
 	if n <= 0 || d.ended {
 		return
 	}
+	if d.state == stGreeting && d.gapInFiller(n) {
+		return
+	}
 	d.stats.Missing += n
 	if d.state == stBody {
 		// The body consumes all buffered input, so the gap follows it.
@@ -274,6 +281,33 @@ func (d *Decoder) Gap(n int64) {
 	d.emitSimple(KindGap, d.off, n, "")
 	d.off += n
 	d.lostSync()
+}
+
+// gapInFiller decodes a ZMTP 3 greeting of which only octets of the
+// filler are missing, as when a capture's snap length cut them, and
+// reports the rest of the gap after it.
+func (d *Decoder) gapInFiller(n int64) bool {
+	b := d.buf[d.pos:]
+	need := int64(frame.GreetingSize - len(b))
+	if len(b) < 33 || need <= 0 || n < need || b[0] != 0xFF || b[9]&1 == 0 || b[10] < 3 || b[12] == 0 {
+		return false
+	}
+	switch d.peerSent() {
+	case sentV1, sentRev0, sentRev1:
+		// A downgrade: not a ZMTP 3 greeting.
+		return false
+	}
+	full := make([]byte, frame.GreetingSize)
+	copy(full, b)
+	d.buf, d.pos = full, 0
+	d.fillerMissing = int(need)
+	k, _ := d.readGreeting(full)
+	d.fillerMissing = 0
+	d.stats.Missing += need
+	d.buf, d.pos = full[:0], 0
+	d.off += int64(k)
+	d.Gap(n - need)
+	return true
 }
 
 // End reports the end of the stream. It reports an unfinished frame or
@@ -402,6 +436,10 @@ func (d *Decoder) readHeader(b []byte) (int, bool) {
 		return 0, true
 	}
 	d.fOff, d.fHdr, d.fFlags, d.fLong = d.off, n, flags, long
+	d.fRaw = b[n-1]
+	if d.framing != fm1 {
+		d.fRaw = b[0]
+	}
 	d.fSize, d.fLeft = int64(size), int64(size)
 	d.fMissing, d.fHash, d.fStopKeep = 0, fnvOffset, false
 	// Under CURVE every frame carries a command; libzmq sends MESSAGE
@@ -465,12 +503,13 @@ func (d *Decoder) finishFrame() {
 	switch {
 	case d.legacyID:
 		d.legacyID, d.sigFrame = false, false
-		g := d.greeting
-		d.greeting = nil
-		g.Identity = d.fData
+		f := &Frame{Offset: d.fOff, Flags: d.fRaw, Long: d.fLong, Size: d.fSize, Data: d.fData, Missing: d.fMissing}
+		if d.fMissing == 0 {
+			f.Hash = d.fHash
+		}
+		d.fData = nil
 		d.greeted = true
-		d.stats.Greeting = true
-		d.emitEvent(Event{Kind: KindGreeting, Offset: d.gOff, Len: d.fOff + int64(d.fHdr) + d.fSize - d.gOff, Greeting: g})
+		d.emitEvent(Event{Kind: KindIdentity, Offset: d.fOff, Len: int64(d.fHdr) + d.fSize, Frame: f})
 		d.unsynced = false
 	case d.fFlags&frame.FlagCommand != 0 || d.fAsCmd:
 		if cap(d.fData) <= d.opts.MaxCommand {
@@ -501,6 +540,7 @@ func (d *Decoder) addFrame(partial bool) {
 	}
 	f := Frame{
 		Offset:  d.fOff,
+		Flags:   d.fRaw,
 		More:    d.fFlags&frame.FlagMore != 0,
 		Long:    d.fLong,
 		Size:    d.fSize,
@@ -569,6 +609,7 @@ func (d *Decoder) finishCommand() {
 	ev := Event{Kind: KindCommand, Offset: d.fOff, Len: int64(d.fHdr) + d.fSize}
 	c, errMsg, hint := d.decodeCommand(d.fData, d.fSize, truncated)
 	ev.Command, ev.Err, ev.Hint = c, errMsg, hint
+	c.Flags, c.Long = d.fRaw, d.fLong
 	if d.fAsCmd {
 		c.DataFrame = true
 		if c.Name == "" {

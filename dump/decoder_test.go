@@ -235,11 +235,13 @@ func TestCurve(t *testing.T) {
 func TestLegacyGreetings(t *testing.T) {
 	v2 := cat([]byte{0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 1, 5, 0, 2, 'i', 'd'}, msgFrames("a", "b"))
 	wantSummaries(t, decodeEvents(t, Options{}, v2),
-		`greeting ZMTP 2.0 (legacy) socket-type DEALER identity "id"`,
+		`greeting ZMTP 2.0 (legacy) socket-type DEALER`,
+		`identity "id"`,
 		`message 2 frames, 2 octets: "a" | "b"`)
 	v1 := cat([]byte{1, 0}, []byte{6, 0, 'h', 'e', 'l', 'l', 'o'})
 	wantSummaries(t, decodeEvents(t, Options{}, v1),
-		`greeting ZMTP 1.0 (legacy) identity ""`,
+		`greeting ZMTP 1.0 (legacy), identity frame follows`,
+		`identity ""`,
 		`message 5 octets: "hello"`)
 }
 
@@ -530,8 +532,10 @@ func TestLibzmqDowngrade(t *testing.T) {
 				{FromClient, []byte("\x01\x00\x00\x03abc")}, {FromServer, []byte("\x01\x00\x00\x05reply")},
 			},
 			want: []string{
-				`c2s REQ> greeting ZMTP 2.0 (legacy) socket-type REQ identity ""`,
-				`s2c REP>REQ greeting ZMTP 3 signature, downgraded to 2.0 for a 2.0 peer: socket-type REP identity ""`,
+				`c2s REQ> greeting ZMTP 2.0 (legacy) socket-type REQ`,
+				`c2s REQ> identity ""`,
+				`s2c REP>REQ greeting ZMTP 3 signature, downgraded to 2.0 for a 2.0 peer: socket-type REP`,
+				`s2c REP>REQ identity ""`,
 				`c2s REQ>REP message 2 frames, 3 octets: "" | "abc"`,
 				`s2c REP>REQ message 2 frames, 5 octets: "" | "reply"`,
 			},
@@ -544,8 +548,10 @@ func TestLibzmqDowngrade(t *testing.T) {
 				{FromClient, []byte("\x01\x00\x00\x07request")}, {FromServer, []byte("\x01\x00\x00\x05reply")},
 			},
 			want: []string{
-				`s2c REP> greeting ZMTP 2.0 (legacy) socket-type REP identity ""`,
-				`c2s REQ>REP greeting ZMTP 3 signature, downgraded to 2.0 for a 2.0 peer: socket-type REQ identity ""`,
+				`s2c REP> greeting ZMTP 2.0 (legacy) socket-type REP`,
+				`s2c REP> identity ""`,
+				`c2s REQ>REP greeting ZMTP 3 signature, downgraded to 2.0 for a 2.0 peer: socket-type REQ`,
+				`c2s REQ>REP identity ""`,
 				`c2s REQ>REP message 2 frames, 7 octets: "" | "request"`,
 				`s2c REP>REQ message 2 frames, 5 octets: "" | "reply"`,
 			},
@@ -559,9 +565,11 @@ func TestLibzmqDowngrade(t *testing.T) {
 				{FromServer, []byte("\x01\x01\x06\x00reply")},
 			},
 			want: []string{
-				`c2s > greeting ZMTP 1.0 (legacy) identity ""`,
+				`c2s > greeting ZMTP 1.0 (legacy), identity frame follows`,
+				`c2s > identity ""`,
 				`c2s > message 2 frames, 3 octets: "" | "abc"`,
-				`s2c > greeting signature, downgraded to 1.0 for a 1.0 peer: identity ""`,
+				`s2c > greeting signature, downgraded to 1.0 for a 1.0 peer: identity frame follows`,
+				`s2c > identity ""`,
 				`s2c > message 2 frames, 5 octets: "" | "reply"`,
 			},
 			stats: "1.0 legacy >",
@@ -574,8 +582,10 @@ func TestLibzmqDowngrade(t *testing.T) {
 				{FromClient, []byte("\x01\x01\x04\x00abc")}, {FromServer, []byte("\x01\x01\x06\x00reply")},
 			},
 			want: []string{
-				`c2s REQ> greeting ZMTP 1.0 (legacy) socket-type REQ identity ""`,
-				`s2c REP>REQ greeting ZMTP 3 signature, downgraded to 1.0 for a 1.0 peer: socket-type REP identity ""`,
+				`c2s REQ> greeting ZMTP 1.0 (legacy) socket-type REQ`,
+				`c2s REQ> identity ""`,
+				`s2c REP>REQ greeting ZMTP 3 signature, downgraded to 1.0 for a 1.0 peer: socket-type REP`,
+				`s2c REP>REQ identity ""`,
 				`c2s REQ>REP message 2 frames, 3 octets: "" | "abc"`,
 				`s2c REP>REQ message 2 frames, 5 octets: "" | "reply"`,
 			},
@@ -616,16 +626,76 @@ func TestDowngradeAlone(t *testing.T) {
 	stream := cat(zmqRepTo2, []byte("\x01\x00\x02\x00\x00\x00\x00\x00\x00\x01\x2c"), bytes.Repeat([]byte("r"), 300))
 	evs := decodeEvents(t, Options{}, stream)
 	wantSummaries(t, evs,
-		`greeting ZMTP 3 signature, downgraded to 2.0 for a 2.0 peer: socket-type REP identity ""`,
+		`greeting ZMTP 3 signature, downgraded to 2.0 for a 2.0 peer: socket-type REP`,
+		`identity ""`,
 		`message 2 frames, 300 octets: "" | "`+strings.Repeat("r", 64)+`"...(300)`)
-	if g := evs[0].Greeting; !g.Downgraded || g.SignatureMajor != 3 || evs[0].Len != 14 || !evs[1].Message.Frames[1].Long {
+	if g := evs[0].Greeting; !g.Downgraded || g.SignatureMajor != 3 || evs[0].Len != 12 || !evs[2].Message.Frames[1].Long {
 		t.Errorf("greeting %+v len %d", g, evs[0].Len)
 	}
+	if f := evs[1].Frame; f == nil || evs[1].Offset != 12 || evs[1].Len != 2 || f.Size != 0 || f.Flags != 0 || f.Long {
+		t.Errorf("identity frame %+v at %d, len %d", f, evs[1].Offset, evs[1].Len)
+	}
 	j, _ := json.Marshal(JSONEvent(evs[0]))
-	if !strings.Contains(string(j), `"greeting":{"version":"2.0","socket_type":"REP","downgraded":true,"signature_major":3}`) {
+	if !strings.Contains(string(j), `"greeting":{"version":"2.0","socket_type":"REP","downgraded":true,"signature_major":3,"padding_hex":"0000000000000001","revision":3}`) {
+		t.Errorf("JSON %s", j)
+	}
+	j, _ = json.Marshal(JSONEvent(evs[1]))
+	if !strings.Contains(string(j), `"kind":"identity","summary":"identity \"\"","frame":{"offset":12,"size":0,"flags":"0x00","fnv1a":"cbf29ce484222325"}`) {
 		t.Errorf("JSON %s", j)
 	}
 	// A ZMTP 3 greeting is not taken for one.
 	wantSummaries(t, decodeEvents(t, Options{}, cat(greeting31, readyDealer)),
 		"greeting ZMTP 3.1 NULL", `READY Socket-Type="DEALER" Identity=""`)
+}
+
+// TestWireDetails checks what the decoder shows besides the summaries: a
+// greeting's signature padding, revision, as-server bit (also false) and
+// non-zero filler, and the flags octet and size form of commands and
+// frames.
+func TestWireDetails(t *testing.T) {
+	g := bytes.Clone(greeting31)
+	g[8] = 9 // libzmq: routing id length + 1
+	copy(g[40:], "filler")
+	long := frame.AppendReady(nil, frame.Metadata{{Name: "Socket-Type", Value: []byte("DEALER")}, {Name: "X-Long", Value: bytes.Repeat([]byte("v"), 300)}})
+	evs := decodeEvents(t, Options{}, cat(g, long, msgFrames("a", "b")))
+	gr := evs[0].Greeting
+	if !bytes.Equal(gr.Padding, []byte{0, 0, 0, 0, 0, 0, 0, 9}) || gr.Revision != 3 || !gr.HasRevision || len(gr.Filler) != 31 || !bytes.Equal(gr.Raw, g) {
+		t.Errorf("greeting %+v", gr)
+	}
+	j, _ := json.Marshal(JSONEvent(evs[0]))
+	if want := `"greeting":{"version":"3.1","mechanism":"NULL","as_server":false,"padding_hex":"0000000000000009","revision":3,"filler_hex":"0000000000000066696c6c6572` + strings.Repeat("00", 31-13) + `"}`; !strings.Contains(string(j), want) {
+		t.Errorf("JSON %s\nwant %s", j, want)
+	}
+	c := evs[1].Command
+	if c.Flags != 0x06 || !c.Long {
+		t.Errorf("READY flags 0x%02x long %v", c.Flags, c.Long)
+	}
+	j, _ = json.Marshal(JSONEvent(evs[1]))
+	if !strings.Contains(string(j), `"command":{"name":"READY","size":`) || !strings.Contains(string(j), `"flags":"0x06","long":true`) {
+		t.Errorf("JSON %s", j)
+	}
+	fs := evs[2].Message.Frames
+	if fs[0].Flags != 0x01 || fs[1].Flags != 0 || fs[0].Long {
+		t.Errorf("frames %+v", fs)
+	}
+	var b bytes.Buffer
+	w := NewTextWriter(&b, TextOptions{Time: TimeNone, Verbose: true, Hex: Hex})
+	for _, ev := range evs {
+		if err := w.Write(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{
+		"\tsignature padding 0000000000000009, then 3\n",
+		"\tas-server false, filler 0000000000000066696c6c6572",
+		"\t0x0000:  ff00 0000 0000 0000 097f 0301 4e55 4c4c\n",
+		"\tcommand body ",
+		" octets, flags 0x06 LONG\n",
+		"\tframe 0 at ",
+		": size 1, flags 0x01 MORE fnv1a",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, b.String())
+		}
+	}
 }

@@ -19,7 +19,8 @@ func (d Dir) Other() Dir { return d ^ 1 }
 // Kind says what an Event reports.
 type Kind uint8
 
-// Event kinds. The decoder emits KindGreeting to KindError; KindOpen,
+// Event kinds. The decoder emits KindGreeting to KindError and
+// KindIdentity; KindOpen,
 // KindFin and KindReset describe the transport and are emitted by whoever
 // feeds the decoder (a TCP reassembler, a proxy).
 const (
@@ -32,6 +33,7 @@ const (
 	KindOpen                     // connection opened
 	KindFin                      // the direction was closed (TCP FIN or end of stream)
 	KindReset                    // the connection was reset (TCP RST)
+	KindIdentity                 // the identity frame of a ZMTP 1.0 or 2.0 greeting
 )
 
 var kindNames = [...]string{
@@ -44,6 +46,7 @@ var kindNames = [...]string{
 	KindOpen:     "open",
 	KindFin:      "fin",
 	KindReset:    "rst",
+	KindIdentity: "identity",
 }
 
 // String returns the kind's name as used in the JSON output.
@@ -55,12 +58,20 @@ func (k Kind) String() string {
 }
 
 // Event is one decoded item of a ZMTP stream. Exactly one of Greeting,
-// Command and Message is set for the kinds of the same names. Byte slices in
-// an Event are owned by it: the decoder never reuses them.
+// Command and Message is set for the kinds of the same names, and Frame
+// for KindIdentity. Byte slices in an Event are owned by it: the decoder
+// never reuses them.
 type Event struct {
 	// Time is when the event's last octet was seen. The decoder leaves it
 	// zero; the caller that knows packet times fills it in.
 	Time time.Time
+	// Packet is the number, from 1 in the capture file, of the packet
+	// whose arrival completed the event; 0 when the events do not come
+	// from a capture file.
+	Packet int
+	// Packets are the numbers of the packets that carried the event's
+	// octets, in increasing order.
+	Packets []int
 	// ConnID numbers the connection, from 1, in order of appearance.
 	ConnID int
 	// Dir is the direction of the stream the event was decoded from.
@@ -89,6 +100,10 @@ type Event struct {
 	Greeting *Greeting
 	Command  *Command
 	Message  *Message
+	// Frame is the identity frame of a ZMTP 1.0 or 2.0 greeting
+	// (KindIdentity): its flags octet (in ZMTP 1.0 framing, the octet
+	// after the length), size, size form and first octets.
+	Frame *Frame
 
 	// Err describes malformed traffic (KindError), or a command or message
 	// whose content does not follow its grammar.
@@ -117,9 +132,24 @@ type Greeting struct {
 	// SocketType is the socket type sent by a ZMTP 2.0 peer (or a
 	// downgraded greeting).
 	SocketType string
-	// Identity is the identity sent by a ZMTP 1.0 or 2.0 peer (its first
-	// octets at most).
-	Identity []byte
+	// Padding is the 8 octets of the signature between 0xFF and 0x7F
+	// (absent for a ZMTP 1.0 greeting without a signature). libzmq puts
+	// there its identity's length plus one, so they are not all zero.
+	Padding []byte
+	// Revision is the octet sent after the signature, as it was sent: the
+	// major version of a ZMTP 3 greeting, the revision of a ZMTP 2.0 one
+	// (1) or 0 (ZMTP 1.0 framing); HasRevision tells it was seen.
+	Revision    int
+	HasRevision bool
+	// Filler is the ZMTP 3 greeting's last 31 octets when they are not
+	// all zero; FillerMissing counts those the capture lost (its snap
+	// length cut them).
+	Filler        []byte
+	FillerMissing int
+	// Raw is the greeting's octets as sent, for hex dumps. The identity
+	// frame of a ZMTP 1.0 or 2.0 greeting is an event of its own
+	// (KindIdentity).
+	Raw []byte
 }
 
 // Legacy reports whether the greeting is from a ZMTP 1.0 or 2.0 peer.
@@ -131,6 +161,10 @@ type Command struct {
 	Name string
 	// Size is the size of the command body on the wire.
 	Size int64
+	// Flags is the frame's flags octet; Long tells that the size used 8
+	// octets.
+	Flags byte
+	Long  bool
 	// Truncated reports that only the first octets of the body were kept
 	// and decoded (see Options.MaxCommand).
 	Truncated bool
@@ -212,8 +246,12 @@ type Message struct {
 type Frame struct {
 	// Offset is the position of the frame's header in the stream.
 	Offset int64
-	// More is the MORE flag; Long tells that the size used 8 octets.
+	// More is the MORE flag; Long tells that the size used 8 octets (in
+	// ZMTP 1.0 framing: the length was escaped with 0xFF and sent in 8
+	// octets).
 	More, Long bool
+	// Flags is the flags octet as sent.
+	Flags byte
 	// Size is the body's size.
 	Size int64
 	// Data is the body's first octets (at most Options.Preview).

@@ -1,6 +1,7 @@
 package dump
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/zmtp-go/zmtp/frame"
@@ -74,6 +75,7 @@ func (d *Decoder) readGreeting(b []byte) (int, bool) {
 	if b[0] != 0xFF {
 		d.sent = sentV1
 		d.beginLegacy(fm1, 1, 0, "")
+		d.emitLegacyGreeting(0)
 		return 0, true
 	}
 	if len(b) < 10 {
@@ -83,6 +85,7 @@ func (d *Decoder) readGreeting(b []byte) (int, bool) {
 		// ZMTP 1.0 identity with an 8-octet length.
 		d.sent = sentV1
 		d.beginLegacy(fm1, 1, 0, "")
+		d.emitLegacyGreeting(0)
 		return 0, true
 	}
 	peer := d.peerSent()
@@ -91,6 +94,8 @@ func (d *Decoder) readGreeting(b []byte) (int, bool) {
 		d.sent = sentV3
 		d.beginDowngrade(fm1, 0, "")
 		d.sigFrame = true
+		d.greeting.Padding = bytes.Clone(b[1:9])
+		d.emitLegacyGreeting(0)
 		return 0, true
 	}
 	if len(b) < frame.GreetingPrefixSize {
@@ -107,6 +112,8 @@ func (d *Decoder) readGreeting(b []byte) (int, bool) {
 		} else {
 			d.beginLegacy(fm2, 2, int(v), legacySocketType(b[11]))
 		}
+		d.signature(b[:frame.GreetingPrefixSize+1])
+		d.emitLegacyGreeting(frame.GreetingPrefixSize + 1)
 		return frame.GreetingPrefixSize + 1, true
 	}
 	switch peer {
@@ -120,6 +127,8 @@ func (d *Decoder) readGreeting(b []byte) (int, bool) {
 			f = fm1
 		}
 		d.beginDowngrade(f, int(b[10]), legacySocketType(b[11]))
+		d.signature(b[:frame.GreetingPrefixSize+1])
+		d.emitLegacyGreeting(frame.GreetingPrefixSize + 1)
 		return frame.GreetingPrefixSize + 1, true
 	case sentUnknown:
 		if len(b) < frame.GreetingPrefixSize+2 {
@@ -129,13 +138,20 @@ func (d *Decoder) readGreeting(b []byte) (int, bool) {
 			// A ZMTP 2.0 identity frame, not a mechanism name.
 			d.sent = sentV3
 			d.beginDowngrade(fm2, int(b[10]), legacySocketType(b[11]))
+			d.signature(b[:frame.GreetingPrefixSize+1])
+			d.emitLegacyGreeting(frame.GreetingPrefixSize + 1)
 			return frame.GreetingPrefixSize + 1, true
 		}
 	}
 	if len(b) < frame.GreetingSize {
 		return 0, false
 	}
-	g := &Greeting{Major: int(b[10]), Minor: int(b[11])}
+	g := &Greeting{Major: int(b[10]), Minor: int(b[11]), Revision: int(b[10]), HasRevision: true,
+		Padding: bytes.Clone(b[1:9]), Raw: bytes.Clone(b[:frame.GreetingSize])}
+	if filler := b[33:frame.GreetingSize]; len(trimNUL(filler)) > 0 {
+		g.Filler = bytes.Clone(filler)
+	}
+	g.FillerMissing = d.fillerMissing
 	pg, err := frame.ParseGreeting(b[:frame.GreetingSize])
 	var msg string
 	if err != nil {
@@ -155,6 +171,27 @@ func (d *Decoder) readGreeting(b []byte) (int, bool) {
 	d.emitEvent(Event{Kind: KindGreeting, Offset: d.off, Len: frame.GreetingSize, Greeting: g, Err: msg})
 	d.unsynced = false
 	return frame.GreetingSize, true
+}
+
+// signature records the signature and the octets after it (the revision
+// and the socket type) of a ZMTP 2.0 greeting, or of one that libzmq
+// continued in ZMTP 2.0 or 1.0 framing.
+func (d *Decoder) signature(b []byte) {
+	g := d.greeting
+	g.Padding = bytes.Clone(b[1:9])
+	g.Revision, g.HasRevision = int(b[10]), true
+	g.Raw = bytes.Clone(b)
+}
+
+// emitLegacyGreeting emits a ZMTP 1.0 or 2.0 greeting (or a downgraded
+// one) of n octets: the signature, the revision and the socket type, or
+// nothing (ZMTP 1.0, whose identity frame is all its greeting, and a
+// downgrade to 1.0, whose signature is the identity frame's header). The
+// identity frame follows as an event of its own.
+func (d *Decoder) emitLegacyGreeting(n int) {
+	d.stats.Greeting = true
+	d.emitEvent(Event{Kind: KindGreeting, Offset: d.off, Len: int64(n), Greeting: d.greeting})
+	d.greeting = nil
 }
 
 // beginLegacy switches to ZMTP 1.0 or 2.0 framing; the next frame is the

@@ -11,7 +11,7 @@ import (
 // SchemaVersion is the version of the JSON Lines schema written by
 // JSONWriter, carried in every record as "v". It changes only when a field
 // changes meaning or disappears; new fields may be added without a change.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // JSONWriter writes events as JSON Lines, one object per event. The schema
 // is documented in the zmtpdump command's README. Fields whose value is
@@ -41,6 +41,8 @@ func (j *JSONWriter) WriteStats(s ConnStats) error { return j.enc.Encode(JSONSta
 type JSONRecord struct {
 	V         int           `json:"v"`
 	Time      string        `json:"time,omitempty"`
+	Packet    int           `json:"packet,omitempty"`
+	Packets   []int         `json:"packets,omitempty"`
 	Conn      int           `json:"conn,omitempty"`
 	Dir       string        `json:"dir"`
 	Src       string        `json:"src,omitempty"`
@@ -56,26 +58,31 @@ type JSONRecord struct {
 	Greeting  *JSONGreeting `json:"greeting,omitempty"`
 	Command   *JSONCommand  `json:"command,omitempty"`
 	Message   *JSONMessage  `json:"message,omitempty"`
+	Frame     *JSONFrame    `json:"frame,omitempty"`
 	Error     string        `json:"error,omitempty"`
 	Hint      string        `json:"hint,omitempty"`
 }
 
 // JSONGreeting is the JSON form of a Greeting.
 type JSONGreeting struct {
-	Version     string `json:"version"`
-	Mechanism   string `json:"mechanism,omitempty"`
-	AsServer    bool   `json:"as_server,omitempty"`
-	SocketType  string `json:"socket_type,omitempty"`
-	Downgraded  bool   `json:"downgraded,omitempty"`
-	SigMajor    int    `json:"signature_major,omitempty"`
-	Identity    string `json:"identity,omitempty"`
-	IdentityHex string `json:"identity_hex,omitempty"`
+	Version    string `json:"version"`
+	Mechanism  string `json:"mechanism,omitempty"`
+	AsServer   *bool  `json:"as_server,omitempty"`
+	SocketType string `json:"socket_type,omitempty"`
+	Downgraded bool   `json:"downgraded,omitempty"`
+	SigMajor   int    `json:"signature_major,omitempty"`
+	PaddingHex string `json:"padding_hex,omitempty"`
+	Revision   *int   `json:"revision,omitempty"`
+	FillerHex  string `json:"filler_hex,omitempty"`
+	FillerMiss int    `json:"filler_missing,omitempty"`
 }
 
 // JSONCommand is the JSON form of a Command.
 type JSONCommand struct {
 	Name        string         `json:"name"`
 	Size        int64          `json:"size"`
+	Flags       string         `json:"flags"`
+	Long        bool           `json:"long,omitempty"`
 	Truncated   bool           `json:"truncated,omitempty"`
 	DataFrame   bool           `json:"data_frame,omitempty"`
 	Properties  []JSONProperty `json:"properties,omitempty"`
@@ -126,6 +133,7 @@ type JSONMessage struct {
 type JSONFrame struct {
 	Offset  int64  `json:"offset"`
 	Size    int64  `json:"size"`
+	Flags   string `json:"flags"`
 	More    bool   `json:"more,omitempty"`
 	Long    bool   `json:"long,omitempty"`
 	Data    string `json:"data,omitempty"`
@@ -177,6 +185,8 @@ func DirName(d Dir) string {
 func JSONEvent(ev Event) JSONRecord {
 	r := JSONRecord{
 		V:         SchemaVersion,
+		Packet:    ev.Packet,
+		Packets:   ev.Packets,
 		Conn:      ev.ConnID,
 		Dir:       DirName(ev.Dir),
 		Src:       ev.Src,
@@ -199,12 +209,21 @@ func JSONEvent(ev Event) JSONRecord {
 		jg := &JSONGreeting{
 			Version:    fmt.Sprintf("%d.%d", g.Major, g.Minor),
 			Mechanism:  g.Mechanism,
-			AsServer:   g.AsServer,
 			SocketType: g.SocketType,
 			Downgraded: g.Downgraded,
 			SigMajor:   g.SignatureMajor,
 		}
-		jg.Identity, jg.IdentityHex = textHex(g.Identity)
+		if !g.Legacy() {
+			as := g.AsServer
+			jg.AsServer = &as
+		}
+		jg.PaddingHex = hex.EncodeToString(g.Padding)
+		if g.HasRevision {
+			rev := g.Revision
+			jg.Revision = &rev
+		}
+		jg.FillerHex = hex.EncodeToString(g.Filler)
+		jg.FillerMiss = g.FillerMissing
 		r.Greeting = jg
 	}
 	if c := ev.Command; c != nil {
@@ -215,22 +234,35 @@ func JSONEvent(ev Event) JSONRecord {
 		jm.Topic, jm.TopicHex = textHex(m.Topic)
 		jm.Frames = make([]JSONFrame, len(m.Frames))
 		for i, f := range m.Frames {
-			jf := JSONFrame{Offset: f.Offset, Size: f.Size, More: f.More, Long: f.Long, Missing: f.Missing, Partial: f.Partial}
-			jf.Data, jf.DataHex = textHex(f.Data)
-			if f.Hash != 0 {
-				jf.Hash = fmt.Sprintf("%016x", f.Hash)
-			}
-			jm.Frames[i] = jf
+			jm.Frames[i] = jsonFrame(f)
 		}
 		r.Message = jm
 	}
+	if f := ev.Frame; f != nil {
+		jf := jsonFrame(*f)
+		r.Frame = &jf
+	}
 	return r
 }
+
+func jsonFrame(f Frame) JSONFrame {
+	jf := JSONFrame{Offset: f.Offset, Size: f.Size, Flags: flagsHex(f.Flags), More: f.More, Long: f.Long, Missing: f.Missing, Partial: f.Partial}
+	jf.Data, jf.DataHex = textHex(f.Data)
+	if f.Hash != 0 {
+		jf.Hash = fmt.Sprintf("%016x", f.Hash)
+	}
+	return jf
+}
+
+// flagsHex writes a flags octet as "0x04".
+func flagsHex(f byte) string { return fmt.Sprintf("0x%02x", f) }
 
 func jsonCommand(c *Command) *JSONCommand {
 	jc := &JSONCommand{
 		Name:        c.Name,
 		Size:        c.Size,
+		Flags:       flagsHex(c.Flags),
+		Long:        c.Long,
 		Truncated:   c.Truncated,
 		DataFrame:   c.DataFrame,
 		Reason:      c.Reason,

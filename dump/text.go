@@ -17,11 +17,12 @@ type TimeStyle uint8
 
 // Timestamp styles.
 const (
-	TimeClock TimeStyle = iota // 15:04:05.000000 (the default)
-	TimeNone                   // no timestamp (-t)
-	TimeEpoch                  // seconds since 1970 (-tt)
-	TimeDelta                  // time since the previous line (-ttt)
-	TimeDate                   // 2006-01-02 15:04:05.000000 (-tttt)
+	TimeClock      TimeStyle = iota // 15:04:05.000000 (the default)
+	TimeNone                        // no timestamp (-t)
+	TimeEpoch                       // seconds since 1970 (-tt)
+	TimeDelta                       // time since the previous line (-ttt)
+	TimeDate                        // 2006-01-02 15:04:05.000000 (-tttt)
+	TimeSinceFirst                  // time since the start (-ttttt): see TextWriter.SetStart
 )
 
 // HexStyle selects the hex dump printed after each line.
@@ -46,6 +47,9 @@ type TextOptions struct {
 	Hex     HexStyle
 	// Color uses ANSI colours.
 	Color bool
+	// Number prefixes each line with the number of the packet that
+	// completed the event, as tcpdump's -# does.
+	Number bool
 }
 
 // TextWriter prints events one line each, in the manner of tcpdump:
@@ -54,10 +58,11 @@ type TextOptions struct {
 //
 // It is not safe for concurrent use.
 type TextWriter struct {
-	w    io.Writer
-	opts TextOptions
-	last time.Time
-	buf  bytes.Buffer
+	w     io.Writer
+	opts  TextOptions
+	last  time.Time
+	first time.Time
+	buf   bytes.Buffer
 }
 
 // NewTextWriter returns a TextWriter printing to w.
@@ -67,6 +72,11 @@ func NewTextWriter(w io.Writer, opts TextOptions) *TextWriter {
 	}
 	return &TextWriter{w: w, opts: opts}
 }
+
+// SetStart sets the time from which TimeSinceFirst counts, such as the
+// time of a capture's first packet. Without it, it counts from the first
+// event written.
+func (t *TextWriter) SetStart(ts time.Time) { t.first = ts }
 
 // ANSI colours.
 const (
@@ -84,6 +94,9 @@ const (
 func (t *TextWriter) Write(ev Event) error {
 	b := &t.buf
 	b.Reset()
+	if t.opts.Number {
+		fmt.Fprintf(b, "%d  ", ev.Packet)
+	}
 	if ts := t.timestamp(ev.Time); ts != "" {
 		b.WriteString(ts)
 		b.WriteByte(' ')
@@ -160,9 +173,14 @@ func (t *TextWriter) timestamp(ts time.Time) string {
 		return ""
 	case TimeEpoch:
 		return fmt.Sprintf("%d.%06d", ts.Unix(), ts.Nanosecond()/1000)
-	case TimeDelta:
+	case TimeDelta, TimeSinceFirst:
 		var d time.Duration
-		if !t.last.IsZero() {
+		if t.opts.Time == TimeSinceFirst {
+			if t.first.IsZero() {
+				t.first = ts
+			}
+			d = ts.Sub(t.first)
+		} else if !t.last.IsZero() {
 			d = ts.Sub(t.last)
 		}
 		t.last = ts
@@ -180,10 +198,14 @@ func (t *TextWriter) timestamp(ts time.Time) string {
 
 // details prints a line per frame of a message and per property.
 func (t *TextWriter) details(b *bytes.Buffer, ev Event) {
-	fmt.Fprintf(b, "\toffset %d, %d octets\n", ev.Offset, ev.Len)
+	fmt.Fprintf(b, "\toffset %d, %d octets", ev.Offset, ev.Len)
+	if len(ev.Packets) > 0 {
+		fmt.Fprintf(b, ", packets %s", packetList(ev.Packets))
+	}
+	b.WriteByte('\n')
 	if m := ev.Message; m != nil {
 		for i, f := range m.Frames {
-			fmt.Fprintf(b, "\tframe %d at %d: size %d", i, f.Offset, f.Size)
+			fmt.Fprintf(b, "\tframe %d at %d: size %d, flags 0x%02x", i, f.Offset, f.Size, f.Flags)
 			if f.More {
 				b.WriteString(" MORE")
 			}
@@ -205,14 +227,56 @@ func (t *TextWriter) details(b *bytes.Buffer, ev Event) {
 			fmt.Fprintf(b, "\t... %d more frames\n", n)
 		}
 	}
+	if g := ev.Greeting; g != nil {
+		greetingDetails(b, g)
+	}
+	if f := ev.Frame; f != nil {
+		fmt.Fprintf(b, "\tidentity frame at %d: size %d, flags 0x%02x", f.Offset, f.Size, f.Flags)
+		if f.Long {
+			b.WriteString(" LONG")
+		}
+		if f.Hash != 0 {
+			fmt.Fprintf(b, " fnv1a %016x", f.Hash)
+		}
+		b.WriteByte('\n')
+	}
 	if c := ev.Command; c != nil {
-		fmt.Fprintf(b, "\tcommand body %d octets\n", c.Size)
+		fmt.Fprintf(b, "\tcommand body %d octets, flags 0x%02x", c.Size, c.Flags)
+		if c.Long {
+			b.WriteString(" LONG")
+		}
+		b.WriteByte('\n')
 		for _, p := range c.Properties {
 			fmt.Fprintf(b, "\tproperty %s = %s\n", p.Name, showBytes(p.Value, int64(p.ValueLen)))
 		}
 		if cv := c.Curve; cv != nil && len(cv.Nonce) > 0 {
 			fmt.Fprintf(b, "\tnonce %x\n", cv.Nonce)
 		}
+	}
+}
+
+// greetingDetails prints what a greeting carries besides its summary.
+func greetingDetails(b *bytes.Buffer, g *Greeting) {
+	if g.Padding != nil {
+		fmt.Fprintf(b, "\tsignature padding %x", g.Padding)
+		if g.HasRevision {
+			fmt.Fprintf(b, ", then %d", g.Revision)
+		}
+		b.WriteByte('\n')
+	}
+	if !g.Legacy() {
+		fmt.Fprintf(b, "\tas-server %v, filler ", g.AsServer)
+		switch {
+		case g.Filler != nil:
+			fmt.Fprintf(b, "%x", g.Filler)
+		default:
+			b.WriteString("zero")
+		}
+		if g.FillerMissing > 0 {
+			fmt.Fprintf(b, " (%d octets missing)", g.FillerMissing)
+		}
+		b.WriteByte('\n')
+		return
 	}
 }
 
@@ -230,8 +294,11 @@ func (t *TextWriter) hexDumps(b *bytes.Buffer, ev Event) {
 	if c := ev.Command; c != nil {
 		hexDump(b, c.Body, ascii)
 	}
-	if g := ev.Greeting; g != nil && len(g.Identity) > 0 {
-		hexDump(b, g.Identity, ascii)
+	if g := ev.Greeting; g != nil {
+		hexDump(b, g.Raw, ascii)
+	}
+	if f := ev.Frame; f != nil {
+		hexDump(b, f.Data, ascii)
 	}
 }
 
@@ -287,6 +354,11 @@ func Summary(ev Event) string {
 			s += ": " + showBytes(ev.Command.Data, ev.Command.Size)
 		}
 		return s
+	case KindIdentity:
+		if f := ev.Frame; f != nil {
+			return "identity " + showBytes(f.Data, f.Size)
+		}
+		return "identity"
 	case KindOpen:
 		return "connection opened"
 	case KindFin:
@@ -309,15 +381,19 @@ func greetingSummary(g *Greeting) string {
 		s += fmt.Sprintf(", downgraded to %d.%d for a %d.%d peer:", g.Major, g.Minor, g.Major, g.Minor)
 		if g.SocketType != "" {
 			s += " socket-type " + g.SocketType
+		} else {
+			s += " identity frame follows"
 		}
-		return s + " identity " + showBytes(g.Identity, int64(len(g.Identity)))
+		return s
 	}
 	if g.Legacy() {
 		s := fmt.Sprintf("greeting ZMTP %d.%d (legacy)", g.Major, g.Minor)
 		if g.SocketType != "" {
 			s += " socket-type " + g.SocketType
+		} else {
+			s += ", identity frame follows"
 		}
-		return s + " identity " + showBytes(g.Identity, int64(len(g.Identity)))
+		return s
 	}
 	s := fmt.Sprintf("greeting ZMTP %d.%d %s", g.Major, g.Minor, g.Mechanism)
 	if g.AsServer {
@@ -486,4 +562,24 @@ func (t *TextWriter) WriteStats(s ConnStats) error {
 	}
 	_, err := t.w.Write(b.Bytes())
 	return err
+}
+
+// packetList writes packet numbers as ranges: "3, 5-7".
+func packetList(ps []int) string {
+	var b strings.Builder
+	for i := 0; i < len(ps); {
+		j := i
+		for j+1 < len(ps) && ps[j+1] == ps[j]+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Itoa(ps[i]))
+		if j > i {
+			b.WriteString("-" + strconv.Itoa(ps[j]))
+		}
+		i = j + 1
+	}
+	return b.String()
 }

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -13,68 +11,98 @@ import (
 )
 
 // pcapngMagic is the block type of a pcapng section header.
-const pcapngMagic = 0x0A0D0D0A
+const pcapngMagic = ngSHB
 
 // readCapture decodes a pcap or pcapng file (either byte order,
-// microsecond or nanosecond timestamps) from r.
+// microsecond or nanosecond timestamps) from r. Packets on an unsupported
+// link type make an error, and packets whose TCP headers the snap length
+// cut make a warning (to a.warn); an error in the file is reported with
+// the number and file offset of the packet, after what came before it
+// was decoded.
 func readCapture(r io.Reader, a *assembler) error {
-	br := bufio.NewReaderSize(r, 64<<10)
-	magic, err := br.Peek(4)
+	f, err := newFileReader(r)
 	if err != nil {
-		return fmt.Errorf("reading capture header: %w", err)
+		return err
 	}
-	var next func() ([]byte, int, layers.LinkType, error)
-	if binary.LittleEndian.Uint32(magic) == pcapngMagic {
-		ng, err := pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
-		if err != nil {
-			return err
-		}
-		next = func() ([]byte, int, layers.LinkType, error) {
-			data, ci, err := ng.ReadPacketData()
-			if err != nil {
-				return nil, 0, 0, err
-			}
-			lt := ng.LinkType()
-			if iface, err := ng.Interface(ci.InterfaceIndex); err == nil {
-				lt = iface.LinkType
-			}
-			a.out.now = ci.Timestamp
-			return data, ci.Length, lt, nil
-		}
-	} else {
-		pr, err := pcapgo.NewReader(br)
-		if err != nil {
-			return err
-		}
-		lt := pr.LinkType()
-		next = func() ([]byte, int, layers.LinkType, error) {
-			data, ci, err := pr.ReadPacketData()
-			if err != nil {
-				return nil, 0, 0, err
-			}
-			a.out.now = ci.Timestamp
-			return data, ci.Length, lt, nil
-		}
+	if !f.ng && !supportedLink(f.lt) {
+		return fmt.Errorf("link type %d (%s) not supported: no packet decoded", f.lt, f.lt)
 	}
-	for {
-		data, wireLen, lt, err := next()
+	var st captureStats
+	first := true
+	for a.limit == 0 || a.pkt < a.limit {
+		p, err := f.next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			// A file cut short: decode what was read.
 			a.finish()
+			st.report(a, true)
 			return fmt.Errorf("reading capture: %w", err)
 		}
-		seg, err := parsePacket(lt, data, wireLen)
+		a.pkt = p.num
+		if first {
+			a.out.start(p.ts)
+			first = false
+		}
+		seg, err := parsePacket(p.lt, p.data, p.wireLen)
 		if err != nil {
+			st.note(p, err)
 			continue
 		}
-		seg.ts = a.out.now
+		seg.ts = p.ts
 		a.add(seg)
 	}
 	a.finish()
+	if st.linkType > 0 && st.linkType == a.pkt {
+		return fmt.Errorf("link type %d (%s) not supported: no packet decoded", st.firstLT, st.firstLT)
+	}
+	st.report(a, false)
+	if st.cut > 0 {
+		return st.cutError()
+	}
 	return nil
+}
+
+// captureStats counts packets that could not be used.
+type captureStats struct {
+	cut, firstCut, snapLen int // packets whose headers were cut; the first; its snap length
+	linkType               int // packets on unsupported link types
+	firstLT                layers.LinkType
+}
+
+func (st *captureStats) note(p capPacket, err error) {
+	switch {
+	case errors.Is(err, errCutHeaders):
+		if st.cut == 0 {
+			st.firstCut, st.snapLen = p.num, p.snapLen
+		}
+		st.cut++
+	case errors.Is(err, errLinkType):
+		if st.linkType == 0 {
+			st.firstLT = p.lt
+		}
+		st.linkType++
+	}
+}
+
+// cutError reports the packets whose headers were cut.
+func (st *captureStats) cutError() error {
+	return fmt.Errorf("%d packets (the first is packet %d) were cut by the snap length (%d) inside their headers: their TCP segments are lost", st.cut, st.firstCut, st.snapLen)
+}
+
+// report warns about packets on unsupported link types among others and,
+// with cut, about packets whose headers were cut.
+func (st *captureStats) report(a *assembler, cut bool) {
+	if a.warn == nil {
+		return
+	}
+	if cut && st.cut > 0 {
+		a.warn(st.cutError().Error())
+	}
+	if st.linkType > 0 && st.linkType < a.pkt {
+		a.warn(fmt.Sprintf("%d packets on link type %d (%s), which is not supported, were skipped", st.linkType, st.firstLT, st.firstLT))
+	}
 }
 
 // liveCapture decodes the traffic of a network interface (AF_PACKET, Linux
@@ -100,7 +128,7 @@ func liveCapture(ctx context.Context, iface string, a *assembler, save io.Writer
 	}
 	stop := context.AfterFunc(ctx, func() { h.Close() })
 	defer stop()
-	for {
+	for a.limit == 0 || a.pkt < a.limit {
 		data, ci, err := h.ReadPacketData()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -116,6 +144,10 @@ func liveCapture(ctx context.Context, iface string, a *assembler, save io.Writer
 				a.finish()
 				return err
 			}
+		}
+		a.pkt++
+		if a.pkt == 1 {
+			a.out.start(ci.Timestamp)
 		}
 		seg, err := parsePacket(layers.LinkTypeEthernet, data, ci.Length)
 		if err != nil {

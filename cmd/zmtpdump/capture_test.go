@@ -371,3 +371,17 @@ func TestDuplicatePackets(t *testing.T) {
 	_, got := decodeCapture(t, writePcap(t, layers.LinkTypeEthernet, ps, false, false), dump.Options{})
 	wantLines(t, got, sessionText)
 }
+
+// TestNoSynAck loses the server's SYN-ACK: its segments wait for it, then
+// at the end of the capture start at the lowest sequence number seen.
+func TestNoSynAck(t *testing.T) {
+	ps := sessionPkts(20)
+	ps = append(ps[:1], ps[2:]...)
+	evs, got := decodeCapture(t, writePcap(t, layers.LinkTypeEthernet, ps, false, false), dump.Options{})
+	wantLines(t, got, sessionText)
+	for _, ev := range evs {
+		if ev.Dir == dump.FromServer && ev.Packet != len(ps) {
+			t.Errorf("%s: decoded at packet %d, before the end of the capture (%d packets)", dump.Summary(ev), ev.Packet, len(ps))
+		}
+	}
+}

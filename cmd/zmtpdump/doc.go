@@ -14,9 +14,15 @@
 // Capture files may be pcap (microsecond or nanosecond timestamps, either
 // byte order) or pcapng, with Ethernet (also VLAN-tagged), Linux cooked
 // (SLL and SLL2), loopback (NULL/LOOP) or raw IP link layers, IPv4 or IPv6.
-// TCP streams are reassembled by sequence number; octets the capture lost
-// are reported ("N octets missing") and decoding resynchronises on the
+// TCP streams are reassembled by sequence number, also from segments
+// captured out of order, twice, overlapping or split: a hole is held open
+// until the direction's acknowledged FIN, 2 seconds of capture time, 4 MiB
+// waiting behind it or the end of the capture. Octets the capture lost are
+// then reported ("N octets missing") and decoding resynchronises on the
 // next plausible frame boundary, marking what follows as unsynchronised.
+// Unsupported link types and damaged files are errors naming the packet
+// and its file offset; packets whose headers the snap length cut are
+// counted in an error once the rest is decoded.
 //
 // The proxy relays connections untouched (EP is tcp://host:port or
 // ipc://path), decodes both directions and, with -w, writes what it
@@ -25,7 +31,8 @@
 // exchanges between this module's sockets through an in-process proxy.
 //
 // Output options: -v (frame details), -x and -X (hex, hex and ASCII), -t,
-// -tt, -ttt, -tttt (timestamp styles as tcpdump's), --json (JSON Lines;
+// -tt, -ttt, -tttt, -ttttt (timestamp styles as tcpdump's), -# (packet
+// numbers), -c COUNT (stop after COUNT packets), --json (JSON Lines;
 // the schema is in README.md), -q (per-connection statistics only),
 // --stats (events and statistics), -s N (octets kept per frame),
 // --show-passwords, --color. Filters: --port, --conn, --command,

@@ -352,6 +352,9 @@ func normalizeTimes(t *testing.T, jsonl string, golden, times bool) string {
 			m["elapsed"] = at.Sub(start).String()
 		}
 		delete(m, "time")
+		// Packet numbers exist only for capture files.
+		delete(m, "packet")
+		delete(m, "packets")
 		dir := 0
 		if m["dir"] == "s2c" {
 			dir = 1

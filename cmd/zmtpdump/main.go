@@ -39,6 +39,7 @@ type options struct {
 	forward   string
 	writeFile string
 	color     string
+	count     int // packets to read, 0 for all
 	out       outputConfig
 }
 
@@ -71,6 +72,10 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	t2 := fs.Bool("tt", false, "timestamps as seconds since 1970")
 	t3 := fs.Bool("ttt", false, "time since the previous line")
 	t4 := fs.Bool("tttt", false, "timestamps with the date")
+	t5 := fs.Bool("ttttt", false, "time since the first packet")
+	fs.BoolVar(&o.out.text.Number, "#", false, "print the number of the packet completing each event (capture files)")
+	fs.BoolVar(&o.out.text.Number, "number", false, "same as -#")
+	fs.IntVar(&o.count, "c", 0, "stop after `COUNT` packets (capture files and -i)")
 	fs.BoolVar(&o.out.json, "json", false, "write JSON Lines (schema in the README)")
 	fs.BoolVar(&o.out.quiet, "q", false, "print only per-connection statistics at the end")
 	fs.BoolVar(&o.out.stats, "stats", false, "print events and, at the end, per-connection statistics")
@@ -93,6 +98,8 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 		o.out.text.Hex = dump.Hex
 	}
 	switch {
+	case *t5:
+		o.out.text.Time = dump.TimeSinceFirst
 	case *t4:
 		o.out.text.Time = dump.TimeDate
 	case *t3:
@@ -112,6 +119,9 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	f.socketType = socketType
 	if topic != "" {
 		f.topic, f.hasTopic = []byte(topic), true
+	}
+	if o.count < 0 {
+		return nil, fmt.Errorf("-c %d: the count must not be negative", o.count)
 	}
 	if o.port > 65535 {
 		return nil, fmt.Errorf("port %d out of range", o.port)
@@ -141,7 +151,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	o.out.text.Color = wantColor(o.color, stdout)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := execute(ctx, o, stdout); err != nil {
+	if err := execute(ctx, o, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "zmtpdump: %v\n", err)
 		return 1
 	}
@@ -159,7 +169,7 @@ func wantColor(mode string, w io.Writer) bool {
 	return ok && isTerminal(f) && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
 }
 
-func execute(ctx context.Context, o *options, stdout io.Writer) error {
+func execute(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	switch o.mode {
 	case "demo":
 		out := newPrinter(stdout, o.out)
@@ -174,6 +184,7 @@ func execute(ctx context.Context, o *options, stdout io.Writer) error {
 		out := newPrinter(stdout, o.out)
 		livePort = uint16(o.port)
 		a := newAssembler(out, o.out.decoder, uint16(o.port))
+		a.limit = o.count
 		var save io.Writer
 		if o.writeFile != "" {
 			f, err := os.Create(o.writeFile)
@@ -201,6 +212,8 @@ func execute(ctx context.Context, o *options, stdout io.Writer) error {
 	bw := bufio.NewWriterSize(stdout, 64<<10)
 	out := newPrinter(bw, o.out)
 	a := newAssembler(out, o.out.decoder, uint16(o.port))
+	a.limit = o.count
+	a.warn = func(msg string) { fmt.Fprintf(stderr, "zmtpdump: warning: %s\n", msg) }
 	rerr := readCapture(in, a)
 	ferr := out.finish()
 	if err := bw.Flush(); ferr == nil {

@@ -33,6 +33,10 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"-r", path, "--json", "--command", "READY"}, []string{`"kind":"command"`, `"name":"Socket-Type","value":"REQ"`}, 2},
 		{[]string{"-r", path, "--json", "-q"}, []string{`"kind":"stats"`, `"handshake":"complete"`}, 1},
 		{[]string{"-r", path, "-t", "-v", "--topic", "request one"}, []string{"\tframe 1 at "}, 4},
+		{[]string{"-r", path, "-ttttt", "-#"}, []string{"1  00:00:00.000000 #1 10.0.0.1:40000 > 10.0.0.2:5555 ?>?: connection opened"}, 11},
+		{[]string{"-r", path, "-t", "-c", "3"}, []string{"connection opened"}, 1},
+		{[]string{"-r", path, "-t", "-v", "--command", "READY", "--conn", "1"}, []string{"\toffset 64, 27 octets, packets 5\n"}, 8},
+		{[]string{"-r", path, "--json", "-c", "5"}, []string{`"packet":5,"packets":[4,5],`, "stream ended inside a message frame"}, 5},
 		{[]string{"-r", path, "-t", "-X", "--topic", "request one"}, []string{"72657175657374206f6e65"[:4], "request one"}, 4},
 	}
 	for _, c := range cases {

@@ -109,8 +109,13 @@ type printer struct {
 	events bool // print events
 	stats  bool // print statistics at the end
 	now    time.Time
-	conns  []*dump.Conn
-	nextID int // the last connection number given
+	// packet is the number of the packet being decoded (0 outside
+	// capture files); packets, when set, gives the packets that carried
+	// an event's octets.
+	packet  int
+	packets func(dump.Event) []int
+	conns   []*dump.Conn
+	nextID  int // the last connection number given
 	// hook, when set, sees every event before filtering.
 	hook func(dump.Event)
 	err  error
@@ -139,6 +144,10 @@ func newPrinter(w io.Writer, cfg outputConfig) *printer {
 // emit handles one event.
 func (p *printer) emit(ev dump.Event) {
 	ev.Time = p.now
+	ev.Packet = p.packet
+	if p.packets != nil {
+		ev.Packets = p.packets(ev)
+	}
 	if p.hook != nil {
 		p.hook(ev)
 	}
@@ -149,6 +158,13 @@ func (p *printer) emit(ev dump.Event) {
 		p.err = p.json.Write(ev)
 	} else {
 		p.err = p.text.Write(ev)
+	}
+}
+
+// start sets the time of the first packet, from which -ttttt counts.
+func (p *printer) start(ts time.Time) {
+	if p.text != nil {
+		p.text.SetStart(ts)
 	}
 }
 

@@ -22,7 +22,24 @@ type segment struct {
 	lost int
 }
 
-var errNotTCP = errors.New("not a TCP packet")
+var (
+	errNotTCP = errors.New("not a TCP packet")
+	// errCutHeaders reports a packet whose headers the capture's snap
+	// length cut: its segment cannot be used.
+	errCutHeaders = errors.New("headers cut by the snap length")
+	// errLinkType reports a link type this program cannot decode.
+	errLinkType = errors.New("unsupported link type")
+)
+
+// supportedLink reports whether parsePacket decodes link type lt.
+func supportedLink(lt layers.LinkType) bool {
+	switch lt {
+	case layers.LinkTypeEthernet, layers.LinkTypeLinuxSLL, layers.LinkTypeLinuxSLL2,
+		layers.LinkTypeNull, layers.LinkTypeLoop, layers.LinkTypeRaw, linkTypeIPv4, linkTypeIPv6, 12, 14:
+		return true
+	}
+	return false
+}
 
 // Link types read besides those named in gopacket's layers.
 const (
@@ -35,28 +52,35 @@ const (
 func parsePacket(lt layers.LinkType, data []byte, wireLen int) (segment, error) {
 	var s segment
 	cut := max(wireLen-len(data), 0)
+	// short is the error for headers that end before they should.
+	short := func() error {
+		if cut > 0 {
+			return errCutHeaders
+		}
+		return errNotTCP
+	}
 	var etype uint16
 	switch lt {
 	case layers.LinkTypeEthernet:
 		if len(data) < 14 {
-			return s, errNotTCP
+			return s, short()
 		}
 		etype, data = binary.BigEndian.Uint16(data[12:]), data[14:]
 		for etype == 0x8100 || etype == 0x88A8 || etype == 0x9100 {
 			// VLAN tags.
 			if len(data) < 4 {
-				return s, errNotTCP
+				return s, short()
 			}
 			etype, data = binary.BigEndian.Uint16(data[2:]), data[4:]
 		}
 	case layers.LinkTypeLinuxSLL:
 		if len(data) < 16 {
-			return s, errNotTCP
+			return s, short()
 		}
 		etype, data = binary.BigEndian.Uint16(data[14:]), data[16:]
 	case layers.LinkTypeLinuxSLL2:
 		if len(data) < 20 {
-			return s, errNotTCP
+			return s, short()
 		}
 		etype, data = binary.BigEndian.Uint16(data[0:]), data[20:]
 	case layers.LinkTypeNull, layers.LinkTypeLoop:
@@ -89,19 +113,25 @@ func parsePacket(lt layers.LinkType, data []byte, wireLen int) (segment, error) 
 			return s, errNotTCP
 		}
 	default:
-		return s, errors.New("unsupported link type " + lt.String())
+		return s, errLinkType
 	}
 	var tcp []byte
 	var srcIP, dstIP netip.Addr
 	switch etype {
 	case 0x0800:
-		if len(data) < 20 || data[0]>>4 != 4 {
+		if len(data) < 20 {
+			return s, short()
+		}
+		if data[0]>>4 != 4 {
 			return s, errNotTCP
 		}
 		ihl := int(data[0]&0x0F) * 4
 		total := int(binary.BigEndian.Uint16(data[2:]))
-		if data[9] != 6 || ihl < 20 || len(data) < ihl {
+		if data[9] != 6 || ihl < 20 {
 			return s, errNotTCP
+		}
+		if len(data) < ihl {
+			return s, short()
 		}
 		if frag := binary.BigEndian.Uint16(data[6:]); frag&0x3FFF != 0 {
 			return s, errors.New("IP fragment")
@@ -122,7 +152,10 @@ func parsePacket(lt layers.LinkType, data []byte, wireLen int) (segment, error) 
 		}
 		tcp = data[ihl:]
 	case 0x86DD:
-		if len(data) < 40 || data[0]>>4 != 6 {
+		if len(data) < 40 {
+			return s, short()
+		}
+		if data[0]>>4 != 6 {
 			return s, errNotTCP
 		}
 		plen := int(binary.BigEndian.Uint16(data[4:]))
@@ -141,11 +174,11 @@ func parsePacket(lt layers.LinkType, data []byte, wireLen int) (segment, error) 
 		// Extension headers: hop-by-hop, routing, destination options.
 		for next == 0 || next == 43 || next == 60 {
 			if len(data) < 8 {
-				return s, errNotTCP
+				return s, short()
 			}
 			n := 8 + int(data[1])*8
 			if len(data) < n {
-				return s, errNotTCP
+				return s, short()
 			}
 			next, data = data[0], data[n:]
 		}
@@ -157,11 +190,14 @@ func parsePacket(lt layers.LinkType, data []byte, wireLen int) (segment, error) 
 		return s, errNotTCP
 	}
 	if len(tcp) < 20 {
-		return s, errNotTCP
+		return s, short()
 	}
 	off := int(tcp[12]>>4) * 4
-	if off < 20 || len(tcp) < off {
+	if off < 20 {
 		return s, errNotTCP
+	}
+	if len(tcp) < off {
+		return s, short()
 	}
 	flags := tcp[13]
 	s.src = netip.AddrPortFrom(srcIP.Unmap(), binary.BigEndian.Uint16(tcp[0:]))
