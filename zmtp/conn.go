@@ -51,6 +51,10 @@ type Conn struct {
 	out, in *queue
 	ctrl    *queue // command bodies for the writer, one frame each
 
+	// The reader's slabs for small messages (see slabbed).
+	slab   []byte
+	frames [][]byte
+
 	closeOnce sync.Once
 	closing   chan struct{} // closed by Close: blocked senders give up
 	draining  atomic.Bool   // set by Close once no send can start: the writer flushes and stops

@@ -99,6 +99,11 @@ func (c *Conn) readMessages() error {
 		}
 		size = 0
 		c.stats.msgsIn.Add(1)
+		if c.rd.Buffered() == 0 {
+			// All read is handled: the slabs stay with their messages
+			// only, not with an idle connection.
+			c.slab, c.frames = nil, nil
+		}
 		if c.sess.intercept(msg) {
 			continue
 		}
@@ -189,7 +194,39 @@ func (c *Conn) singleFrame(body []byte) [][]byte {
 		}
 	default:
 	}
+	if len(body) <= maxSlabbed && c.rd.Buffered() >= minSlabBatch {
+		return c.slabbed(body)
+	}
 	return [][]byte{append(make([]byte, 0, len(body)), body...)}
+}
+
+// Small messages that arrive many to a read share their memory: a slab for
+// the bodies and one for the one-frame slices, so that a stream of small
+// messages costs an allocation every few dozen messages, not two each.
+// A slab lives as long as any of its messages; the reader lets go of its
+// own when it has read all it had.
+const (
+	maxSlabbed   = 256      // the largest body put in a slab
+	minSlabBatch = 1 << 10  // octets left in the read buffer for slabs to pay
+	slabSize     = 16 << 10 // the most a body slab holds
+	slabFrames   = 128      // the most a frame-slice slab holds
+)
+
+// slabbed returns a one-frame message holding a copy of body, from the
+// reader's slabs.
+func (c *Conn) slabbed(body []byte) [][]byte {
+	if cap(c.slab)-len(c.slab) < len(body) {
+		c.slab = make([]byte, 0, min(slabSize, max(c.rd.Buffered()+len(body), maxSlabbed)))
+	}
+	off := len(c.slab)
+	c.slab = append(c.slab, body...)
+	if len(c.frames) == 0 {
+		c.frames = make([][]byte, min(slabFrames, c.rd.Buffered()/4+1))
+	}
+	m := c.frames[:1:1]
+	c.frames = c.frames[1:]
+	m[0] = c.slab[off:len(c.slab):len(c.slab)]
+	return m
 }
 
 // splitFrames cuts block into frames ending at ends.
