@@ -5,8 +5,8 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"time"
 	"testing"
+	"time"
 )
 
 func TestRecvIntoReusesMemory(t *testing.T) {
