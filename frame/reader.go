@@ -120,6 +120,17 @@ func NewReaderSize(r io.Reader, maxFrameSize int64, bufSize int) *Reader {
 // consumed.
 func (r *Reader) Buffered() int { return r.wpos - r.rpos }
 
+// FrameBuffered reports whether a whole frame is buffered, so that the
+// next ReadFrame returns without reading from the source (a malformed
+// header counts as buffered: ReadFrame reports it at once).
+func (r *Reader) FrameBuffered() bool {
+	h, n, err := ParseHeader(r.buf[r.rpos:r.wpos])
+	if err != nil {
+		return err != io.ErrUnexpectedEOF
+	}
+	return uint64(r.wpos-r.rpos-n) >= h.Size
+}
+
 // Consumed returns the number of octets consumed so far.
 func (r *Reader) Consumed() int64 { return r.consumed }
 

@@ -64,6 +64,34 @@ func (q *queue) push(m [][]byte) bool {
 	return true
 }
 
+// pushSome adds the first messages of ms that fit under the high-water
+// mark (all of them with conflate, where the last one stays) and returns
+// how many it took, or -1 when the queue is dead. The consumer is woken
+// once.
+func (q *queue) pushSome(ms [][][]byte) int {
+	q.mu.Lock()
+	if q.dead {
+		q.mu.Unlock()
+		return -1
+	}
+	k := 0
+	for ; k < len(ms); k++ {
+		if q.conflate {
+			for q.n > 0 {
+				q.popLocked()
+			}
+		} else if q.full() {
+			break
+		}
+		q.pushLocked(ms[k])
+	}
+	q.mu.Unlock()
+	if k > 0 && q.onPush != nil {
+		q.onPush()
+	}
+	return k
+}
+
 // pushForce adds m whatever the high-water mark: for the few messages
 // that ZeroMQ queues beside the user's (subscriptions to ZMTP 3.0 peers).
 func (q *queue) pushForce(m [][]byte) bool {

@@ -38,6 +38,33 @@ const maxKeptAssembly = 64 << 10
 func (c *Conn) readMessages() error {
 	room := c.sess.inRoom()
 	maxFrames := int(max(c.cfg.MaxMessageSize/frameCost, minFrames))
+	var batch [][][]byte
+	// deliver hands the batch over; at the high-water mark the reader
+	// waits, and the peer with it. It reports false once the connection
+	// is dead.
+	deliver := func() bool {
+		defer func() {
+			clear(batch)
+			batch = batch[:0]
+		}()
+		for sent := 0; sent < len(batch); {
+			k := c.in.pushSome(batch[sent:])
+			if k < 0 {
+				return true // the pipe is gone: nobody will read them
+			}
+			if sent += k; sent == len(batch) {
+				break
+			}
+			select {
+			case <-room:
+			case <-c.dead:
+				return false
+			}
+		}
+		return true
+	}
+	// Messages read before an error are still handed over.
+	defer deliver()
 	var (
 		data []byte // bodies of the frames of a multipart message so far
 		ends []int  // end offset of each of those frames in data
@@ -105,21 +132,25 @@ func (c *Conn) readMessages() error {
 			c.slab, c.frames = nil, nil
 		}
 		if c.sess.intercept(msg) {
-			continue
-		}
-		// At the high-water mark the reader waits, and the peer with it.
-		for !c.in.push(msg) {
-			if c.in.isDead() {
-				break // the pipe is gone: nobody will read it
-			}
-			select {
-			case <-room:
-			case <-c.dead:
+			if !c.rd.FrameBuffered() && !deliver() {
 				return nil
 			}
+			continue
+		}
+		// Messages are handed over in batches: all those of a read, or
+		// maxBatch, with one wake-up; never held while the reader waits.
+		batch = append(batch, msg)
+		if len(batch) < maxBatch && c.rd.FrameBuffered() {
+			continue
+		}
+		if !deliver() {
+			return nil
 		}
 	}
 }
+
+// maxBatch is the most received messages the reader hands over at once.
+const maxBatch = 64
 
 // open unwraps a frame received on an encrypted connection. Every frame
 // must hold a MESSAGE command (libzmq sends it with frame flags 0, so the
