@@ -42,17 +42,15 @@ func (q *queue) full() bool {
 
 // push adds m unless the queue is at its high-water mark (or dead). With
 // conflate it replaces whatever is queued and always succeeds.
-func (q *queue) push(m [][]byte) bool {
+func (q *queue) push(m [][]byte) bool { return q.add(m, false) }
+
+// pushForce adds m whatever the high-water mark: for the few messages
+// that ZeroMQ queues beside the user's (subscriptions to ZMTP 3.0 peers).
+func (q *queue) pushForce(m [][]byte) bool { return q.add(m, true) }
+
+func (q *queue) add(m [][]byte, force bool) bool {
 	q.mu.Lock()
-	if q.dead {
-		q.mu.Unlock()
-		return false
-	}
-	if q.conflate {
-		for q.n > 0 {
-			q.popLocked()
-		}
-	} else if q.full() {
+	if q.dead || !force && !q.roomLocked() {
 		q.mu.Unlock()
 		return false
 	}
@@ -62,6 +60,18 @@ func (q *queue) push(m [][]byte) bool {
 		q.onPush()
 	}
 	return true
+}
+
+// roomLocked reports whether a message may be added, making room for it
+// with conflate; q.mu is held.
+func (q *queue) roomLocked() bool {
+	if q.conflate {
+		for q.n > 0 {
+			q.popLocked()
+		}
+		return true
+	}
+	return !q.full()
 }
 
 // pushSome adds the first messages of ms that fit under the high-water
@@ -75,14 +85,7 @@ func (q *queue) pushSome(ms [][][]byte) int {
 		return -1
 	}
 	k := 0
-	for ; k < len(ms); k++ {
-		if q.conflate {
-			for q.n > 0 {
-				q.popLocked()
-			}
-		} else if q.full() {
-			break
-		}
+	for ; k < len(ms) && q.roomLocked(); k++ {
 		q.pushLocked(ms[k])
 	}
 	q.mu.Unlock()
@@ -90,22 +93,6 @@ func (q *queue) pushSome(ms [][][]byte) int {
 		q.onPush()
 	}
 	return k
-}
-
-// pushForce adds m whatever the high-water mark: for the few messages
-// that ZeroMQ queues beside the user's (subscriptions to ZMTP 3.0 peers).
-func (q *queue) pushForce(m [][]byte) bool {
-	q.mu.Lock()
-	if q.dead {
-		q.mu.Unlock()
-		return false
-	}
-	q.pushLocked(m)
-	q.mu.Unlock()
-	if q.onPush != nil {
-		q.onPush()
-	}
-	return true
 }
 
 func (q *queue) pushLocked(m [][]byte) {
