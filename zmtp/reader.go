@@ -55,6 +55,11 @@ func (c *Conn) readMessages() error {
 			if sent += k; sent == len(batch) {
 				break
 			}
+			if c.rx.ttlArmed {
+				// We stop reading for the application, not for want of
+				// traffic: the peer's TTL cannot be judged meanwhile.
+				c.rx.disarm()
+			}
 			select {
 			case <-room:
 			case <-c.dead:
