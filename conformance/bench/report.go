@@ -37,17 +37,21 @@ func printTable(out io.Writer, o *options, w workload, rows []*row) {
 	}
 	if o.verbose {
 		fmt.Fprintln(out)
-		fmt.Fprintln(out, "Spread over repeats (min – max):")
+		fmt.Fprintln(out, "Spread over repeats (min – max; CPU time per message in brackets):")
 		fmt.Fprintln(out)
 		for _, r := range rows {
 			var parts []string
 			for _, im := range allImpls {
 				c := r.cells[im]
-				if c == nil || c.na || len(c.values) == 0 {
+				if c == nil || c.na || len(c.values) == 0 || (r.only != "" && im != r.only) {
 					continue
 				}
 				lo, hi := slices.Min(c.values), slices.Max(c.values)
-				parts = append(parts, fmt.Sprintf("%s %s – %s", im, r.short(lo), r.short(hi)))
+				p := fmt.Sprintf("%s %s – %s", im, r.short(lo), r.short(hi))
+				if !r.noCPU && len(c.cpu) > 0 {
+					p += fmt.Sprintf(" (CPU %s – %s)", fmtCPU(slices.Min(c.cpu)), fmtCPU(slices.Max(c.cpu)))
+				}
+				parts = append(parts, p)
 			}
 			fmt.Fprintf(out, "- %s %d: %s\n", r.label, r.size, strings.Join(parts, "; "))
 		}
