@@ -269,12 +269,12 @@ func (o *options) runWorkload(w workload) ([]*row, error) {
 				if w.lat {
 					cells[im].values = append(cells[im].values, r.P50)
 					p99[im].values = append(p99[im].values, r.P99)
-					o.logf("%-10s %-15s size %5d repeat %2d: p50 %.1f us, p99 %.1f us (%d round trips, %.2f s)",
-						im, w.name, size, rep+1, r.P50, r.P99, counts[im], r.Seconds)
+					o.logf("%-10s %-15s size %5d repeat %2d: p50 %.1f us, p99 %.1f us (%d round trips, %.2f s, CPU %.2f s)",
+						im, w.name, size, rep+1, r.P50, r.P99, counts[im], r.Seconds, r.CPU)
 				} else {
 					cells[im].values = append(cells[im].values, r.Rate)
-					o.logf("%-10s %-15s size %5d repeat %2d: %s (%d messages, %.2f s)",
-						im, w.name, size, rep+1, fmtRate(r.Rate, size), counts[im], r.Seconds)
+					o.logf("%-10s %-15s size %5d repeat %2d: %s (%d messages, %.2f s, CPU %.2f s)",
+						im, w.name, size, rep+1, fmtRate(r.Rate, size), counts[im], r.Seconds, r.CPU)
 				}
 			}
 		}
