@@ -49,8 +49,8 @@
 // (per round trip for latency): the user and system time the measurement's
 // process used, from getrusage(RUSAGE_SELF) before its sockets are opened
 // to after they are closed, so both ends and every thread, divided by the
-// messages received; for two processes, the sum of both. It varies less
-// than the rate when other work shares the machine.
+// messages received; for two processes, the sum of both. It usually
+// varies less than the rate when other work shares the machine.
 //
 // Method. Every measurement (one implementation, one workload, one size,
 // one repeat) runs in a fresh child process of this program, with both

@@ -80,7 +80,7 @@ func repeatsNote(o *options, w workload) string {
 }
 
 // cpuNote explains the CPU columns, under every table.
-const cpuNote = "CPU/msg is the user and system CPU time of the measurement's process (getrusage, all its threads: sender and receiver, libzmq's I/O threads, Go's runtime and GC) from before its sockets are opened to after they are closed, divided by the messages received (by the round trips, warm-up ones included, for latency; for two processes, both processes' CPU time), median over the repeats; it varies less than msg/s when other work shares the machine. CPU ratios below 1 mean ours uses less."
+const cpuNote = "CPU/msg is the user and system CPU time of the measurement's process (getrusage, all its threads: sender and receiver, libzmq's I/O threads, Go's runtime and GC) from before its sockets are opened to after they are closed, divided by the messages received (by the round trips, warm-up ones included, for latency; for two processes, both processes' CPU time), median over the repeats; it usually varies less than msg/s when other work shares the machine, though load changes it too. CPU ratios below 1 mean ours uses less."
 
 // sameAsAbove is shown in a row that measures one implementation only,
 // in the other implementations' columns.
