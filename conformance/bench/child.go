@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -17,6 +18,13 @@ type childSpec struct {
 	Size    int
 	Count   int
 	Profile string
+	// Into makes ours receive with RecvInto rather than Recv.
+	Into bool
+	// Role and Endpoint are those of one side of a two-process workload:
+	// "rep" binds, prints its endpoint on a line and serves; "req"
+	// connects to Endpoint and measures.
+	Role     string
+	Endpoint string
 }
 
 // childResult is what a child reports on its standard output, as JSON.
@@ -29,6 +37,13 @@ type childResult struct {
 	P99 float64 `json:"p99,omitempty"`
 	// Seconds is the measured interval.
 	Seconds float64 `json:"seconds"`
+	// CPU is the process's user and system time (getrusage RUSAGE_SELF:
+	// every thread, so both ends of the workload, libzmq's I/O threads and
+	// Go's runtime) from before the sockets are opened to after they are
+	// closed, and Messages what it is divided by: the messages received
+	// (deliveries for pub/sub), or the round trips, warm-up ones included.
+	CPU      float64 `json:"cpu,omitempty"`
+	Messages int64   `json:"messages,omitempty"`
 }
 
 // runTimeout bounds every blocking call of a measurement, so that a stuck
@@ -36,8 +51,14 @@ type childResult struct {
 // that outlive -timeout).
 const runTimeout = 90 * time.Second
 
-// subscribers is the fan-out of the pub/sub workload.
-const subscribers = 4
+// subscribers is the fan-out of the pub/sub workload, manySubscribers
+// that of the large one; dealers is the number of DEALERs of the
+// ROUTER workload.
+const (
+	subscribers     = 4
+	manySubscribers = 100
+	dealers         = 100
+)
 
 // transport of a PUSH/PULL workload.
 type transport int
@@ -46,6 +67,7 @@ const (
 	tcp transport = iota
 	inproc
 	curve
+	ipc
 )
 
 // impl runs the workloads on one implementation. Each method sets up its
@@ -54,12 +76,22 @@ type impl interface {
 	pushPull(tr transport, size, count int) (childResult, error)
 	reqRep(size, count int) (childResult, error)
 	pubSub(subs, size, count int) (childResult, error)
+	// routerDealer measures a ROUTER receiving from peers DEALERs, each
+	// sending count/peers messages (rounded up) from its own goroutine.
+	routerDealer(peers, size, count int) (childResult, error)
+	// repServe binds a REP, writes its endpoint and a newline to
+	// announce, and echoes n requests; reqLatency connects a REQ to ep
+	// and measures count round trips after warmups(count).
+	repServe(announce func(ep string), n int) error
+	reqLatency(ep string, size, count int) (childResult, error)
 }
 
 func newImpl(name string) impl {
 	switch name {
 	case implOurs:
 		return ours{}
+	case implOursInto:
+		return ours{into: true}
 	case implLibzmqC:
 		return libzmqC{}
 	case implLibzmqCgo:
@@ -87,7 +119,20 @@ func runChild(c childSpec) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if c.Into && c.Impl == implOurs {
+		c.Impl = implOursInto
+	}
+	cpu0, err := cpuTime()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
 	r, err := measure(c)
+	if err == nil {
+		var cpu1 float64
+		cpu1, err = cpuTime()
+		r.CPU = cpu1 - cpu0
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %s %s size %d: %v\n", c.Impl, c.Work, c.Size, err)
 		return 1
@@ -107,19 +152,60 @@ func measure(c childSpec) (childResult, error) {
 	if c.Count < 2 {
 		return childResult{}, fmt.Errorf("count %d: want at least 2", c.Count)
 	}
+	var r childResult
+	var err error
+	msgs := int64(c.Count)
 	switch c.Work {
 	case wPushPullTCP:
-		return im.pushPull(tcp, c.Size, c.Count)
+		r, err = im.pushPull(tcp, c.Size, c.Count)
 	case wPushPullInproc:
-		return im.pushPull(inproc, c.Size, c.Count)
+		r, err = im.pushPull(inproc, c.Size, c.Count)
 	case wPushPullCurve:
-		return im.pushPull(curve, c.Size, c.Count)
+		r, err = im.pushPull(curve, c.Size, c.Count)
+	case wPushPullIPC:
+		r, err = im.pushPull(ipc, c.Size, c.Count)
+		// Not every implementation removes the socket file.
+		os.Remove(strings.TrimPrefix(ipcEndpoint(), "ipc://"))
 	case wReqRep:
-		return im.reqRep(c.Size, c.Count)
+		r, err = im.reqRep(c.Size, c.Count)
+		msgs = int64(warmups(c.Count) + c.Count)
 	case wPubSub:
-		return im.pubSub(subscribers, c.Size, c.Count)
+		r, err = im.pubSub(subscribers, c.Size, c.Count)
+		msgs *= subscribers
+	case wPubSubMany:
+		r, err = im.pubSub(manySubscribers, c.Size, c.Count)
+		msgs *= manySubscribers
+	case wRouter:
+		per := perDealer(c.Count)
+		r, err = im.routerDealer(dealers, c.Size, per*dealers)
+		msgs = int64(per * dealers)
+	case wReqRep2:
+		switch c.Role {
+		case "rep":
+			err = im.repServe(func(ep string) { fmt.Println(ep) }, warmups(c.Count)+c.Count)
+			// Seconds is what the parent checks; the client's is used.
+			r.Seconds = 1
+		case "req":
+			r, err = im.reqLatency(c.Endpoint, c.Size, c.Count)
+		default:
+			err = fmt.Errorf("unknown role %q", c.Role)
+		}
+		msgs = int64(warmups(c.Count) + c.Count)
+	default:
+		return childResult{}, fmt.Errorf("unknown workload %q", c.Work)
 	}
-	return childResult{}, fmt.Errorf("unknown workload %q", c.Work)
+	r.Messages = msgs
+	return r, err
+}
+
+// perDealer is the number of messages each DEALER of the ROUTER workload
+// sends for a run of about count messages.
+func perDealer(count int) int { return max(2, (count+dealers-1)/dealers) }
+
+// ipcEndpoint is the ipc endpoint of a PUSH/PULL run: a socket file in
+// the temporary directory, named after the process.
+func ipcEndpoint() string {
+	return fmt.Sprintf("ipc://%s/zmtp-bench-%d.sock", os.TempDir(), os.Getpid())
 }
 
 // timeRecv receives count messages of size octets with recv, which

@@ -38,19 +38,24 @@ func gzEndpoint(s gzmq.Socket) (string, error) {
 }
 
 func (goZeromq) pushPull(tr transport, size, count int) (res childResult, err error) {
-	if tr != tcp {
+	if tr != tcp && tr != ipc {
 		return res, errNA
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
 	pull := gzmq.NewPull(ctx, gzOpts()...)
 	defer pull.Close()
-	if err := pull.Listen("tcp://127.0.0.1:0"); err != nil {
+	ep := "tcp://127.0.0.1:0"
+	if tr == ipc {
+		ep = ipcEndpoint()
+	}
+	if err := pull.Listen(ep); err != nil {
 		return res, err
 	}
-	ep, err := gzEndpoint(pull)
-	if err != nil {
-		return res, err
+	if tr == tcp {
+		if ep, err = gzEndpoint(pull); err != nil {
+			return res, err
+		}
 	}
 	push := gzmq.NewPush(ctx, gzOpts()...)
 	defer push.Close()
@@ -222,3 +227,61 @@ func (goZeromq) pubSub(subs, size, count int) (res childResult, err error) {
 	}
 	return fi.result(subs, count), nil
 }
+
+func (goZeromq) routerDealer(peers, size, count int) (res childResult, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	router := gzmq.NewRouter(ctx, gzOpts()...)
+	defer router.Close()
+	if err := router.Listen("tcp://127.0.0.1:0"); err != nil {
+		return res, err
+	}
+	ep, err := gzEndpoint(router)
+	if err != nil {
+		return res, err
+	}
+	per := count / peers
+	sent := make(chan error, peers)
+	for range peers {
+		d := gzmq.NewDealer(ctx, gzOpts()...)
+		defer d.Close()
+		if err := d.Dial(ep); err != nil {
+			return res, err
+		}
+		go func() {
+			msg := gzmq.NewMsg(make([]byte, size))
+			for range per {
+				if err := d.Send(msg); err != nil {
+					sent <- err
+					return
+				}
+			}
+			sent <- nil
+		}()
+	}
+	elapsed, err := timeRecv(per*peers, size, func() (int, error) {
+		m, err := router.Recv()
+		if err != nil {
+			return 0, err
+		}
+		if len(m.Frames) != 2 {
+			return 0, fmt.Errorf("%d frames", len(m.Frames))
+		}
+		return len(m.Frames[1]), nil
+	})
+	if err != nil {
+		cancel()
+	}
+	errs := []error{err}
+	for range peers {
+		errs = append(errs, <-sent)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return res, err
+	}
+	return thrResult(per*peers, elapsed), nil
+}
+
+func (goZeromq) repServe(func(string), int) error { return errNA }
+
+func (goZeromq) reqLatency(string, int, int) (childResult, error) { return childResult{}, errNA }

@@ -111,8 +111,11 @@ func (libzmqImpl) pushPull(tr transport, size, count int) (res childResult, err 
 		}
 	}
 	ep := "tcp://127.0.0.1:*"
-	if tr == inproc {
+	switch tr {
+	case inproc:
 		ep = "inproc://bench"
+	case ipc:
+		ep = ipcEndpoint()
 	}
 	if err := pull.Bind(ep); err != nil {
 		return res, err
@@ -322,3 +325,72 @@ func (libzmqImpl) pubSub(subs, size, count int) (res childResult, err error) {
 	}
 	return fi.result(subs, count), nil
 }
+
+func (libzmqImpl) routerDealer(peers, size, count int) (res childResult, err error) {
+	renv, err := newZenv()
+	if err != nil {
+		return res, err
+	}
+	senv, err := newZenv()
+	if err != nil {
+		renv.close()
+		return res, err
+	}
+	defer closeEnv(senv, &err)
+	defer closeEnv(renv, &err)
+	router, err := renv.socket(zmq.ROUTER, 0)
+	if err != nil {
+		return res, err
+	}
+	if err := router.Bind("tcp://127.0.0.1:*"); err != nil {
+		return res, err
+	}
+	ep, err := router.GetLastEndpoint()
+	if err != nil {
+		return res, err
+	}
+	per := count / peers
+	sent := make(chan error, peers)
+	for range peers {
+		d, err := senv.socket(zmq.DEALER, senderLinger)
+		if err != nil {
+			return res, err
+		}
+		if err := d.Connect(ep); err != nil {
+			return res, err
+		}
+		go func() {
+			body := make([]byte, size)
+			for range per {
+				if _, err := d.SendBytes(body, 0); err != nil {
+					sent <- err
+					return
+				}
+			}
+			sent <- nil
+		}()
+	}
+	elapsed, err := timeRecv(per*peers, size, func() (int, error) {
+		m, err := router.RecvMessageBytes(0)
+		if err != nil {
+			return 0, err
+		}
+		if len(m) != 2 {
+			return 0, fmt.Errorf("%d frames", len(m))
+		}
+		return len(m[1]), nil
+	})
+	// On failure the senders end at their send timeout at the latest.
+	errs := []error{err}
+	for range peers {
+		errs = append(errs, <-sent)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return res, err
+	}
+	return thrResult(per*peers, elapsed), nil
+}
+
+func (libzmqImpl) repServe(func(string), int) error { return errNA }
+
+func (libzmqImpl) reqLatency(string, int, int) (childResult, error) { return childResult{}, errNA }

@@ -154,6 +154,45 @@ static int bz_thr_recv(void *s, size_t size, long count, double *seconds) {
 	return rc;
 }
 
+// bz_router_recv receives count two-frame messages (routing id, body of
+// size octets) on a ROUTER into reused zmq_msg_ts and stores the time
+// from the first message to the last.
+static int bz_router_recv(void *s, size_t size, long count, double *seconds) {
+	zmq_msg_t id, body;
+	int64_t first = 0;
+	int rc = 0;
+	zmq_msg_init(&id);
+	zmq_msg_init(&body);
+	for (long i = 0; i < count; i++) {
+		int n;
+		while ((n = zmq_msg_recv(&id, s, 0)) < 0 && zmq_errno() == EINTR)
+			;
+		if (n < 0) {
+			rc = bz_errno();
+			break;
+		}
+		if (!zmq_msg_more(&id)) {
+			rc = BZ_EPARTS;
+			break;
+		}
+		long m = bz_recv(s, &body);
+		if (m < 0) {
+			rc = bz_recv_result(m);
+			break;
+		}
+		if ((size_t)m != size) {
+			rc = BZ_ESIZE;
+			break;
+		}
+		if (i == 0)
+			first = bz_now();
+	}
+	*seconds = (double)(bz_now() - first) / 1e9;
+	zmq_msg_close(&id);
+	zmq_msg_close(&body);
+	return rc;
+}
+
 // bz_lat_req makes warm unmeasured round trips, then count measured ones,
 // storing each one's duration in nanoseconds in samples[0..count) and the
 // time of the measured ones together in *seconds.
@@ -432,8 +471,11 @@ func (libzmqC) pushPull(tr transport, size, count int) (res childResult, err err
 		}
 	}
 	ep := "tcp://127.0.0.1:*"
-	if tr == inproc {
+	switch tr {
+	case inproc:
 		ep = "inproc://bench"
+	case ipc:
+		ep = ipcEndpoint()
 	}
 	if err := bindConnect(pull, push, ep); err != nil {
 		return res, err
@@ -550,6 +592,101 @@ func (libzmqC) pubSub(subs, size, count int) (res childResult, err error) {
 		d = 1e-9
 	}
 	return childResult{Rate: float64(subs*(count-1)) / d, Seconds: d}, nil
+}
+
+func (libzmqC) routerDealer(peers, size, count int) (res childResult, err error) {
+	renv, senv, closeAll, err := twoCEnvs(false)
+	if err != nil {
+		return res, err
+	}
+	defer closeAll(&err)
+	router, err := renv.socket(C.ZMQ_ROUTER, 0, runTimeout)
+	if err != nil {
+		return res, err
+	}
+	cep := C.CString("tcp://127.0.0.1:*")
+	defer C.free(unsafe.Pointer(cep))
+	var last [256]C.char
+	if err := cErr(C.bz_bind(router, cep, &last[0], C.size_t(len(last)))); err != nil {
+		return res, err
+	}
+	per := count / peers
+	var socks []unsafe.Pointer
+	for range peers {
+		d, err := senv.socket(C.ZMQ_DEALER, senderLinger, runTimeout)
+		if err != nil {
+			return res, err
+		}
+		if err := cErr(C.bz_connect(d, &last[0])); err != nil {
+			return res, err
+		}
+		socks = append(socks, d)
+	}
+	// One thread per DEALER, each blocked in one C call.
+	sent := make(chan error, peers)
+	for _, d := range socks {
+		go func() { sent <- cErr(C.bz_thr_send(d, C.size_t(size), C.long(per))) }()
+	}
+	var secs C.double
+	err = cErr(C.bz_router_recv(router, C.size_t(size), C.long(per*peers), &secs))
+	// On failure the senders end at their send timeout at the latest.
+	errs := []error{err}
+	for range peers {
+		errs = append(errs, <-sent)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return res, err
+	}
+	return thrResult(per*peers, time.Duration(float64(secs)*1e9)), nil
+}
+
+func (libzmqC) repServe(announce func(ep string), n int) (err error) {
+	env, err := newCEnv()
+	if err != nil {
+		return err
+	}
+	defer closeCEnv(env, &err)
+	// Linger, so that the last reply is delivered after the close.
+	rep, err := env.socket(C.ZMQ_REP, senderLinger, runTimeout)
+	if err != nil {
+		return err
+	}
+	cep := C.CString("tcp://127.0.0.1:*")
+	defer C.free(unsafe.Pointer(cep))
+	var last [256]C.char
+	if err := cErr(C.bz_bind(rep, cep, &last[0], C.size_t(len(last)))); err != nil {
+		return err
+	}
+	announce(C.GoString(&last[0]))
+	return cErr(C.bz_lat_rep(rep, C.long(n)))
+}
+
+func (libzmqC) reqLatency(ep string, size, count int) (res childResult, err error) {
+	env, err := newCEnv()
+	if err != nil {
+		return res, err
+	}
+	defer closeCEnv(env, &err)
+	req, err := env.socket(C.ZMQ_REQ, 0, runTimeout)
+	if err != nil {
+		return res, err
+	}
+	cep := C.CString(ep)
+	defer C.free(unsafe.Pointer(cep))
+	if err := cErr(C.bz_connect(req, cep)); err != nil {
+		return res, err
+	}
+	ns := make([]int64, count)
+	var secs C.double
+	if err := cErr(C.bz_lat_req(req, C.size_t(size), C.long(warmups(count)), C.long(count),
+		(*C.int64_t)(unsafe.Pointer(&ns[0])), &secs)); err != nil {
+		return res, err
+	}
+	samples := make([]time.Duration, count)
+	for i, v := range ns {
+		samples[i] = time.Duration(v)
+	}
+	return latResult(samples, time.Duration(float64(secs)*1e9)), nil
 }
 
 // libzmqVersion is the version of the libzmq linked here.

@@ -11,10 +11,20 @@
 //
 // Workloads (tcp over 127.0.0.1 unless named otherwise):
 //
-//   - pushpull/tcp: PUSH to PULL throughput at 1, 64, 1024 and 65536 octets.
-//   - reqrep/tcp: REQ/REP round-trip latency at 64 octets (p50 and p99).
+//   - pushpull/tcp: PUSH to PULL throughput at 1, 64, 1024 and 65536
+//     octets; ours receives with Recv, and again with RecvInto in a row
+//     of its own.
+//   - pushpull/ipc: the same over ipc (a Unix domain socket) at 64 and
+//     1024 octets.
+//   - reqrep2p/tcp: REQ/REP round-trip latency at 64 octets (p50 and p99)
+//     between two processes, a REP server and a REQ client (ours and
+//     libzmq-c): the headline latency.
+//   - reqrep/tcp: the same with both ends in one process.
 //   - pubsub/tcp: one PUB fanning out to 4 SUBs, 64 octets, throughput
 //     at the subscribers.
+//   - pubsub100/tcp: the same with 100 SUBs.
+//   - router100/tcp: a ROUTER receiving 64-octet messages from 100
+//     DEALERs.
 //   - pushpull/inproc: PUSH to PULL throughput over inproc (go-zeromq has
 //     no inproc transport).
 //   - pushpull/curve: PUSH to PULL throughput over tcp with CURVE (go-zeromq
@@ -35,6 +45,13 @@
 //
 //	go run ./bench [-quick] [-repeats N] [-only regexp] [-impls list] [-v] [-cpuprofile dir] [-conns N] [-topic octets]
 //
+// Beside every rate and latency, the tables show the CPU time per message
+// (per round trip for latency): the user and system time the measurement's
+// process used, from getrusage(RUSAGE_SELF) before its sockets are opened
+// to after they are closed, so both ends and every thread, divided by the
+// messages received; for two processes, the sum of both. It usually
+// varies less than the rate when other work shares the machine.
+//
 // Method. Every measurement (one implementation, one workload, one size,
 // one repeat) runs in a fresh child process of this program, with both
 // ends of the workload in that process: the sender and the receiver are
@@ -48,7 +65,9 @@
 // rather than two per measurement because on a small machine two Go
 // runtimes, each with GOMAXPROCS equal to the core count, oversubscribe the
 // CPUs and add scheduler noise that is not the library's; and because that
-// is how Go programs use these libraries.
+// is how Go programs use these libraries. The exception is reqrep2p/tcp,
+// whose REP and REQ run in two child processes at once, because the
+// latency between two programs is what most users of a REQ/REP pair see.
 //
 // Repeats are interleaved: repeat 1 runs ours, libzmq-c, libzmq-cgo and
 // go-zeromq, then repeat 2 does the same, and so on, so that background
@@ -77,7 +96,7 @@ func main() {
 	var o options
 	flag.BoolVar(&o.quick, "quick", false, "short smoke run (one repeat, short counts; under a minute)")
 	flag.IntVar(&o.repeats, "repeats", 10, "repeats for small messages (1 and 64 octets), pub/sub and inproc; larger sizes and latency use max(5, N/2) capped at N")
-	flag.StringVar(&o.only, "only", "", "run only the workloads whose `name` (e.g. pushpull/tcp, reqrep/tcp, pubsub/tcp, pushpull/inproc, pushpull/curve, conns/idle, subscribe/large) matches this regular expression")
+	flag.StringVar(&o.only, "only", "", "run only the workloads whose `name` (e.g. pushpull/tcp, pushpull/ipc, reqrep2p/tcp, reqrep/tcp, pubsub/tcp, pubsub100/tcp, router100/tcp, pushpull/inproc, pushpull/curve, conns/idle, subscribe/large) matches this regular expression")
 	flag.StringVar(&o.impls, "impls", strings.Join(allImpls, ","), "comma-separated `list` of implementations to run")
 	flag.DurationVar(&o.target, "target", 500*time.Millisecond, "target duration of one throughput repeat")
 	flag.IntVar(&o.roundTrips, "roundtrips", 20000, "round trips per latency repeat")
@@ -93,6 +112,9 @@ func main() {
 	flag.IntVar(&c.Size, "size", 0, "internal: message size of the measurement")
 	flag.IntVar(&c.Count, "count", 0, "internal: message count of the measurement")
 	flag.StringVar(&c.Profile, "profile", "", "internal: CPU profile file of the measurement")
+	flag.BoolVar(&c.Into, "recvinto", false, "internal: ours receives with RecvInto")
+	flag.StringVar(&c.Role, "role", "", "internal: side of a two-process measurement (rep or req)")
+	flag.StringVar(&c.Endpoint, "endpoint", "", "internal: endpoint the req side connects to")
 	flag.Parse()
 
 	if c.child {

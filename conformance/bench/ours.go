@@ -14,13 +14,14 @@ import (
 
 // ours drives github.com/zmtp-go/zmtp. Send takes ownership of the
 // message; every send passes the same [][]byte and buffer, which nothing
-// modifies.
-type ours struct{}
+// modifies. Receivers call Recv, as programs usually do; with into, the
+// PUSH/PULL receiver calls RecvInto with one reused Message instead.
+type ours struct{ into bool }
 
 // senderLinger lets Close deliver what a sender still has queued.
 const senderLinger = 5 * time.Second
 
-func (ours) pushPull(tr transport, size, count int) (res childResult, err error) {
+func (o ours) pushPull(tr transport, size, count int) (res childResult, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
 	newSocket := zmtp.NewSocket
@@ -31,6 +32,8 @@ func (ours) pushPull(tr transport, size, count int) (res childResult, err error)
 	case inproc:
 		newSocket = zmtp.NewContext().NewSocket
 		ep = "inproc://bench"
+	case ipc:
+		ep = ipcEndpoint()
 	case curve:
 		spub, ssec, err := mechanism.GenerateCurveKeyPair(nil)
 		if err != nil {
@@ -71,8 +74,14 @@ func (ours) pushPull(tr transport, size, count int) (res childResult, err error)
 		}
 		sent <- nil
 	}()
+	var m zmtp.Message
 	d, err := timeRecv(count, size, func() (int, error) {
-		m, err := pull.Recv(ctx)
+		var err error
+		if o.into {
+			err = pull.RecvInto(ctx, &m)
+		} else {
+			m, err = pull.Recv(ctx)
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -111,22 +120,35 @@ func (ours) reqRep(size, count int) (res childResult, err error) {
 	if err := req.Connect(rep.LastEndpoint()); err != nil {
 		return res, err
 	}
-	warm := warmups(count)
 	echoed := make(chan error, 1)
-	go func() {
-		for range warm + count {
-			m, err := rep.Recv(ctx)
-			if err != nil {
-				echoed <- err
-				return
-			}
-			if err := rep.Send(ctx, m.Frames); err != nil {
-				echoed <- err
-				return
-			}
+	go func() { echoed <- oursEcho(ctx, rep, warmups(count)+count) }()
+	res, err = oursRoundTrips(ctx, req, size, count)
+	if err != nil {
+		cancel()
+		<-echoed
+		return res, err
+	}
+	return res, <-echoed
+}
+
+// oursEcho receives n requests on rep and sends each back.
+func oursEcho(ctx context.Context, rep *zmtp.Socket, n int) error {
+	for range n {
+		m, err := rep.Recv(ctx)
+		if err != nil {
+			return err
 		}
-		echoed <- nil
-	}()
+		if err := rep.Send(ctx, m.Frames); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// oursRoundTrips makes warmups(count) round trips on req, then count
+// timed ones.
+func oursRoundTrips(ctx context.Context, req *zmtp.Socket, size, count int) (childResult, error) {
+	warm := warmups(count)
 	msg := [][]byte{make([]byte, size)}
 	samples := make([]time.Duration, 0, count)
 	var start time.Time
@@ -136,30 +158,108 @@ func (ours) reqRep(size, count int) (res childResult, err error) {
 		}
 		t0 := time.Now()
 		if err := req.Send(ctx, msg); err != nil {
-			cancel()
-			<-echoed
-			return res, err
+			return childResult{}, err
 		}
 		m, err := req.Recv(ctx)
 		if err != nil {
-			cancel()
-			<-echoed
-			return res, err
+			return childResult{}, err
 		}
 		if i >= warm {
 			samples = append(samples, time.Since(t0))
 		}
 		if len(m.Frames) != 1 || len(m.Frames[0]) != size {
-			cancel()
-			<-echoed
-			return res, errors.New("reply of the wrong size")
+			return childResult{}, errors.New("reply of the wrong size")
 		}
 	}
-	total := time.Since(start)
-	if err := <-echoed; err != nil {
+	return latResult(samples, time.Since(start)), nil
+}
+
+func (ours) repServe(announce func(ep string), n int) (err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	// Linger, so that the last reply is delivered after Close.
+	rep, err := zmtp.NewSocket(zmtp.Rep, zmtp.Options{Linger: zmtp.DurationOf(senderLinger)})
+	if err != nil {
+		return err
+	}
+	defer closeInto(rep, &err)
+	if err := rep.Bind("tcp://127.0.0.1:*"); err != nil {
+		return err
+	}
+	announce(rep.LastEndpoint())
+	return oursEcho(ctx, rep, n)
+}
+
+func (ours) reqLatency(ep string, size, count int) (res childResult, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	req, err := zmtp.NewSocket(zmtp.Req, zmtp.Options{})
+	if err != nil {
 		return res, err
 	}
-	return latResult(samples, total), nil
+	defer closeInto(req, &err)
+	if err := req.Connect(ep); err != nil {
+		return res, err
+	}
+	return oursRoundTrips(ctx, req, size, count)
+}
+
+func (ours) routerDealer(peers, size, count int) (res childResult, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	router, err := zmtp.NewSocket(zmtp.Router, zmtp.Options{})
+	if err != nil {
+		return res, err
+	}
+	defer closeInto(router, &err)
+	if err := router.Bind("tcp://127.0.0.1:*"); err != nil {
+		return res, err
+	}
+	per := count / peers
+	sent := make(chan error, peers)
+	for range peers {
+		d, err := zmtp.NewSocket(zmtp.Dealer, zmtp.Options{Linger: zmtp.DurationOf(senderLinger)})
+		if err != nil {
+			cancel()
+			return res, err
+		}
+		defer closeInto(d, &err)
+		if err := d.Connect(router.LastEndpoint()); err != nil {
+			cancel()
+			return res, err
+		}
+		go func() {
+			msg := [][]byte{make([]byte, size)}
+			for range per {
+				if err := d.Send(ctx, msg); err != nil {
+					sent <- err
+					return
+				}
+			}
+			sent <- nil
+		}()
+	}
+	elapsed, err := timeRecv(per*peers, size, func() (int, error) {
+		m, err := router.Recv(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if len(m.Frames) != 2 {
+			return 0, fmt.Errorf("%d frames", len(m.Frames))
+		}
+		return len(m.Frames[1]), nil
+	})
+	if err != nil {
+		cancel()
+	}
+	var errs []error
+	for range peers {
+		errs = append(errs, <-sent)
+	}
+	if err := errors.Join(append(errs, err)...); err != nil {
+		return res, err
+	}
+	return thrResult(per*peers, elapsed), nil
 }
 
 func (ours) pubSub(subs, size, count int) (res childResult, err error) {

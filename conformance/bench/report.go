@@ -16,32 +16,42 @@ import (
 
 func printTable(out io.Writer, o *options, w workload, rows []*row) {
 	fmt.Fprintf(out, "### %s\n\n", w.title)
-	fmt.Fprintln(out, "| workload | size | ours | libzmq-c | libzmq-cgo | go-zeromq | ours/libzmq-c | ours/go-zeromq |")
-	fmt.Fprintln(out, "|---|---:|---:|---:|---:|---:|---:|---:|")
+	per := "msg"
+	if w.lat {
+		per = "round trip"
+	}
+	fmt.Fprintf(out, "| workload | size | ours | libzmq-c | libzmq-cgo | go-zeromq | ours/libzmq-c | ours/go-zeromq | CPU/%[1]s ours | CPU/%[1]s libzmq-c | CPU/%[1]s libzmq-cgo | CPU/%[1]s go-zeromq | CPU ours/libzmq-c |\n", per)
+	fmt.Fprintln(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rows {
-		fmt.Fprintf(out, "| %s | %d | %s | %s | %s | %s | %s | %s |\n", r.label, r.size,
+		fmt.Fprintf(out, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.label, r.size,
 			r.value(implOurs), r.value(implLibzmqC), r.value(implLibzmqCgo), r.value(implGoZeromq),
-			r.ratio(implOurs, implLibzmqC), r.ratio(implOurs, implGoZeromq))
+			r.ratio(implOurs, implLibzmqC), r.ratio(implOurs, implGoZeromq),
+			r.cpu(implOurs), r.cpu(implLibzmqC), r.cpu(implLibzmqCgo), r.cpu(implGoZeromq),
+			r.cpuRatio(implOurs, implLibzmqC))
 	}
 	fmt.Fprintln(out)
-	fmt.Fprintln(out, repeatsNote(o, w))
+	fmt.Fprintln(out, repeatsNote(o, w)+" "+cpuNote)
 	if w.note != "" {
 		fmt.Fprintln(out)
 		fmt.Fprintln(out, w.note)
 	}
 	if o.verbose {
 		fmt.Fprintln(out)
-		fmt.Fprintln(out, "Spread over repeats (min – max):")
+		fmt.Fprintln(out, "Spread over repeats (min – max; CPU time per message in brackets):")
 		fmt.Fprintln(out)
 		for _, r := range rows {
 			var parts []string
 			for _, im := range allImpls {
 				c := r.cells[im]
-				if c == nil || c.na || len(c.values) == 0 {
+				if c == nil || c.na || len(c.values) == 0 || (r.only != "" && im != r.only) {
 					continue
 				}
 				lo, hi := slices.Min(c.values), slices.Max(c.values)
-				parts = append(parts, fmt.Sprintf("%s %s – %s", im, r.short(lo), r.short(hi)))
+				p := fmt.Sprintf("%s %s – %s", im, r.short(lo), r.short(hi))
+				if !r.noCPU && len(c.cpu) > 0 {
+					p += fmt.Sprintf(" (CPU %s – %s)", fmtCPU(slices.Min(c.cpu)), fmtCPU(slices.Max(c.cpu)))
+				}
+				parts = append(parts, p)
 			}
 			fmt.Fprintf(out, "- %s %d: %s\n", r.label, r.size, strings.Join(parts, "; "))
 		}
@@ -69,7 +79,17 @@ func repeatsNote(o *options, w workload) string {
 	return what + "; ratios above 1 mean ours is faster."
 }
 
+// cpuNote explains the CPU columns, under every table.
+const cpuNote = "CPU/msg is the user and system CPU time of the measurement's process (getrusage, all its threads: sender and receiver, libzmq's I/O threads, Go's runtime and GC) from before its sockets are opened to after they are closed, divided by the messages received (by the round trips, warm-up ones included, for latency; for two processes, both processes' CPU time), median over the repeats; it usually varies less than msg/s when other work shares the machine, though load changes it too. CPU ratios below 1 mean ours uses less."
+
+// sameAsAbove is shown in a row that measures one implementation only,
+// in the other implementations' columns.
+const sameAsAbove = "〃"
+
 func (r *row) value(im string) string {
+	if r.only != "" && im != r.only {
+		return sameAsAbove
+	}
 	c := r.cells[im]
 	switch {
 	case c == nil:
@@ -96,6 +116,52 @@ func (r *row) ratio(a, b string) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.2f", x/y)
+}
+
+// cpu formats the median CPU time per message of an implementation.
+func (r *row) cpu(im string) string {
+	if r.noCPU {
+		return ""
+	}
+	if r.only != "" && im != r.only {
+		return sameAsAbove
+	}
+	c := r.cells[im]
+	switch {
+	case c == nil:
+		return "not run"
+	case c.na:
+		return "n/a"
+	case len(c.cpu) == 0:
+		return "failed"
+	}
+	return fmtCPU(c.cpuMedian())
+}
+
+func (r *row) cpuRatio(a, b string) string {
+	if r.noCPU {
+		return ""
+	}
+	ca, cb := r.cells[a], r.cells[b]
+	if ca == nil || cb == nil || ca.na || cb.na {
+		return "n/a"
+	}
+	x, y := ca.cpuMedian(), cb.cpuMedian()
+	if math.IsNaN(x) || math.IsNaN(y) || y == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", x/y)
+}
+
+// fmtCPU formats a CPU time per message given in seconds.
+func fmtCPU(s float64) string {
+	switch {
+	case s >= 1e-3:
+		return sig3plain(s*1e3) + " ms"
+	case s >= 1e-6:
+		return sig3plain(s*1e6) + " µs"
+	}
+	return sig3plain(s*1e9) + " ns"
 }
 
 func (r *row) long(v float64) string {
