@@ -544,3 +544,35 @@ func TestConnHeartbeatTimeoutWithStuckWriter(t *testing.T) {
 		}
 	})
 }
+
+// A message followed, in the same read, by a command and then silence is
+// delivered at once: the reader never holds received messages while it
+// waits for the peer.
+func TestConnMessageBeforeCommandDelivered(t *testing.T) {
+	x, y := net.Pipe()
+	defer y.Close()
+	ch := make(chan error, 1)
+	go func() {
+		if _, err := rawHandshake(y, "PUSH"); err != nil {
+			ch <- err
+			return
+		}
+		out := frame.AppendFrame(nil, 0, []byte("first"))
+		out = frame.Command{Name: frame.CmdPing, Data: []byte{0, 0}}.Append(out)
+		_, err := y.Write(out)
+		ch <- err
+		io.Copy(io.Discard, y) // then only reads (our PONG)
+	}()
+	c, err := NewConn(context.Background(), x, ConnConfig{SocketType: "PULL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := <-ch; err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.Recv(testCtx(t))
+	if err != nil || string(m[0]) != "first" {
+		t.Fatalf("Recv: %q, %v", m, err)
+	}
+}

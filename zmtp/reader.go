@@ -76,6 +76,10 @@ func (c *Conn) readMessages() error {
 		size int64
 	)
 	for {
+		// Nothing received waits while the reader may wait for the peer.
+		if len(batch) > 0 && !c.rd.FrameBuffered() && !deliver() {
+			return nil
+		}
 		f, err := c.rd.ReadFrame()
 		if err != nil {
 			return err
@@ -137,18 +141,13 @@ func (c *Conn) readMessages() error {
 			c.slab, c.frames = nil, nil
 		}
 		if c.sess.intercept(msg) {
-			if !c.rd.FrameBuffered() && !deliver() {
-				return nil
-			}
 			continue
 		}
 		// Messages are handed over in batches: all those of a read, or
-		// maxBatch, with one wake-up; never held while the reader waits.
+		// maxBatch, with one wake-up; never held while the reader waits
+		// (see the top of the loop).
 		batch = append(batch, msg)
-		if len(batch) < maxBatch && c.rd.FrameBuffered() {
-			continue
-		}
-		if !deliver() {
+		if len(batch) >= maxBatch && !deliver() {
 			return nil
 		}
 	}
