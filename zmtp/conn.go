@@ -56,7 +56,7 @@ type Conn struct {
 	frames [][]byte
 
 	closeOnce sync.Once
-	closing   chan struct{} // closed by Close: blocked senders give up
+	closing   chan struct{} // standalone: closed by Close, blocked senders give up
 	draining  atomic.Bool   // set by Close once no send can start: the writer flushes and stops
 	dead      chan struct{} // closed when the connection has failed or ended
 	failOnce  sync.Once
@@ -109,14 +109,15 @@ func newConn(ctx context.Context, nc net.Conn, cfg ConnConfig) (*Conn, error) {
 		return nil, err
 	}
 	c := &Conn{
-		nc:      nc,
-		cfg:     cfg,
-		rx:      &countingConn{Conn: nc},
-		sess:    cfg.sess,
-		closing: make(chan struct{}),
-		dead:    make(chan struct{}),
+		nc:   nc,
+		cfg:  cfg,
+		rx:   &countingConn{Conn: nc},
+		sess: cfg.sess,
+		dead: make(chan struct{}),
 	}
 	if c.sess == nil {
+		// Only a standalone Conn has senders that can wait in Send.
+		c.closing = make(chan struct{})
 		c.own = newConnSession(cfg)
 		c.sess = c.own
 	}
@@ -407,8 +408,10 @@ func (c *Conn) Close() error { return c.closeWithin(c.cfg.CloseTimeout) }
 // discards what is queued.
 func (c *Conn) closeWithin(timeout time.Duration) error {
 	c.closeOnce.Do(func() {
-		close(c.closing) // wakes senders blocked on a full queue
-		c.sendMu.Lock()  // waits for senders inside Send to leave
+		if c.closing != nil {
+			close(c.closing) // wakes senders blocked on a full queue
+		}
+		c.sendMu.Lock() // waits for senders inside Send to leave
 		c.stopped = true
 		c.sendMu.Unlock()
 		c.draining.Store(true) // everything accepted is queued: flush it
