@@ -26,6 +26,20 @@ func freeEndpoint(t *testing.T) string {
 	return ep
 }
 
+// within returns what arrives on ch, failing the test if nothing does in
+// waitTimeout (which only something that never happens reaches).
+func within[T any](t *testing.T, what string, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-testCtx(t).Done():
+		t.Fatalf("gave up waiting for %s", what)
+	}
+	var zero T
+	return zero
+}
+
 // closeAsync runs Close (or CloseContext) on a goroutine and returns its
 // result channel once Close has begun.
 func closeAsync(t *testing.T, s *Socket, ctx context.Context) <-chan error {
@@ -60,13 +74,8 @@ func TestCloseDeliversToLateBinder(t *testing.T) {
 					t.Fatalf("message %d: %q", i, got)
 				}
 			}
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("Close: %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatal("Close did not return after delivering")
+			if err := within(t, "Close to return after delivering", done); err != nil {
+				t.Fatalf("Close: %v", err)
 			}
 			if n := push.Discarded(); n != 0 {
 				t.Errorf("Discarded %d", n)
@@ -272,11 +281,7 @@ func TestSubscribeNeverBlocks(t *testing.T) {
 			sub.Subscribe([]byte(fmt.Sprint(i)))
 		}
 	}()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("Subscribe blocked")
-	}
+	within(t, "Subscribe not to block", done)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	if _, err := sub.Recv(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -466,13 +471,8 @@ func TestNoWaitBehindBlockedCalls(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- xpub.Subscribe([]byte("a")) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Subscribe: %v", err)
-		}
-	case <-time.After(waitTimeout):
-		t.Fatal("XPUB_MANUAL Subscribe waited for a blocked Recv")
+	if err := within(t, "an XPUB_MANUAL Subscribe beside a blocked Recv", done); err != nil {
+		t.Errorf("Subscribe: %v", err)
 	}
 }
 
@@ -498,13 +498,8 @@ func TestCloseAfterLargeCurveMessage(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- push.Close() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	case <-time.After(waitTimeout):
-		t.Fatal("Close waits for a message that was delivered")
+	if err := within(t, "Close after a delivered message", done); err != nil {
+		t.Errorf("Close: %v", err)
 	}
 }
 
