@@ -312,7 +312,7 @@ func waitDone(t *testing.T, c *Conn) error {
 	select {
 	case <-c.Done():
 		return c.Err()
-	case <-time.After(waitTimeout):
+	case <-deadline(t):
 		t.Fatalf("connection still up after %v", waitTimeout)
 		return nil
 	}

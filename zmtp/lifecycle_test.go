@@ -519,16 +519,13 @@ func TestRouterPeeringFirstMessage(t *testing.T) {
 			a.Connect(bep)
 		}
 		ctx := testCtx(t)
-		for {
+		waitFor(t, "B to be routable at A", func() bool {
 			err := a.Send(ctx, [][]byte{[]byte("B"), []byte(fmt.Sprint(run))})
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, ErrHostUnreachable) {
+			if err != nil && !errors.Is(err, ErrHostUnreachable) {
 				t.Fatal(err)
 			}
-			time.Sleep(time.Millisecond) // polling for routability
-		}
+			return err == nil
+		})
 		m, err := b.Recv(ctx)
 		if err != nil || string(m.Frames[0]) != "A" || string(m.Frames[1]) != fmt.Sprint(run) {
 			t.Fatalf("run %d: %q, %v", run, m.Frames, err)

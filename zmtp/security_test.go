@@ -133,7 +133,7 @@ func TestCurvePlaintextAfterHandshake(t *testing.T) {
 	x.Write(frame.AppendFrame(nil, 0, []byte("abc")))
 	select {
 	case <-srv.Done():
-	case <-time.After(waitTimeout):
+	case <-deadline(t):
 		t.Fatal("clear text accepted")
 	}
 	if !errors.Is(srv.Err(), ErrPlaintextFrame) {

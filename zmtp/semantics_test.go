@@ -44,7 +44,7 @@ func rawServer(t *testing.T, st string) (string, func() rawConnReader) {
 				t.Fatalf("raw %s peer: %v", st, r.err)
 			}
 			return r.rc
-		case <-time.After(waitTimeout):
+		case <-deadline(t):
 			t.Fatalf("no connection to the raw %s peer within %v", st, waitTimeout)
 			return rawConnReader{}
 		}
@@ -279,10 +279,10 @@ func TestStuckPeerAndLingerZero(t *testing.T) {
 	big := [][]byte{make([]byte, 64<<10)}
 	// Send until the network buffers towards the stuck peer are full and
 	// its queue is at the high-water mark; the good peer keeps receiving.
-	deadline := time.Now().Add(waitTimeout)
+	giveUp := time.Now().Add(waitTimeout)
 	delivered := 0
 	for delivered < 50 || !stuck.out.isFull() {
-		if time.Now().After(deadline) {
+		if time.Now().After(giveUp) {
 			t.Fatalf("good peer got %d, stuck peer's queue %d", delivered, stuck.out.len())
 		}
 		if err := push.Send(testCtx(t), big); err != nil {
@@ -300,7 +300,7 @@ func TestStuckPeerAndLingerZero(t *testing.T) {
 		if !errors.As(err, &ue) || ue.Messages < hwm {
 			t.Errorf("Close = %v, want at least %d messages undelivered", err, hwm)
 		}
-	case <-time.After(waitTimeout):
+	case <-deadline(t):
 		t.Fatalf("Close still waiting after %v", waitTimeout)
 	}
 }

@@ -30,6 +30,14 @@ func newSock(t *testing.T, typ SocketType, opts Options) *Socket {
 // it; a test that reaches it has found something that never happens.
 const waitTimeout = 30 * time.Second
 
+// deadline returns a channel closed after waitTimeout: the bound of a
+// wait for an event that must come.
+func deadline(t testing.TB) <-chan struct{} {
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	t.Cleanup(cancel)
+	return ctx.Done()
+}
+
 func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	t.Cleanup(cancel)
@@ -58,7 +66,7 @@ func nextEvent(t testing.TB, events <-chan Event) Event {
 			t.Fatal("monitor channel closed")
 		}
 		return ev
-	case <-time.After(waitTimeout):
+	case <-deadline(t):
 		t.Fatalf("no event within %v", waitTimeout)
 		return Event{}
 	}
@@ -102,7 +110,7 @@ func waitEndpointDone(t testing.TB, e *endpoint) {
 	t.Helper()
 	select {
 	case <-e.done:
-	case <-time.After(waitTimeout):
+	case <-deadline(t):
 		t.Fatalf("endpoint %s still running after %v", e.addr, waitTimeout)
 	}
 }
