@@ -1,0 +1,227 @@
+package auth
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/zmtp-go/zmtp/frame"
+	"github.com/zmtp-go/zmtp/zmtp"
+)
+
+const python = "/usr/bin/python3"
+
+// pyzmq checks once that the Python that runs testdata/ironhouse.py has
+// pyzmq (libzmq 4.3 through Debian's python3-zmq, which scripts/test
+// installs).
+var pyzmq = sync.OnceValues(func() ([]byte, error) {
+	return exec.Command(python, "-c", "import zmq, zmq.auth.thread").CombinedOutput()
+})
+
+// pyPeer is testdata/ironhouse.py running in one mode.
+type pyPeer struct {
+	t      *testing.T
+	cancel context.CancelFunc
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	lines  *bufio.Scanner
+	stderr bytes.Buffer
+}
+
+func startPy(t *testing.T, args ...string) *pyPeer {
+	t.Helper()
+	if out, err := pyzmq(); err != nil {
+		t.Fatalf("these tests need %s with pyzmq (Debian package python3-zmq): %v\n%s", python, err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	p := &pyPeer{t: t, cancel: cancel}
+	p.cmd = exec.CommandContext(ctx, python, append([]string{"testdata/ironhouse.py"}, args...)...)
+	var err error
+	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.lines = bufio.NewScanner(stdout)
+	p.cmd.Stderr = &p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.stdin.Close()
+		cancel()
+		p.cmd.Wait()
+	})
+	return p
+}
+
+// expect reads the next line, which must begin with prefix, and returns
+// the rest of it.
+func (p *pyPeer) expect(prefix string) string {
+	p.t.Helper()
+	if !p.lines.Scan() || !strings.HasPrefix(p.lines.Text(), prefix) {
+		got := p.lines.Text()
+		p.cancel()
+		p.cmd.Wait()
+		p.t.Fatalf("ironhouse.py: want %q, got %q\n%s", prefix, got, p.stderr.String())
+	}
+	return strings.TrimPrefix(p.lines.Text(), prefix)
+}
+
+func (p *pyPeer) finish() {
+	p.t.Helper()
+	p.expect("DONE")
+	if err := p.cmd.Wait(); err != nil {
+		p.t.Fatalf("ironhouse.py: %v\n%s", err, p.stderr.String())
+	}
+}
+
+// TestIronhousePyzmqServer is the Guide's Ironhouse with a libzmq server
+// (pyzmq's ThreadAuthenticator over a certificate directory we wrote) and
+// our client: pyzmq reads our certificates, our client is authenticated
+// by its key, and a client whose certificate is not in the directory is
+// refused.
+func TestIronhousePyzmqServer(t *testing.T) {
+	base := t.TempDir()
+	pubDir, secDir := filepath.Join(base, "public_keys"), filepath.Join(base, "private_keys")
+	os.Mkdir(pubDir, 0o755)
+	os.Mkdir(secDir, 0o700)
+	certs := map[string]*Certificate{}
+	for _, name := range []string{"server", "client", "intruder"} {
+		c := newCert(t, map[string]string{"name": name, "email": name + "@example.com"})
+		certs[name] = c
+		if err := c.Save(filepath.Join(secDir, name+".key")); err != nil {
+			t.Fatal(err)
+		}
+		if name != "intruder" {
+			if err := os.Rename(filepath.Join(secDir, name+".key"), filepath.Join(pubDir, name+".key")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	p := startPy(t, "server", base)
+	if got, want := p.expect("KEYS "), certs["server"].PublicText()+" "+certs["server"].SecretText(); got != want {
+		t.Fatalf("pyzmq's load_certificate read %q, want %q", got, want)
+	}
+	if got := p.expect("CERTS "); got != "2" {
+		t.Fatalf("pyzmq's load_certificates found %s keys in our directory, want 2", got)
+	}
+	endpoint := "tcp://127.0.0.1:" + p.expect("PORT ")
+
+	serverPub, err := LoadCertificate(filepath.Join(pubDir, "server.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	for _, name := range []string{"client", "intruder"} {
+		c, err := LoadCertificate(filepath.Join(secDir, name+".key_secret"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, err := zmtp.NewSocket(zmtp.Req, zmtp.Options{Mechanism: c.CurveClient(serverPub), Linger: zmtp.NoLinger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer req.Close()
+		events := req.Monitor(zmtp.EventHandshakeSucceeded | zmtp.EventHandshakeFailedAuth |
+			zmtp.EventHandshakeFailedProtocol | zmtp.EventHandshakeFailedNoDetail)
+		if err := req.Connect(endpoint); err != nil {
+			t.Fatal(err)
+		}
+		var ev zmtp.Event
+		select {
+		case ev = <-events:
+		case <-ctx.Done():
+			t.Fatalf("%s: no handshake result", name)
+		}
+		if name == "intruder" {
+			if !refusedWith(ev.Err, "400") {
+				t.Fatalf("intruder: %v, want a refusal with status 400", ev)
+			}
+			continue
+		}
+		if ev.Type != zmtp.EventHandshakeSucceeded {
+			t.Fatalf("client: %v", ev)
+		}
+		if err := req.Send(ctx, [][]byte{[]byte("hello")}); err != nil {
+			t.Fatal(err)
+		}
+		m, err := req.Recv(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(m.Frames[0]) != "reply to hello" {
+			t.Fatalf("reply %q", m.Frames)
+		}
+		if got := p.expect("USER "); got != certs["client"].PublicText() {
+			t.Errorf("pyzmq's server saw User-Id %q, want the client's key %s", got, certs["client"].PublicText())
+		}
+	}
+	fmt.Fprintln(p.stdin, "quit")
+	p.finish()
+}
+
+// TestIronhousePyzmqClient is the Guide's Ironhouse with our server (our
+// Authenticator over a certificate directory written by pyzmq's
+// create_certificates) and a libzmq client: we read pyzmq's certificates
+// with their metadata, the client is authenticated by its key, and a
+// client whose certificate is not in the directory is refused.
+func TestIronhousePyzmqClient(t *testing.T) {
+	base := t.TempDir()
+	p := startPy(t, "client", base)
+	p.expect("CERTS")
+	secDir, pubDir := filepath.Join(base, "private_keys"), filepath.Join(base, "public_keys")
+	serverCert, err := LoadCertificate(filepath.Join(secDir, "server.key_secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !serverCert.HasSecretKey() || serverCert.Metadata["name"] != "server" || serverCert.Metadata["email"] != "server@example.com" {
+		t.Fatalf("pyzmq's server certificate read as %+v", serverCert)
+	}
+	clientPub, err := LoadCertificate(filepath.Join(pubDir, "client.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a Authenticator
+	a.Allow("127.0.0.1")
+	if err := a.SetCurveDirectory(pubDir); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := zmtp.NewSocket(zmtp.Rep, zmtp.Options{Mechanism: serverCert.CurveServer(&a), Linger: zmtp.NoLinger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rep.Close()
+	if err := rep.Bind("tcp://127.0.0.1:*"); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(p.stdin, rep.LastEndpoint())
+	ctx := testCtx(t)
+	m, err := rep.Recv(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Metadata.Get(frame.PropUserID); got != clientPub.PublicText() {
+		t.Errorf("User-Id %q, want the client's key %s", got, clientPub.PublicText())
+	}
+	if err := rep.Send(ctx, [][]byte{append([]byte("reply to "), m.Frames[0]...)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.expect("REPLY "); got != "reply to hello" {
+		t.Errorf("pyzmq's client got %q", got)
+	}
+	if got := p.expect("REFUSED "); got != "400" {
+		t.Errorf("intruder refused with status %s, want 400", got)
+	}
+	p.finish()
+}
