@@ -257,6 +257,12 @@ func ParseCertificate(data []byte) (*Certificate, error) {
 
 // readCertificateFile reads at most MaxCertificateSize octets of path.
 func readCertificateFile(path string) ([]byte, error) {
+	// Refuse a FIFO or device before opening it: opening may block.
+	if info, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !info.Mode().IsRegular() {
+		return nil, &CertError{Path: path, Err: errors.New("not a regular file")}
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

@@ -39,6 +39,9 @@ func certFiles(dir string) (paths []string, sig string, err error) {
 			continue
 		}
 		info, err := e.Info()
+		if err == nil && info.Mode()&fs.ModeSymlink != 0 {
+			info, err = os.Stat(filepath.Join(dir, name)) // a link to a certificate counts
+		}
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // removed since the listing
 		}
@@ -230,6 +233,11 @@ func (p *passwordFile) reload() error {
 }
 
 func readLimited(path string, limit int64) ([]byte, error) {
+	if info, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !info.Mode().IsRegular() {
+		return nil, errors.New("not a regular file") // opening a FIFO may block
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
