@@ -1,7 +1,8 @@
-"""The Guide's Ironhouse pattern with pyzmq (libzmq) on one side, for the
-auth package's interoperability tests.
+"""libzmq peers (through pyzmq) for the auth package's interoperability
+tests: the Guide's Ironhouse pattern with pyzmq on one side, and clients
+of other mechanisms.
 
-Usage: ironhouse.py server BASE | client BASE
+Usage: peer.py server BASE | client BASE | attempts ATTEMPT...
 
 server: BASE/private_keys/server.key_secret and the client certificates in
 BASE/public_keys were written by the Go side. Prints "KEYS <public>
@@ -20,7 +21,15 @@ endpoint on standard input, sends "hello" with the client's keys and prints
 "REPLY <reply>", then connects with the intruder's keys and prints
 "REFUSED <status>" when the handshake fails with an authentication error.
 
-Both print "DONE" at the end.
+attempts: reads an endpoint on standard input and connects a REQ socket
+there for each ATTEMPT, in order, waiting for a line on standard input
+before each attempt after the first: "null", or "plain:USER:PASSWORD". Each
+accepted client sends "hello" and prints "REPLY <reply>"; a refused one
+prints "REFUSED <status>", or "PROTOCOL <code>" when libzmq reports a
+protocol error instead (libzmq 4.3.4's PLAIN client takes a well-formed
+ERROR command for an unexpected command).
+
+All print "DONE" at the end.
 """
 
 import os
@@ -115,5 +124,42 @@ def client(base):
     print("DONE", flush=True)
 
 
+def attempts(specs):
+    endpoint = sys.stdin.readline().strip()
+    ctx = zmq.Context()
+    for i, spec in enumerate(specs):
+        if i > 0:
+            sys.stdin.readline()
+        sock = ctx.socket(zmq.REQ)
+        sock.linger = 0
+        sock.rcvtimeo = 60000
+        if spec.startswith("plain:"):
+            _, user, password = spec.split(":", 2)
+            sock.plain_username = user.encode()
+            sock.plain_password = password.encode()
+        mon = sock.get_monitor_socket(
+            zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_SUCCEEDED
+        )
+        mon.rcvtimeo = 60000
+        sock.connect(endpoint)
+        ev = recv_monitor_message(mon)
+        if ev["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+            print("REFUSED %d" % ev["value"], flush=True)
+        elif ev["event"] == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
+            print("PROTOCOL %d" % ev["value"], flush=True)
+        else:
+            sock.send(b"hello")
+            print("REPLY %s" % sock.recv().decode(), flush=True)
+        sock.disable_monitor()
+        mon.close()
+        sock.close()
+    ctx.term()
+    print("DONE", flush=True)
+
+
 if __name__ == "__main__":
-    {"server": server, "client": client}[sys.argv[1]](sys.argv[2])
+    mode = sys.argv[1]
+    if mode == "attempts":
+        attempts(sys.argv[2:])
+    else:
+        {"server": server, "client": client}[mode](sys.argv[2])
