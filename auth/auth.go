@@ -66,7 +66,12 @@ func parseAddrs(addrs []string) ([]netip.Prefix, error) {
 	out := make([]netip.Prefix, 0, len(addrs))
 	for _, s := range addrs {
 		if p, err := netip.ParsePrefix(s); err == nil {
-			out = append(out, netip.PrefixFrom(p.Addr().Unmap(), min(p.Bits(), p.Addr().Unmap().BitLen())).Masked())
+			if a := p.Addr(); a.Is4In6() {
+				// ::ffff:a.b.c.d/n covers IPv4 addresses, which are
+				// compared unmapped.
+				p = netip.PrefixFrom(a.Unmap(), max(p.Bits()-96, 0))
+			}
+			out = append(out, p.Masked())
 			continue
 		}
 		a, err := netip.ParseAddr(s)

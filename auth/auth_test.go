@@ -71,7 +71,7 @@ func TestAuthenticatorAddressLists(t *testing.T) {
 		t.Errorf("PLAIN from a denied address: %+v", r)
 	}
 	// Once the allow list is used it alone decides.
-	if err := a.Allow("192.0.2.7", "10.0.0.0/8"); err != nil {
+	if err := a.Allow("::ffff:192.0.2.7", "::ffff:10.0.0.0/104"); err != nil {
 		t.Fatal(err)
 	}
 	for addr, want := range map[string]int{"192.0.2.7": 200, "10.1.2.3": 200, "192.0.2.8": 400, "/tmp/ipc": 400} {
