@@ -329,3 +329,82 @@ func TestPyzmqClientsPlainAndNull(t *testing.T) {
 		p.finish()
 	})
 }
+
+// TestZAPForLibzmq serves our Authenticator over ZAP to a libzmq CURVE
+// server: the libzmq context relays its ZAP requests (RFC 27) from
+// inproc://zeromq.zap.01 to our REP socket over tcp, which zmtp.ServeZAP
+// answers. Our clients are accepted or refused by the certificate
+// directory, and the certificate's metadata reach the libzmq server.
+func TestZAPForLibzmq(t *testing.T) {
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	serverCert := newCert(t, nil)
+	client := newCert(t, map[string]string{"name": "carol"})
+	intruder := newCert(t, nil)
+	if err := client.SavePublic(filepath.Join(dir, "carol.key")); err != nil {
+		t.Fatal(err)
+	}
+	var a Authenticator
+	if err := a.SetCurveDirectory(dir); err != nil {
+		t.Fatal(err)
+	}
+	zapRep, err := zmtp.NewSocket(zmtp.Rep, zmtp.Options{Linger: zmtp.NoLinger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zapRep.Close()
+	if err := zapRep.Bind("tcp://127.0.0.1:*"); err != nil {
+		t.Fatal(err)
+	}
+	serveCtx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- zmtp.ServeZAP(serveCtx, zapRep, &a) }()
+	defer func() {
+		stop()
+		if err := <-served; err != nil {
+			t.Errorf("ServeZAP: %v", err)
+		}
+	}()
+
+	p := startPy(t, "zapproxy", serverCert.SecretText())
+	fmt.Fprintln(p.stdin, zapRep.LastEndpoint())
+	endpoint := "tcp://127.0.0.1:" + p.expect("PORT ")
+	for _, c := range []*Certificate{client, intruder} {
+		req, err := zmtp.NewSocket(zmtp.Req, zmtp.Options{Mechanism: c.CurveClient(serverCert), Linger: zmtp.NoLinger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer req.Close()
+		events := req.Monitor(zmtp.EventHandshakeSucceeded | zmtp.EventHandshakeFailedAuth |
+			zmtp.EventHandshakeFailedProtocol | zmtp.EventHandshakeFailedNoDetail)
+		if err := req.Connect(endpoint); err != nil {
+			t.Fatal(err)
+		}
+		var ev zmtp.Event
+		select {
+		case ev = <-events:
+		case <-ctx.Done():
+			t.Fatal("no handshake result")
+		}
+		if c == intruder {
+			if !refusedWith(ev.Err, "400") {
+				t.Errorf("intruder: %v, want a refusal with status 400", ev)
+			}
+			continue
+		}
+		if ev.Type != zmtp.EventHandshakeSucceeded {
+			t.Fatalf("client: %v", ev)
+		}
+		if err := req.Send(ctx, [][]byte{[]byte("hello")}); err != nil {
+			t.Fatal(err)
+		}
+		if m, err := req.Recv(ctx); err != nil || string(m.Frames[0]) != "reply to hello" {
+			t.Fatalf("reply %v %v", m.Frames, err)
+		}
+		if got, want := p.expect("USER "), client.PublicText()+" carol"; got != want {
+			t.Errorf("libzmq's server saw %q, want %q", got, want)
+		}
+	}
+	fmt.Fprintln(p.stdin, "quit")
+	p.finish()
+}

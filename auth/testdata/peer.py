@@ -2,7 +2,8 @@
 tests: the Guide's Ironhouse pattern with pyzmq on one side, and clients
 of other mechanisms.
 
-Usage: peer.py server BASE | client BASE | attempts ATTEMPT...
+Usage: peer.py server BASE | client BASE | attempts ATTEMPT... |
+       zapproxy SERVER-SECRET-KEY
 
 server: BASE/private_keys/server.key_secret and the client certificates in
 BASE/public_keys were written by the Go side. Prints "KEYS <public>
@@ -28,6 +29,14 @@ accepted client sends "hello" and prints "REPLY <reply>"; a refused one
 prints "REFUSED <status>", or "PROTOCOL <code>" when libzmq reports a
 protocol error instead (libzmq 4.3.4's PLAIN client takes a well-formed
 ERROR command for an unexpected command).
+
+zapproxy: reads an endpoint on standard input, where the test serves ZAP
+over tcp, and relays there the ZAP requests of this libzmq context (a
+ROUTER bound at inproc://zeromq.zap.01 and a DEALER connected to the
+endpoint); then runs a CURVE REP server with the given secret key (Z85),
+prints "PORT <n>", and answers each request with "reply to " and the
+request, printing "USER <User-Id> <name property>" for each, until a line
+arrives on standard input.
 
 All print "DONE" at the end.
 """
@@ -157,9 +166,49 @@ def attempts(specs):
     print("DONE", flush=True)
 
 
+def zapproxy(secret):
+    endpoint = sys.stdin.readline().strip()
+    ctx = zmq.Context()
+    zap = ctx.socket(zmq.ROUTER)
+    zap.linger = 0
+    zap.bind("inproc://zeromq.zap.01")
+    out = ctx.socket(zmq.DEALER)
+    out.linger = 0
+    out.connect(endpoint)
+    sock = ctx.socket(zmq.REP)
+    sock.linger = 0
+    sock.curve_secretkey = secret.encode()
+    sock.curve_publickey = zmq.curve_public(secret.encode())
+    sock.curve_server = True
+    port = sock.bind_to_random_port("tcp://127.0.0.1")
+    print("PORT %d" % port, flush=True)
+    poller = zmq.Poller()
+    for s in (zap, out, sock):
+        poller.register(s, zmq.POLLIN)
+    poller.register(sys.stdin, zmq.POLLIN)
+    while True:
+        ready = dict(poller.poll())
+        if sys.stdin.fileno() in ready:
+            break
+        if zap in ready:
+            out.send_multipart(zap.recv_multipart())
+        if out in ready:
+            zap.send_multipart(out.recv_multipart())
+        if sock in ready:
+            frame = sock.recv(copy=False)
+            print("USER %s %s" % (frame.get("User-Id"), frame.get("name")), flush=True)
+            sock.send(b"reply to " + frame.bytes)
+    for s in (zap, out, sock):
+        s.close()
+    ctx.term()
+    print("DONE", flush=True)
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "attempts":
         attempts(sys.argv[2:])
+    elif mode == "zapproxy":
+        zapproxy(sys.argv[2])
     else:
         {"server": server, "client": client}[mode](sys.argv[2])
