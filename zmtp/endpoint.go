@@ -471,8 +471,8 @@ func (e *endpoint) setErr(err error, final bool) {
 	}
 	s.mu.Unlock()
 	if final {
-		signal(s.readable)
-		signal(s.writable)
+		s.wakeIn()
+		s.wakeOut()
 	}
 }
 

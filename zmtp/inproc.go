@@ -127,7 +127,7 @@ func link(ce *endpoint, b *Socket) {
 		if conflate {
 			hwm = 1
 		}
-		return newQueue(hwm, conflate, func() { signal(to.readable) }, func() { signal(from.writable) })
+		return newQueue(hwm, conflate, to.wakeIn, from.wakeOut)
 	}
 	ab, ba := queue(a, b, ao, bo), queue(b, a, bo, ao)
 	pa := &pipe{s: a, out: ab, in: ba}

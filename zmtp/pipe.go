@@ -51,8 +51,8 @@ func newPipe(s *Socket) *pipe {
 	if s.typ == Stream {
 		p.outReady = make(chan struct{}, 1)
 	}
-	p.out = newQueue(o.sendHWM(), o.Conflate, p.wakeWriter, func() { signal(s.writable) })
-	p.in = newQueue(o.recvHWM(), o.Conflate, func() { signal(s.readable) }, func() { signal(p.inRoomCh) })
+	p.out = newQueue(o.sendHWM(), o.Conflate, p.wakeWriter, s.wakeOut)
+	p.in = newQueue(o.recvHWM(), o.Conflate, s.wakeIn, func() { signal(p.inRoomCh) })
 	return p
 }
 

@@ -54,7 +54,7 @@ func (r *pubRouter) detached(p *pipe) {
 		r.subq.push(subMsg{subscriptionMessage(t, false), p})
 	}
 	if len(gone) > 0 {
-		signal(r.s.readable)
+		r.s.wakeIn()
 	}
 }
 
@@ -147,7 +147,7 @@ func (r *pubRouter) tell(p *pipe, topic []byte, on bool) {
 		}
 	}
 	r.subq.push(m)
-	signal(r.s.readable)
+	r.s.wakeIn()
 }
 
 // subscriptionMessage is the message form of a subscription change: 0x01

@@ -91,6 +91,7 @@ type Socket struct {
 	readable chan struct{} // a pipe got a message (capacity 1)
 	free     chan [][]byte // single-frame messages whose memory can be received into again
 	writable chan struct{} // a pipe took messages or was attached (capacity 1)
+	watch    watchers      // pollers woken with readable and writable (poll.go)
 	wg       sync.WaitGroup
 	batches  sync.Pool // writers' batch buffers (*[]byte), shared by the connections
 
@@ -222,7 +223,7 @@ func (s *Socket) SetOptions(fn func(o *Options)) error {
 		return errors.New("zmtp: Conflate cannot change on a live socket")
 	}
 	s.opts.Store(&o)
-	signal(s.writable) // a waiting sender may be freed by a new option
+	s.wakeOut() // a waiting sender may be freed by a new option
 	return nil
 }
 
@@ -383,8 +384,8 @@ func (s *Socket) attachLocked(p *pipe) {
 	s.pipes = append(s.pipes[:len(s.pipes):len(s.pipes)], p)
 	s.publish()
 	s.rt.attached(p)
-	signal(s.writable)
-	signal(s.readable)
+	s.wakeOut()
+	s.wakeIn()
 }
 
 // forgetter is implemented by routers that keep peers waiting for
@@ -434,7 +435,7 @@ func (s *Socket) attachPeer(p *pipe) admission {
 // queued for the peer are discarded (and counted).
 func (s *Socket) pipeGone(p *pipe) {
 	if p.gone.Swap(true) {
-		signal(s.readable)
+		s.wakeIn()
 		return
 	}
 	if p.twin == nil {
@@ -443,7 +444,7 @@ func (s *Socket) pipeGone(p *pipe) {
 	if p.in.ready() == 0 {
 		s.detach(p)
 	}
-	signal(s.readable)
+	s.wakeIn()
 }
 
 // detach makes p unroutable. Messages it already received stay readable
@@ -467,7 +468,7 @@ func (s *Socket) detach(p *pipe) {
 	s.pipes = pipes
 	s.publish()
 	s.rt.detached(p)
-	signal(s.readable)
+	s.wakeIn()
 }
 
 // publish makes the current pipe list visible to snapshot; s.mu is held.
@@ -527,6 +528,8 @@ func (s *Socket) CloseContext(ctx context.Context) error {
 	s.closed = true
 	s.closing.Store(true)
 	close(s.closeCh)
+	s.wakeIn()
+	s.wakeOut()
 	eps := make([]*endpoint, 0, len(s.endpoints))
 	for _, ep := range s.endpoints {
 		eps = append(eps, ep)
