@@ -98,3 +98,38 @@ func (m Message) Strings() []string {
 	}
 	return out
 }
+
+// NewBound returns a socket of type t with the default options, bound to
+// each endpoint; NewConnected one connected to each. On error the socket
+// is closed and nil is returned.
+func NewBound(t SocketType, endpoints ...string) (*Socket, error) {
+	return newAt(t, (*Socket).Bind, endpoints)
+}
+
+// NewConnected returns a socket of type t with the default options,
+// connected to each endpoint: see NewBound.
+func NewConnected(t SocketType, endpoints ...string) (*Socket, error) {
+	return newAt(t, (*Socket).Connect, endpoints)
+}
+
+func newAt(t SocketType, attach func(*Socket, string) error, endpoints []string) (*Socket, error) {
+	s, err := NewSocket(t, Options{})
+	if err != nil {
+		return nil, err
+	}
+	for _, ep := range endpoints {
+		if err := attach(s, ep); err != nil {
+			s.CloseContext(closedContext())
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// closedContext returns a context that has ended: a Close that must not
+// wait.
+func closedContext() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
