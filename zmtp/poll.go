@@ -26,6 +26,20 @@ const (
 	PollOut
 )
 
+// String names the events: "PollIn|PollOut", "PollIn", "PollOut" or
+// "none".
+func (e Events) String() string {
+	switch e & (PollIn | PollOut) {
+	case 0:
+		return "none"
+	case PollIn:
+		return "PollIn"
+	case PollOut:
+		return "PollOut"
+	}
+	return "PollIn|PollOut"
+}
+
 // Polled is a socket a Poller found ready, and for what.
 type Polled struct {
 	Socket *Socket

@@ -467,3 +467,86 @@ func BenchmarkPoll(b *testing.B) {
 		}
 	})
 }
+
+// What each socket type reports with a peer and nothing queued, and once
+// the peer has sent something, as libzmq's ZMQ_EVENTS.
+func TestPollerSocketTypes(t *testing.T) {
+	for _, c := range []struct {
+		typ, peer      SocketType
+		opts           Options
+		idle, received Events // with nothing queued; with a message from the peer
+	}{
+		{Push, Pull, Options{}, PollOut, PollOut},
+		{Pull, Push, Options{}, 0, PollIn},
+		{Dealer, Router, Options{}, PollOut, PollIn | PollOut},
+		{Pair, Pair, Options{}, PollOut, PollIn | PollOut},
+		{Router, Dealer, Options{}, PollOut, PollIn | PollOut},
+		{Router, Dealer, Options{RouterMandatory: true}, PollOut, PollIn | PollOut},
+		{Pub, Sub, Options{}, PollOut, PollOut},
+		{XPub, Sub, Options{}, PollOut, PollIn | PollOut}, // the subscription
+		{XSub, Pub, Options{}, PollOut, PollIn | PollOut},
+		{Sub, Pub, Options{}, 0, PollIn},
+	} {
+		t.Run(fmt.Sprintf("%s-%s-%v", c.typ, c.peer, c.opts.RouterMandatory), func(t *testing.T) {
+			ctx := testCtx(t)
+			zc := NewContext()
+			c.opts.Linger = NoLinger
+			c.opts.RoutingID = []byte("id")
+			s, _ := zc.NewSocket(c.typ, c.opts)
+			defer s.Close()
+			peer, _ := zc.NewSocket(c.peer, Options{Linger: NoLinger})
+			defer peer.Close()
+			p := NewPoller()
+			defer p.Close()
+			p.Add(s, PollIn|PollOut)
+			if c.typ == Router && c.opts.RouterMandatory {
+				if ev := events(p, s); ev != 0 {
+					t.Fatalf("mandatory ROUTER with no peer: %v", ev)
+				}
+			}
+			s.Bind("inproc://t")
+			peer.Connect("inproc://t")
+			waitFor(t, "the peer", func() bool { return len(s.snapshot()) == 1 })
+			if ev := events(p, s); ev != c.idle {
+				t.Fatalf("idle: %v, want %v", ev, c.idle)
+			}
+			switch c.peer {
+			case Sub:
+				if c.typ == XPub {
+					peer.Subscribe([]byte("t"))
+				}
+			case Pull, Pub:
+				if c.typ == Sub {
+					s.Subscribe(nil)
+				} else if c.typ == XSub {
+					s.TrySend([][]byte{{1}}) // a subscription to everything
+				}
+				if c.peer == Pub {
+					waitFor(t, "the subscription", func() bool { return peer.Stats().Topics == 1 })
+				}
+				peer.TrySendString("m")
+			case Router:
+				peer.SendString(ctx, "id", "m")
+			default:
+				peer.SendString(ctx, "m")
+			}
+			if c.received&PollIn != 0 {
+				in := NewPoller()
+				defer in.Close()
+				in.Add(s, PollIn)
+				if _, err := in.Wait(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if ev := events(p, s); ev != c.received {
+					t.Fatalf("with a message: %v; want %v", ev, c.received)
+				}
+				if _, err := s.TryRecv(); err != nil {
+					t.Fatalf("TryRecv: %v", err)
+				}
+			} else if ev := events(p, s); ev != c.received {
+				t.Fatalf("after the peer sent: %v, want %v", ev, c.received)
+			}
+		})
+	}
+}
+
