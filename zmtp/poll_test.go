@@ -549,4 +549,3 @@ func TestPollerSocketTypes(t *testing.T) {
 		})
 	}
 }
-
