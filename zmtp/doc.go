@@ -19,7 +19,9 @@
 // goroutine the socket started. Inproc endpoints live in a Context, as in
 // libzmq. Monitor reports libzmq's socket events; Proxy relays between two
 // sockets like zmq_proxy; ServeZAP and Context.ZAPAuthenticator carry RFC 27
-// requests over inproc://zeromq.zap.01.
+// requests over inproc://zeromq.zap.01. A Poller waits on several sockets
+// at once, like zmq_poll, reading readiness from their queues without
+// taking any message.
 //
 // References:
 //   - RFC 23/ZMTP 3.0: https://rfc.zeromq.org/spec/23/
