@@ -549,3 +549,40 @@ func TestPollerSocketTypes(t *testing.T) {
 		})
 	}
 }
+
+// Waits cancelled at every point of a stream of messages lose none of
+// them: the loop that mostly times out still receives all, in order.
+func TestPollerCancelledWaitsLoseNothing(t *testing.T) {
+	ctx := testCtx(t)
+	push := newSock(t, Push, Options{})
+	pull := newSock(t, Pull, Options{})
+	pull.Connect(bindLocal(t, push))
+	const n = 2000
+	go func() {
+		for i := range n {
+			push.SendString(ctx, fmt.Sprint(i))
+		}
+	}()
+	p := NewPoller()
+	defer p.Close()
+	p.Add(pull, PollIn)
+	for got, i := 0, 0; got < n; i++ {
+		short, cancel := context.WithTimeout(ctx, time.Duration(i%50)*time.Microsecond)
+		ready, err := p.Wait(short)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				t.Fatalf("received %d of %d", got, n)
+			}
+			continue
+		}
+		if len(ready) != 1 {
+			t.Fatalf("Wait: %v", ready)
+		}
+		m, err := pull.TryRecvString()
+		if err != nil || m != fmt.Sprint(got) {
+			t.Fatalf("message %d: %q, %v", got, m, err)
+		}
+		got++
+	}
+}
