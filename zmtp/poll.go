@@ -16,13 +16,14 @@ type Events uint8
 const (
 	// PollIn: TryRecv can return a message now. A REQ is readable only
 	// once its request is out and the reply is there; a REP only between
-	// replies; a SUB only with a message that matches its subscriptions.
+	// replies; a SUB only with a message that matches its subscriptions;
+	// an XPUB with a subscription message; PUB and PUSH never.
 	PollIn Events = 1 << iota
 	// PollOut: TrySend can queue a message now. A PUSH, DEALER, PAIR or
 	// REQ needs a peer with room (and a REQ no request outstanding); a
 	// REP has a request to answer; PUB, XPUB, XSUB and ROUTER never wait
-	// (a ROUTER with RouterMandatory needs a peer with room); SUB and
-	// PULL are never writable.
+	// (a ROUTER with RouterMandatory needs a peer with room, an XPUB with
+	// XPubNoDrop room at every peer); SUB and PULL are never writable.
 	PollOut
 )
 
@@ -42,8 +43,8 @@ func (e Events) String() string {
 
 // Polled is a socket a Poller found ready, and for what.
 type Polled struct {
-	Socket *Socket
-	Events Events
+	Socket *Socket // as registered with Add
+	Events Events  // those of its registered events it is ready for
 }
 
 // Poller waits on several sockets at once, as zmq_poll does. Register
@@ -52,7 +53,9 @@ type Polled struct {
 //
 // Readiness is read from the sockets' queues: a Poller receives nothing
 // itself, so a poll that returns, times out or is cancelled leaves every
-// message where it was. A socket is also reported, with the events it was
+// message where it was. (It drops only what Recv would drop unseen: a
+// message a SUB no longer subscribes to, a REQ's reply that is not one,
+// a REP's request without an envelope.) A socket is also reported, with the events it was
 // registered for, once it is closed or every endpoint of it has given up
 // for good: the Try call then returns why. Readiness is a moment's
 // truth: another goroutine that receives from or sends on the socket may
