@@ -72,33 +72,15 @@ func AppendGreeting(dst []byte, g Greeting) []byte {
 
 // CheckGreetingPrefix checks the first len(b) octets of a greeting, where b
 // may be any length from 1 to GreetingPrefixSize. It returns nil when the
-// octets seen so far can begin a ZMTP 3.x greeting, a *LegacyError when they
-// show a ZMTP 1.0 or 2.0 peer, and ErrBadSignature otherwise. Callers read the
-// first octet, then the next nine, then the major version, so that a ZMTP 1.0
-// peer (which sends a length first and then waits) is detected at once.
+// octets seen so far can begin a ZMTP 3.x greeting, and a *LegacyError when
+// they show a ZMTP 1.0 or 2.0 peer (see DetectPeer: callers read the first
+// octet, then the next nine, then the major version, so that a ZMTP 1.0
+// peer, which sends a length first and then waits, is detected at once).
+// As libzmq does, a major version other than 0 and 1 is taken for ZMTP 3.
 func CheckGreetingPrefix(b []byte) error {
-	if len(b) == 0 {
-		return nil
-	}
-	if b[0] != signatureStart {
-		// ZMTP 1.0 sends its identity's length first.
-		return &LegacyError{Version: 1}
-	}
-	if len(b) < 10 {
-		return nil
-	}
-	if b[9]&1 == 0 {
-		// ZMTP 1.0 with an 8-octet length: the low bit of octet 9 is clear.
-		return &LegacyError{Version: 1}
-	}
-	if len(b) < GreetingPrefixSize {
-		return nil
-	}
-	switch b[10] {
-	case 0:
-		return &LegacyError{Version: 1}
-	case 1, 2:
-		return &LegacyError{Version: 2}
+	switch v := DetectPeer(b); v {
+	case PeerV1, PeerV1Signature, PeerV2:
+		return &LegacyError{Version: v.Version()}
 	}
 	return nil
 }

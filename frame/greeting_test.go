@@ -106,7 +106,6 @@ func TestGreetingLegacy(t *testing.T) {
 		{"GR-04 ZMTP 1.0 long identity", "FF 00 00 00 00 00 00 00 00 7E", 1, 10},
 		{"GR-04 ZMTP 1.0 long identity with more", "FF 00 00 00 00 00 00 01 00 00 'x'", 1, 10},
 		{"GR-05 ZMTP 2.0 revision 01", "FF 00*8 7F 01 05", 2, 11},
-		{"revision 02", "FF 00*8 7F 02", 2, 11},
 		{"GR-06 revision 00", "FF 00*8 7F 00", 1, 11},
 	}
 	for _, tt := range tests {

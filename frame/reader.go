@@ -94,6 +94,7 @@ type Reader struct {
 	err      error // sticky read error
 	handOver bool  // large bodies are given away, not reused
 	owned    bool  // the last large body was given away
+	framing  Framing
 }
 
 // NewReader returns a Reader of r that rejects frames whose body exceeds
@@ -124,6 +125,9 @@ func (r *Reader) Buffered() int { return r.wpos - r.rpos }
 // next ReadFrame returns without reading from the source (a malformed
 // header counts as buffered: ReadFrame reports it at once).
 func (r *Reader) FrameBuffered() bool {
+	if r.framing != FramingV3 {
+		return r.legacyFrameBuffered()
+	}
 	h, n, err := ParseHeader(r.buf[r.rpos:r.wpos])
 	if err != nil {
 		return err != io.ErrUnexpectedEOF
@@ -320,6 +324,9 @@ func (r *Reader) Next(n int) ([]byte, error) {
 // instead of both). It returns io.EOF at a clean end of stream between
 // frames and io.ErrUnexpectedEOF inside one.
 func (r *Reader) ReadHeader() (Header, error) {
+	if r.framing != FramingV3 {
+		return r.readLegacyHeader()
+	}
 	if err := r.fill(1); err != nil {
 		return Header{}, err
 	}

@@ -66,6 +66,10 @@ type ConnConfig struct {
 	OnCommand func(cmd frame.Command)
 	// ZMTP30 makes us announce ZMTP 3.0 (minor version 0) instead of 3.1.
 	ZMTP30 bool
+	// RefuseLegacy refuses ZMTP 1.0 and 2.0 peers (*LegacyPeerError),
+	// which are otherwise talked to as libzmq does when the mechanism is
+	// NULL with no authentication.
+	RefuseLegacy bool
 	// Logger receives debug records about the connection; nil means none.
 	Logger *slog.Logger
 

@@ -47,6 +47,11 @@ type Conn struct {
 	peerGreeting frame.Greeting
 	peerMD       frame.Metadata
 	minor        uint8 // negotiated minor version: 0 or 1
+	// A ZMTP 1.0 or 2.0 peer (see legacy.go): its version (0 for ZMTP 3),
+	// the framing of our frames, and whether a PUB subscribes it to all.
+	legacy       uint8
+	framing      frame.Framing
+	subscribeAll bool
 
 	out, in *queue
 	ctrl    *queue // command bodies for the writer, one frame each
@@ -87,7 +92,7 @@ const maxQueuedPongs = 64
 // NewConn runs the ZMTP greeting and security handshake on nc and returns
 // the connection once the handshake has succeeded. The handshake is bounded
 // by ctx and by cfg.HandshakeTimeout. On failure nc is closed and the error
-// says why (see ErrMechanismMismatch, frame.ErrProtocol, *frame.LegacyError,
+// says why (see ErrMechanismMismatch, frame.ErrProtocol, *LegacyPeerError,
 // *TimeoutError, *mechanism.SocketTypeError and *mechanism.PeerError).
 // The Conn owns nc from then on.
 func NewConn(ctx context.Context, nc net.Conn, cfg ConnConfig) (*Conn, error) {
@@ -207,6 +212,9 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 	if err := c.exchangeGreetings(); err != nil {
 		return err
 	}
+	if c.legacy != 0 {
+		return nil // no mechanism: downgrade did it all
+	}
 	hs, err := c.cfg.Mechanism.NewHandshake(mechanism.Params{
 		SocketType:   c.cfg.SocketType,
 		Identity:     c.cfg.Identity,
@@ -276,9 +284,10 @@ func (c *Conn) closeHint() string {
 	return " (does it accept our socket type and security settings?)"
 }
 
-// exchangeGreetings sends our greeting's first 11 octets, checks the peer's
-// as they arrive (a ZMTP 1.0 peer is refused after its first octet), then
-// sends and reads the rest.
+// exchangeGreetings sends our signature, checks the peer's first octets as
+// they arrive (a ZMTP 1.0 peer is seen after its first octet), sends our
+// major version once the peer's signature is in, then, for a ZMTP 3 peer,
+// sends and reads the rest; a legacy peer is given to downgrade.
 func (c *Conn) exchangeGreetings() error {
 	minor := uint8(1)
 	if c.cfg.ZMTP30 {
@@ -290,17 +299,21 @@ func (c *Conn) exchangeGreetings() error {
 		Mechanism: c.cfg.Mechanism.Name(),
 		AsServer:  c.cfg.Mechanism.AsServer(),
 	}
-	c.hsWrite(frame.AppendGreetingPrefix(nil, ours.Major))
+	c.hsWrite(frame.AppendSignature(nil, len(c.cfg.Identity)))
 	var peer [frame.GreetingSize]byte
 	have := 0
-	for _, upto := range [...]int{1, 10, frame.GreetingPrefixSize} {
+	for _, upto := range [...]int{1, frame.SignatureSize, frame.GreetingPrefixSize} {
 		b, err := c.rd.Next(upto - have)
 		if err != nil {
 			return err
 		}
 		have += copy(peer[have:], b)
-		if err := frame.CheckGreetingPrefix(peer[:have]); err != nil {
-			return err
+		switch v := frame.DetectPeer(peer[:have]); v {
+		case frame.PeerV1, frame.PeerV1Signature, frame.PeerV2:
+			return c.downgrade(v, peer[:have])
+		}
+		if upto == frame.SignatureSize {
+			c.hsWrite([]byte{ours.Major})
 		}
 	}
 	c.hsWrite(frame.AppendGreetingRest(nil, ours))
@@ -347,8 +360,13 @@ func kernelBuffered(nc net.Conn) bool {
 }
 
 // Version returns the negotiated protocol version: 3.0 when either side
-// announced minor version 0, else 3.1.
-func (c *Conn) Version() (major, minor int) { return 3, int(c.minor) }
+// announced minor version 0, else 3.1; 2.0 or 1.0 with a legacy peer.
+func (c *Conn) Version() (major, minor int) {
+	if c.legacy != 0 {
+		return int(c.legacy), 0
+	}
+	return 3, int(c.minor)
+}
 
 // PeerGreeting returns the greeting the peer sent.
 func (c *Conn) PeerGreeting() frame.Greeting { return c.peerGreeting }
@@ -488,12 +506,18 @@ func (c *Conn) SendCommand(ctx context.Context, cmd frame.Command) error {
 		return c.closedErr()
 	default:
 	}
+	if c.legacy != 0 {
+		return ErrLegacyCommand
+	}
 	c.queueCommand(cmd)
 	return ctx.Err()
 }
 
 // queueCommand queues cmd for the writer; it never blocks.
 func (c *Conn) queueCommand(cmd frame.Command) {
+	if c.legacy != 0 {
+		return // no commands in legacy framing
+	}
 	c.ctrl.pushForce([][]byte{cmd.AppendBody(nil)})
 }
 

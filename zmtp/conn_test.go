@@ -212,10 +212,11 @@ func TestConnLegacyPeerRefusedAtFirstOctet(t *testing.T) {
 	defer y.Close()
 	// A ZMTP 1.0 peer sends its identity length and waits.
 	go y.Write([]byte{0x01, 0x00})
-	_, err := NewConn(context.Background(), x, ConnConfig{SocketType: "PAIR", HandshakeTimeout: waitTimeout})
+	_, err := NewConn(context.Background(), x, ConnConfig{SocketType: "PAIR", HandshakeTimeout: waitTimeout, RefuseLegacy: true})
 	var le *frame.LegacyError
-	if !errors.As(err, &le) || le.Version != 1 {
-		t.Fatalf("err = %v, want LegacyError{1}", err)
+	var lpe *LegacyPeerError
+	if !errors.As(err, &le) || le.Version != 1 || !errors.As(err, &lpe) || !errors.Is(err, frame.ErrProtocol) {
+		t.Fatalf("err = %v, want LegacyPeerError{1}", err)
 	}
 }
 

@@ -113,6 +113,10 @@ type Options struct {
 	MaxMessageSize    int64
 	// Mechanism is the security mechanism; nil means NULL.
 	Mechanism mechanism.Mechanism
+	// RefuseLegacy refuses ZMTP 1.0 and 2.0 peers, which are otherwise
+	// talked to as libzmq talks to them when the mechanism is NULL with no
+	// authentication (libzmq has no such option).
+	RefuseLegacy bool
 	// RouterMandatory makes a ROUTER report ErrHostUnreachable for a
 	// message to an unknown peer instead of dropping it.
 	RouterMandatory bool

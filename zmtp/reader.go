@@ -16,6 +16,7 @@ func (c *Conn) readLoop() {
 
 // read runs the reader until the connection ends.
 func (c *Conn) read() {
+	c.subscribeAllLegacy()
 	err := c.readMessages()
 	if isTimeout(err) {
 		err = &TimeoutError{Op: "heartbeat ttl"}

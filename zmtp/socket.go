@@ -500,6 +500,7 @@ func (s *Socket) connConfig(p *pipe) ConnConfig {
 		HeartbeatTTL:      o.HeartbeatTTL,
 		HeartbeatTimeout:  o.HeartbeatTimeout,
 		MaxMessageSize:    o.MaxMessageSize,
+		RefuseLegacy:      o.RefuseLegacy,
 		Logger:            o.Logger,
 		sess:              p,
 	}

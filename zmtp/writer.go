@@ -338,6 +338,9 @@ func (w *writer) addCommand(body []byte) error {
 // addFrame adds one frame, sealed when the connection has a cipher.
 func (w *writer) addFrame(flags byte, body []byte) error {
 	c := w.c
+	if c.framing == frame.FramingV1 {
+		return w.addV1Frame(flags, body)
+	}
 	if c.cipher != nil {
 		need := frame.LongHeaderSize + 1 + len(frame.CmdMessage) + c.cipher.Overhead() + len(body)
 		if need > w.b.room() {
