@@ -73,9 +73,14 @@ func nullAuthenticates(m mechanism.Mechanism) bool {
 // downgrade completes the greeting with a legacy peer whose first octets
 // (seen) showed version v, exchanges identities and switches the framing.
 // Our signature is sent; after it, for a versioned peer, our major version.
+//
+// A refused peer is refused where libzmq refuses it: a ZMTP 1.0 peer at
+// once, a versioned one once our socket-type octet is sent and the peer's
+// received.
 func (c *Conn) downgrade(v frame.PeerVersion, seen []byte) error {
-	if err := c.refuseLegacy(v); err != nil {
-		return err
+	refused := c.refuseLegacy(v)
+	if refused != nil && v == frame.PeerV1 {
+		return refused
 	}
 	f := v.Framing()
 	var id []byte
@@ -111,6 +116,13 @@ func (c *Conn) downgrade(v frame.PeerVersion, seen []byte) error {
 		octet, ok := frame.LegacySocketTypeOctet(c.cfg.SocketType)
 		if !ok {
 			return &LegacyPeerError{Version: v.Version(), Reason: "socket type " + c.cfg.SocketType + " has no legacy number"}
+		}
+		if refused != nil {
+			c.hsWrite([]byte{octet})
+			if _, err := c.rd.Next(1); err != nil {
+				return err
+			}
+			return refused
 		}
 		c.hsWrite(frame.AppendIdentityFrame([]byte{octet}, f, c.cfg.Identity))
 		b, err := c.rd.Next(1)
