@@ -1,7 +1,6 @@
 package dump
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -390,36 +389,35 @@ func (d *Decoder) readHeader(b []byte) (int, bool) {
 	long := false
 	switch d.framing {
 	case fm3, fm2:
-		if d.framing == fm2 && b[0]&^(frame.FlagMore|frame.FlagLong) != 0 {
-			d.badHeader(fmt.Sprintf("invalid ZMTP 2.0 frame flags 0x%02X", b[0]))
-			return 0, true
+		f := frame.FramingV3
+		if d.framing == fm2 {
+			f = frame.FramingV2
 		}
-		h, hn, err := frame.ParseHeader(b)
+		h, hn, err := frame.ParseLegacyHeader(b, f)
 		if err == io.ErrUnexpectedEOF {
 			return 0, false
 		}
 		if err != nil {
-			d.badHeader(fmt.Sprintf("invalid frame flags 0x%02X: %s", b[0], errText(err)))
+			if d.framing == fm2 {
+				d.badHeader(fmt.Sprintf("invalid ZMTP 2.0 frame flags 0x%02X", b[0]))
+			} else {
+				d.badHeader(fmt.Sprintf("invalid frame flags 0x%02X: %s", b[0], errText(err)))
+			}
 			return 0, true
 		}
 		flags, size, n, long = h.Flags, h.Size, hn, b[0]&frame.FlagLong != 0
 	case fm1:
-		var length uint64
-		if b[0] == 0xFF {
-			if len(b) < 10 {
-				return 0, false
-			}
-			length, n, long = binary.BigEndian.Uint64(b[1:9]), 10, true
-		} else {
-			if len(b) < 2 {
-				return 0, false
-			}
-			length, n = uint64(b[0]), 2
+		h, hn, err := frame.ParseLegacyHeader(b, frame.FramingV1)
+		if err == io.ErrUnexpectedEOF {
+			return 0, false
 		}
-		if length == 0 {
-			d.badHeader("ZMTP 1.0 frame length 0")
+		if err != nil {
+			d.badHeader(errText(err))
 			return 0, true
 		}
+		size, n, long = h.Size, hn, hn == frame.MaxV1HeaderSize
+		// The flags as sent: the codec keeps only MORE, a decoder reports
+		// the reserved bits.
 		flags = b[n-1]
 		if d.legacyID && d.sigFrame {
 			// A signature's last octet (0x7F) standing for flags.
@@ -429,7 +427,6 @@ func (d *Decoder) readHeader(b []byte) (int, bool) {
 			d.badHeader(fmt.Sprintf("invalid ZMTP 1.0 frame flags 0x%02X", flags))
 			return 0, true
 		}
-		size = length - 1
 	}
 	if size > 1<<62 {
 		d.badHeader(fmt.Sprintf("implausible frame size %d", size))

@@ -19,26 +19,20 @@ const (
 	sentV3                  // signature and a major version of 2 or more: ZMTP 3 greeting
 )
 
-// sentBy classifies the first octets of a greeting, or returns
-// sentUnknown when more octets are needed.
+// sentBy classifies the first octets of a greeting (frame.DetectPeer),
+// or returns sentUnknown when more octets are needed.
 func sentBy(b []byte) sent {
-	switch {
-	case len(b) == 0:
-		return sentUnknown
-	case b[0] != 0xFF:
+	switch frame.DetectPeer(b) {
+	case frame.PeerV1:
 		return sentV1
-	case len(b) < 10:
-		return sentUnknown
-	case b[9]&1 == 0:
-		return sentV1
-	case len(b) < frame.GreetingPrefixSize:
-		return sentUnknown
-	case b[10] == 0:
+	case frame.PeerV1Signature:
 		return sentRev0
-	case b[10] == 1:
+	case frame.PeerV2:
 		return sentRev1
+	case frame.PeerV3:
+		return sentV3
 	}
-	return sentV3
+	return sentUnknown
 }
 
 // peerSent returns what the other direction of the connection sent as a
@@ -72,21 +66,15 @@ func (d *Decoder) readGreeting(b []byte) (int, bool) {
 	if len(b) == 0 {
 		return 0, false
 	}
-	if b[0] != 0xFF {
+	if sentBy(b[:min(len(b), frame.SignatureSize)]) == sentV1 {
+		// ZMTP 1.0: the identity frame's length, short or long.
 		d.sent = sentV1
 		d.beginLegacy(fm1, 1, 0, "")
 		d.emitLegacyGreeting(0)
 		return 0, true
 	}
-	if len(b) < 10 {
+	if len(b) < frame.SignatureSize {
 		return 0, false
-	}
-	if b[9]&1 == 0 {
-		// ZMTP 1.0 identity with an 8-octet length.
-		d.sent = sentV1
-		d.beginLegacy(fm1, 1, 0, "")
-		d.emitLegacyGreeting(0)
-		return 0, true
 	}
 	peer := d.peerSent()
 	if peer == sentV1 {
@@ -101,24 +89,24 @@ func (d *Decoder) readGreeting(b []byte) (int, bool) {
 	if len(b) < frame.GreetingPrefixSize {
 		return 0, false
 	}
-	if v := b[10]; v < 3 {
-		if len(b) < frame.GreetingPrefixSize+1 {
+	if v := sentBy(b); v == sentRev0 || v == sentRev1 {
+		if len(b) < frame.LegacyGreetingSize {
 			return 0, false
 		}
-		d.sent = sentBy(b)
-		if v == 0 {
+		d.sent = v
+		if v == sentRev0 {
 			// libzmq's revision 0 uses ZMTP 1.0 framing.
 			d.beginLegacy(fm1, 1, 0, legacySocketType(b[11]))
 		} else {
-			d.beginLegacy(fm2, 2, int(v), legacySocketType(b[11]))
+			d.beginLegacy(fm2, 2, int(b[10]), legacySocketType(b[11]))
 		}
-		d.signature(b[:frame.GreetingPrefixSize+1])
-		d.emitLegacyGreeting(frame.GreetingPrefixSize + 1)
-		return frame.GreetingPrefixSize + 1, true
+		d.signature(b[:frame.LegacyGreetingSize])
+		d.emitLegacyGreeting(frame.LegacyGreetingSize)
+		return frame.LegacyGreetingSize, true
 	}
 	switch peer {
 	case sentRev0, sentRev1:
-		if len(b) < frame.GreetingPrefixSize+1 {
+		if len(b) < frame.LegacyGreetingSize {
 			return 0, false
 		}
 		d.sent = sentV3
@@ -127,9 +115,9 @@ func (d *Decoder) readGreeting(b []byte) (int, bool) {
 			f = fm1
 		}
 		d.beginDowngrade(f, int(b[10]), legacySocketType(b[11]))
-		d.signature(b[:frame.GreetingPrefixSize+1])
-		d.emitLegacyGreeting(frame.GreetingPrefixSize + 1)
-		return frame.GreetingPrefixSize + 1, true
+		d.signature(b[:frame.LegacyGreetingSize])
+		d.emitLegacyGreeting(frame.LegacyGreetingSize)
+		return frame.LegacyGreetingSize, true
 	case sentUnknown:
 		if len(b) < frame.GreetingPrefixSize+2 {
 			return 0, false
@@ -138,9 +126,9 @@ func (d *Decoder) readGreeting(b []byte) (int, bool) {
 			// A ZMTP 2.0 identity frame, not a mechanism name.
 			d.sent = sentV3
 			d.beginDowngrade(fm2, int(b[10]), legacySocketType(b[11]))
-			d.signature(b[:frame.GreetingPrefixSize+1])
-			d.emitLegacyGreeting(frame.GreetingPrefixSize + 1)
-			return frame.GreetingPrefixSize + 1, true
+			d.signature(b[:frame.LegacyGreetingSize])
+			d.emitLegacyGreeting(frame.LegacyGreetingSize)
+			return frame.LegacyGreetingSize, true
 		}
 	}
 	if len(b) < frame.GreetingSize {
@@ -224,9 +212,8 @@ func (d *Decoder) beginDowngrade(f framing, sigMajor int, sockType string) {
 }
 
 func legacySocketType(b byte) string {
-	names := [...]string{"PAIR", "PUB", "SUB", "REQ", "REP", "DEALER", "ROUTER", "PULL", "PUSH"}
-	if int(b) < len(names) {
-		return names[b]
+	if name, ok := frame.LegacySocketType(b); ok {
+		return name
 	}
 	return fmt.Sprintf("0x%02X", b)
 }
