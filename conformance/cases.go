@@ -118,6 +118,7 @@ func Cases() []Case {
 	out = append(out, securityCases()...)
 	out = append(out, socketCases()...)
 	out = append(out, lifecycleCases()...)
+	out = append(out, legacyCases()...)
 	out = append(out, goZeromqCases()...)
 	return out
 }

@@ -75,8 +75,8 @@ func nullAuthenticates(m mechanism.Mechanism) bool {
 // Our signature is sent; after it, for a versioned peer, our major version.
 //
 // A refused peer is refused where libzmq refuses it: a ZMTP 1.0 peer at
-// once, a versioned one once our socket-type octet is sent and the peer's
-// received.
+// once, a versioned one once its socket-type octet is received (libzmq
+// has then queued its own, but closes before sending it).
 func (c *Conn) downgrade(v frame.PeerVersion, seen []byte) error {
 	refused := c.refuseLegacy(v)
 	if refused != nil && v == frame.PeerV1 {
@@ -118,7 +118,8 @@ func (c *Conn) downgrade(v frame.PeerVersion, seen []byte) error {
 			return &LegacyPeerError{Version: v.Version(), Reason: "socket type " + c.cfg.SocketType + " has no legacy number"}
 		}
 		if refused != nil {
-			c.hsWrite([]byte{octet})
+			// libzmq refuses once the peer's socket-type octet is in,
+			// before its own has left.
 			if _, err := c.rd.Next(1); err != nil {
 				return err
 			}
