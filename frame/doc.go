@@ -1,5 +1,7 @@
 // Package frame is the ZMTP 3.x wire codec: greetings, frame headers,
-// commands and metadata properties.
+// commands and metadata properties; and, for talking to older peers as
+// libzmq does, the detection of ZMTP 1.0 and 2.0 peers, their greetings
+// and their framing (legacy.go).
 //
 // It works on bytes only. Encoders append to a caller's slice
 // (AppendX(dst, ...) []byte) and parsers return a value and an error,
@@ -13,5 +15,5 @@
 // References:
 //   - RFC 23/ZMTP 3.0: https://rfc.zeromq.org/spec/23/
 //   - RFC 37/ZMTP 3.1: https://rfc.zeromq.org/spec/37/
-//   - RFC 13 and RFC 15 (ZMTP 1.0 and 2.0), for detecting legacy peers.
+//   - RFC 13 and RFC 15 (ZMTP 1.0 and 2.0), for talking to legacy peers.
 package frame

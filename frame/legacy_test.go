@@ -2,6 +2,7 @@ package frame_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"runtime"
 	"testing"
@@ -350,4 +351,22 @@ func TestIdentityFrame(t *testing.T) {
 	if got, want := frame.AppendIdentityFrame(nil, frame.FramingV2, nil), wire("00 00"); !bytes.Equal(got, want) {
 		t.Errorf("2.0 empty identity % X, want % X", got, want)
 	}
+}
+
+// ExampleDetectPeer classifies the first octets of three peers' greetings:
+// a ZMTP 1.0 identity frame, a ZMTP 2.0 signature and revision, and a
+// ZMTP 3 greeting's start.
+func ExampleDetectPeer() {
+	for _, b := range [][]byte{
+		{0x07, 0x00},
+		{0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0x7F, 0x01},
+		{0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 0x03},
+	} {
+		v := frame.DetectPeer(b)
+		fmt.Println(v.Version(), v.Framing() == frame.FramingV3)
+	}
+	// Output:
+	// 1 false
+	// 2 false
+	// 3 true
 }

@@ -1,5 +1,7 @@
 // Package zmtp speaks ZMTP 3.0 and 3.1: single connections (Conn) and
-// ZeroMQ sockets (Socket) built on them.
+// ZeroMQ sockets (Socket) built on them. Like libzmq, it also talks to
+// ZMTP 1.0 and 2.0 peers when its security mechanism is NULL without
+// authentication (see LegacyPeerError and ConnConfig.RefuseLegacy).
 //
 // A Conn runs the greeting, version negotiation and security handshake
 // (through package mechanism) over any net.Conn, then carries multipart
@@ -29,4 +31,5 @@
 //   - RFC 28, 29, 30, 31: request-reply, publish-subscribe, pipeline and
 //     exclusive pair semantics.
 //   - RFC 27/ZAP: https://rfc.zeromq.org/spec/27/
+//   - RFC 13/ZMTP 1.0 and RFC 15/ZMTP 2.0, for older peers.
 package zmtp
