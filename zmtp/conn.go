@@ -368,7 +368,8 @@ func (c *Conn) Version() (major, minor int) {
 	return 3, int(c.minor)
 }
 
-// PeerGreeting returns the greeting the peer sent.
+// PeerGreeting returns the greeting the peer sent; for a ZMTP 1.0 or 2.0
+// peer, its major version and the NULL mechanism.
 func (c *Conn) PeerGreeting() frame.Greeting { return c.peerGreeting }
 
 // PeerMetadata returns the peer's properties from its READY (or INITIATE),
