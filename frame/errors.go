@@ -33,8 +33,10 @@ var (
 )
 
 // LegacyError reports a peer that speaks ZMTP 1.0 or 2.0, detected from the
-// first octets of its greeting. It is also ErrProtocol: this package does not
-// speak the legacy versions.
+// first octets of its greeting where a ZMTP 3 greeting was expected
+// (CheckGreetingPrefix, ParseGreeting; DetectPeer classifies without an
+// error). It is also ErrProtocol. A connection that refuses such a peer
+// reports an error that unwraps to one.
 type LegacyError struct {
 	// Version is the legacy ZMTP version: 1 or 2.
 	Version int
