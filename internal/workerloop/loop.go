@@ -258,7 +258,6 @@ func session(ctx context.Context, c Config) (end ending, heard bool, err error) 
 				start(j)
 			}
 		case <-tick.C:
-			s.TrySend(c.Protocol.Heartbeat())
 			// A broker may stop heartbeating a worker it gave work to (as
 			// the Guide's broker does): liveness counts only while idle.
 			if !busy {
@@ -268,6 +267,7 @@ func session(ctx context.Context, c Config) (end ending, heard bool, err error) 
 					return endSilent, heard, nil
 				}
 			}
+			s.TrySend(c.Protocol.Heartbeat())
 		}
 	}
 }
