@@ -152,11 +152,11 @@ func session(ctx context.Context, c Config) (end ending, heard bool, err error) 
 	if err != nil {
 		return endSocket, false, err
 	}
+	c.Stats.Connects.Add(1)
 	if err := s.Connect(c.Endpoint); err != nil {
 		s.Close()
 		return endSocket, false, err
 	}
-	c.Stats.Connects.Add(1)
 
 	sctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
