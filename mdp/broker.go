@@ -21,6 +21,7 @@ const (
 	DefaultLiveness      = pirate.DefaultLiveness
 	DefaultRequestExpiry = 10 * time.Second
 	DefaultMaxPending    = 10000
+	DefaultMaxDeliveries = 3
 )
 
 // BrokerOptions configures a Broker; the zero value gives the defaults.
@@ -37,6 +38,12 @@ type BrokerOptions struct {
 	// MaxPending bounds the requests waiting for a worker, over all
 	// services; more are dropped. DefaultMaxPending when zero.
 	MaxPending int
+	// MaxDeliveries is how many workers a request is given to at most:
+	// a request whose workers all died or left before replying is then
+	// dropped (its client times out), so that a request that kills
+	// every worker cannot go round for ever. DefaultMaxDeliveries when
+	// zero.
+	MaxDeliveries int
 	// Context, when set, makes the socket in it, for inproc endpoints.
 	Context *zmtp.Context
 	// Socket is given to the broker's ROUTER socket.
@@ -50,7 +57,7 @@ type BrokerStats struct {
 	Requests  int64 // client requests accepted (MMI queries included)
 	Replies   int64 // replies sent to clients (MMI answers included)
 	Requeued  int64 // requests given back to the queue by a worker that died or left
-	Expired   int64 // requests dropped after RequestExpiry or beyond MaxPending
+	Expired   int64 // requests dropped after RequestExpiry, beyond MaxPending or MaxDeliveries
 	Dismissed int64 // workers sent DISCONNECT or forgotten as dead
 	Invalid   int64 // messages dropped as malformed
 }
@@ -62,7 +69,7 @@ type BrokerStats struct {
 // dismissed before replying goes back to the front of its queue for
 // another worker; a reply is passed on only from the worker the request was
 // given to, and only once, so a client never gets two replies to one
-// request. Services named "mmi." are answered by the broker: mmi.service
+// request. A request is given to at most MaxDeliveries workers. Services named "mmi." are answered by the broker: mmi.service
 // says "200" when the service named in the body has a worker and "404"
 // when not; other names say "501". A worker that registers such a name is
 // sent DISCONNECT.
@@ -97,9 +104,10 @@ type bworker struct {
 }
 
 type request struct {
-	client []byte
-	body   [][]byte
-	at     time.Time
+	client     []byte
+	body       [][]byte
+	at         time.Time
+	deliveries int
 }
 
 // NewBroker returns a broker with its socket, not yet bound.
@@ -108,7 +116,8 @@ func NewBroker(opts BrokerOptions) (*Broker, error) {
 	opts.Liveness = cmp.Or(opts.Liveness, DefaultLiveness)
 	opts.RequestExpiry = cmp.Or(opts.RequestExpiry, DefaultRequestExpiry)
 	opts.MaxPending = cmp.Or(opts.MaxPending, DefaultMaxPending)
-	if opts.Heartbeat < 0 || opts.Liveness < 0 || opts.RequestExpiry < 0 || opts.MaxPending < 0 {
+	opts.MaxDeliveries = cmp.Or(opts.MaxDeliveries, DefaultMaxDeliveries)
+	if opts.Heartbeat < 0 || opts.Liveness < 0 || opts.RequestExpiry < 0 || opts.MaxPending < 0 || opts.MaxDeliveries < 0 {
 		return nil, errors.New("mdp: negative BrokerOptions")
 	}
 	var s *zmtp.Socket
@@ -318,6 +327,7 @@ func (b *Broker) dispatch(ctx context.Context, s *service) {
 		s.waiting[0] = nil
 		s.waiting = s.waiting[1:]
 		w.job = r
+		r.deliveries++
 		b.send(ctx, workerRequest(w.id, r.client, r.body))
 	}
 	b.forgetIfEmpty(s)
@@ -345,13 +355,18 @@ func (b *Broker) dismiss(ctx context.Context, w *bworker, disconnect bool) {
 			break
 		}
 	}
-	if w.job != nil {
+	switch r := w.job; {
+	case r == nil:
+	case r.deliveries >= b.opts.MaxDeliveries:
+		b.stats.expired.Add(1)
+		b.log("mdp: worker lost with a request given to too many workers; dropped", "service", s.name)
+	default:
 		b.stats.requeued.Add(1)
-		s.requests = append([]*request{w.job}, s.requests...)
+		s.requests = append([]*request{r}, s.requests...)
 		b.pending++
-		w.job = nil
 		b.log("mdp: worker lost with a request; requeued", "service", s.name)
 	}
+	w.job = nil
 	b.dispatch(ctx, s)
 }
 

@@ -416,3 +416,56 @@ func TestBrokerDropsInvalid(t *testing.T) {
 		}
 	})
 }
+
+// A handler that fails sends no reply: its worker leaves and comes back
+// after ReconnectMin, and the broker gives the request to a worker again,
+// at most MaxDeliveries times; the client sees a reply when a later try
+// succeeds, and a failure at MaxWait when none does.
+func TestHandlerFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		calls := map[string]int{}
+		var mu sync.Mutex
+		wk, _ := w.worker("svc", func(ctx context.Context, req [][]byte) ([][]byte, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			calls[string(req[0])]++
+			if string(req[0]) == "poison" || calls[string(req[0])] == 1 {
+				return nil, errors.New("failed")
+			}
+			return [][]byte{[]byte("ok")}, nil
+		})
+		c := w.client(2*time.Second, 2)
+		ctx := context.Background()
+		start := time.Now()
+		r, err := c.Request(ctx, "svc", []byte("flaky"))
+		if err != nil || frames(r) != `["ok"]` {
+			t.Fatalf("flaky: %s %v", frames(r), err)
+		}
+		if d := time.Since(start); d != hb {
+			t.Errorf("flaky answered after %v, want ReconnectMin (%v)", d, hb)
+		}
+		start = time.Now()
+		if _, err := c.Request(ctx, "svc", []byte("poison")); !errors.Is(err, ErrNoReply) {
+			t.Fatalf("poison: %v", err)
+		}
+		if d := time.Since(start); d != c.MaxWait() {
+			t.Errorf("poison failed after %v, want %v", d, c.MaxWait())
+		}
+		synctest.Wait()
+		mu.Lock()
+		n := calls["poison"]
+		mu.Unlock()
+		// Two attempts of the client, each given to the worker at most
+		// MaxDeliveries times.
+		if n != 2*DefaultMaxDeliveries {
+			t.Errorf("poison served %d times, want %d", n, 2*DefaultMaxDeliveries)
+		}
+		if s := w.broker.Stats(); s.Expired != 2 {
+			t.Errorf("broker %+v, want 2 requests dropped", s)
+		}
+		if s := wk.Stats(); s.Abandoned != int64(1+n) || s.Replies != 1 {
+			t.Errorf("worker %+v", s)
+		}
+	})
+}

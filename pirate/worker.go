@@ -31,8 +31,9 @@ const (
 // reply's. It runs on its own goroutine while the worker goes on
 // heartbeating; its context ends when the worker stops or gives up on the
 // connection (the reply is then not sent). When it returns an error no
-// reply is sent and the worker registers again on a new socket, so that the
-// broker does not wait for the reply; the client retries or reports the
+// reply is sent and the worker leaves (a Majordomo worker says DISCONNECT,
+// and the broker gives the request to another worker) and registers again
+// on a new socket after ReconnectMin; the client retries or reports the
 // request failed.
 type Handler interface {
 	Serve(ctx context.Context, request [][]byte) ([][]byte, error)

@@ -113,18 +113,34 @@ func Run(ctx context.Context, c Config) error {
 		if heard {
 			backoff = c.ReconnectMin
 		}
-		if end == endDisconnect || end == endAbandon {
+		if end == endDisconnect {
 			continue // the peer is alive: register again at once
 		}
+		if end == endAbandon {
+			// The broker gives the request to another worker; coming
+			// back at once could take the same request again at once.
+			if !sleep(ctx, c.ReconnectMin) {
+				return ctx.Err()
+			}
+			continue
+		}
 		logf(c.Logger, "workerloop: reconnecting", "endpoint", c.Endpoint, "after", backoff)
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, backoff) {
 			return ctx.Err()
-		case <-t.C:
 		}
 		backoff = min(2*backoff, c.ReconnectMax)
+	}
+}
+
+// sleep waits d, or less when ctx ends first (then it returns false).
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
