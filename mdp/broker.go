@@ -160,7 +160,8 @@ func (b *Broker) Stats() BrokerStats {
 }
 
 // Run serves until ctx ends or the broker is closed, then closes the
-// broker. It returns ctx's error or the error that ended the socket.
+// broker. It returns ctx's error or the error that ended the socket. It
+// is called once.
 func (b *Broker) Run(ctx context.Context) error {
 	defer b.Close()
 	ctx, cancel := context.WithCancel(ctx)

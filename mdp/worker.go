@@ -63,8 +63,9 @@ func NewWorker(endpoint, service string, h Handler, opts WorkerOptions) (*Worker
 }
 
 // Run serves until ctx ends, then sends DISCONNECT and returns ctx's
-// error; it returns earlier only with the error of a socket that cannot be
-// made (an invalid endpoint).
+// error, once the handler in progress (whose context ends too) has
+// returned; it returns earlier only with the error of a socket that cannot
+// be made (an invalid endpoint). It is called once.
 func (w *Worker) Run(ctx context.Context) error { return workerloop.Run(ctx, w.cfg) }
 
 // Stats returns the worker's counters.

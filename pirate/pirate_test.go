@@ -358,3 +358,24 @@ func TestPPPParse(t *testing.T) {
 		}
 	}
 }
+
+// A worker that goes silent (its READY sent, then nothing) is forgotten by
+// the queue after Liveness intervals: it would otherwise be first in line
+// and lose the next request.
+func TestQueueForgetsSilentWorker(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newPPWorld(t)
+		silent := sock(t, w.zc, zmtp.Dealer)
+		silent.Connect(w.back)
+		silent.Send(context.Background(), [][]byte{{0x01}})
+		synctest.Wait()
+		w.worker(func(ctx context.Context, req [][]byte) ([][]byte, error) { return req, nil })
+		time.Sleep(3*hb + hb) // on the bubble's clock: past the silent worker's expiry
+		c := w.client(time.Second, 1)
+		for i := range 4 {
+			if _, err := c.Request(context.Background(), []byte("x")); err != nil {
+				t.Fatalf("request %d after the expiry: %v", i, err)
+			}
+		}
+	})
+}

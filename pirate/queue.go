@@ -99,7 +99,7 @@ type qworker struct {
 
 // Run moves requests and replies until ctx ends or the queue is closed,
 // then closes the queue. It returns ctx's error, or the error that ended a
-// socket.
+// socket. It is called once.
 func (q *Queue) Run(ctx context.Context) error {
 	defer q.Close()
 	ctx, cancel := context.WithCancel(ctx)

@@ -108,8 +108,9 @@ func NewWorker(endpoint string, h Handler, opts WorkerOptions) (*Worker, error) 
 }
 
 // Run serves until ctx ends, reconnecting on a new socket whenever the
-// queue is found dead. It returns ctx's error, or the error of a socket
-// that cannot be made (an invalid endpoint).
+// queue is found dead. It returns ctx's error, once the handler in
+// progress (whose context ends too) has returned, or the error of a socket
+// that cannot be made (an invalid endpoint). It is called once.
 func (w *Worker) Run(ctx context.Context) error { return workerloop.Run(ctx, w.cfg) }
 
 // Stats returns the worker's counters.
