@@ -435,6 +435,16 @@ func pump(r *relayed, dst, src net.Conn) {
 	}
 }
 
+// waitAccepted waits until one more connection is relayed.
+func (f *freezer) waitAccepted(t *testing.T) {
+	t.Helper()
+	select {
+	case <-f.accepted:
+	case <-time.After(wait):
+		t.Fatalf("no connection through the relay within %v", wait)
+	}
+}
+
 func (f *freezer) freeze() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -472,13 +482,9 @@ func TestInteropSilentNetworkOurWorker(t *testing.T) {
 	if _, err := c.Request(ctx, "echo", []byte("before")); err != nil {
 		t.Fatal(err)
 	}
-	<-fz.accepted
+	fz.waitAccepted(t) // our worker's connection
 	fz.freeze()
-	select {
-	case <-fz.accepted: // our worker's new connection
-	case <-time.After(wait):
-		t.Fatalf("our worker did not reconnect within %v", wait)
-	}
+	fz.waitAccepted(t) // its new one
 	if s := w.Stats(); s.Connects != 2 {
 		t.Errorf("worker %+v, want 2 connects", s)
 	}
