@@ -115,3 +115,43 @@ func TestInprocBlocksAtHWM(t *testing.T) {
 		}
 	})
 }
+
+// TestGonePipeDetachedOnceDrained: a peer that leaves with messages still
+// queued is detached once they are read, so that a later Recv waits
+// instead of finding the drained pipe again and again.
+func TestGonePipeDetachedOnceDrained(t *testing.T) {
+	for _, typ := range []SocketType{Pull, Router, Dealer} {
+		t.Run(string(typ), func(t *testing.T) {
+			zc := NewContext()
+			s, _ := zc.NewSocket(typ, Options{})
+			defer s.Close()
+			if err := s.Bind("inproc://gone"); err != nil {
+				t.Fatal(err)
+			}
+			peerType := Push
+			if typ != Pull {
+				peerType = Dealer
+			}
+			peer, _ := zc.NewSocket(peerType, Options{})
+			if err := peer.Connect("inproc://gone"); err != nil {
+				t.Fatal(err)
+			}
+			send(t, peer, "a")
+			send(t, peer, "b")
+			recv(t, s)
+			if err := peer.Close(); err != nil {
+				t.Fatal(err)
+			}
+			recv(t, s)
+			if m, err := s.TryRecv(); err != ErrWouldBlock {
+				t.Fatalf("TryRecv = %v, %v", m, err)
+			}
+			waitFor(t, "the drained pipe detached", func() bool { return len(s.snapshot()) == 0 })
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			if m, err := s.Recv(ctx); err != context.DeadlineExceeded {
+				t.Fatalf("Recv = %v, %v", m, err)
+			}
+		})
+	}
+}

@@ -435,7 +435,12 @@ func (s *Socket) attachPeer(p *pipe) admission {
 // queued for the peer are discarded (and counted).
 func (s *Socket) pipeGone(p *pipe) {
 	if p.gone.Swap(true) {
-		s.wakeIn()
+		// The receive path found it gone: once drained, it is detached
+		// (waking the socket without detaching would have every later
+		// receive find it again and spin).
+		if p.in.ready() == 0 {
+			s.detach(p)
+		}
 		return
 	}
 	if p.twin == nil {
