@@ -72,10 +72,6 @@ type ConnConfig struct {
 	RefuseLegacy bool
 	// Logger receives debug records about the connection; nil means none.
 	Logger *slog.Logger
-
-	// sess, when set, is the socket side of the connection (a pipe): its
-	// queues outlive the connection. Nil for a standalone Conn.
-	sess session
 }
 
 // normalize validates c and returns a copy with the defaults applied.

@@ -96,7 +96,7 @@ const maxQueuedPongs = 64
 // *TimeoutError, *mechanism.SocketTypeError and *mechanism.PeerError).
 // The Conn owns nc from then on.
 func NewConn(ctx context.Context, nc net.Conn, cfg ConnConfig) (*Conn, error) {
-	c, err := newConn(ctx, nc, cfg)
+	c, err := newConn(ctx, nc, cfg, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -106,8 +106,10 @@ func NewConn(ctx context.Context, nc net.Conn, cfg ConnConfig) (*Conn, error) {
 }
 
 // newConn runs the handshake and starts the writer; the caller runs the
-// reader (readLoop), in a goroutine of its own or its own goroutine.
-func newConn(ctx context.Context, nc net.Conn, cfg ConnConfig) (*Conn, error) {
+// reader (readLoop), in a goroutine of its own or its own goroutine. sess
+// is the connection's owner (a socket's pipe, whose queues outlive the
+// connection); nil gives the Conn a session of its own (standalone).
+func newConn(ctx context.Context, nc net.Conn, cfg ConnConfig, sess session) (*Conn, error) {
 	cfg, err := cfg.normalize()
 	if err != nil {
 		nc.Close()
@@ -117,7 +119,7 @@ func newConn(ctx context.Context, nc net.Conn, cfg ConnConfig) (*Conn, error) {
 		nc:   nc,
 		cfg:  cfg,
 		rx:   &countingConn{Conn: nc},
-		sess: cfg.sess,
+		sess: sess,
 		dead: make(chan struct{}),
 	}
 	if c.sess == nil {

@@ -295,7 +295,7 @@ func (e *endpoint) acceptLoop(ctx context.Context) {
 				e.s.pipeGone(p)
 				return
 			}
-			c, err := newConn(ctx, nc, e.s.connConfig(p))
+			c, err := newConn(ctx, nc, e.s.connConfig(), p)
 			if err != nil {
 				e.s.emit(Event{Type: handshakeFailure(err), Endpoint: e.addr, Remote: remote, Err: err})
 				return
@@ -405,7 +405,7 @@ func (e *endpoint) dialLoop(ctx context.Context, network, addr string) {
 		} else if err == nil {
 			s.emit(Event{Type: EventConnected, Endpoint: e.addr, Remote: addrString(nc.RemoteAddr())})
 			var c *Conn
-			c, err = newConn(ctx, nc, s.connConfig(e.pipe))
+			c, err = newConn(ctx, nc, s.connConfig(), e.pipe)
 			if err != nil && ctx.Err() == nil {
 				s.emit(Event{Type: handshakeFailure(err), Endpoint: e.addr, Err: err})
 				e.setErr(err, false)

@@ -7,8 +7,12 @@ import (
 )
 
 // session is all a connection (the engine) knows of what owns it: a pair
-// of queues that may outlive the connection and a few events. A socket's
-// pipe is one; a standalone Conn has its own (connSession).
+// of queues that may outlive the connection (the sink of the messages it
+// reads and the source of those it writes), and a few events (commands,
+// messages it lost). A socket's pipe is one; a standalone Conn has its own
+// (connSession). It is given to newConn beside the ConnConfig, which holds
+// only what users set. The connection's failure reaches the owner as
+// newConn's error and, once established, as Conn.Err when Conn.read ends.
 type session interface {
 	// queues returns the messages to write and the queue that receives
 	// what is read.

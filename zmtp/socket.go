@@ -493,8 +493,8 @@ func signal(ch chan struct{}) {
 	}
 }
 
-// connConfig returns the connection settings for a connection of p.
-func (s *Socket) connConfig(p *pipe) ConnConfig {
+// connConfig returns the settings of the socket's next connection.
+func (s *Socket) connConfig() ConnConfig {
 	o := s.options()
 	return ConnConfig{
 		SocketType:        string(s.typ),
@@ -507,7 +507,6 @@ func (s *Socket) connConfig(p *pipe) ConnConfig {
 		MaxMessageSize:    o.MaxMessageSize,
 		RefuseLegacy:      o.RefuseLegacy,
 		Logger:            o.Logger,
-		sess:              p,
 	}
 }
 
