@@ -192,7 +192,7 @@ func (s *Socket) dialer(network string, local net.Addr) func(ctx context.Context
 // first connection, so that messages queue for it (libzmq without
 // ZMQ_IMMEDIATE). A ROUTER must know the peer's id first.
 func (s *Socket) earlyAttach() bool {
-	return !s.options().Immediate && s.typ != Router && s.typ != Stream
+	return !s.options().Immediate && !s.kind.whileConnected
 }
 
 // LastEndpoint returns the endpoint most recently bound, with the port an
@@ -290,7 +290,7 @@ func (e *endpoint) acceptLoop(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			p := newPipe(e.s)
-			if e.s.typ == Stream {
+			if e.s.kind.raw {
 				e.serveRaw(ctx, p, nc)
 				e.s.pipeGone(p)
 				return
@@ -335,7 +335,7 @@ func (e *endpoint) serve(ctx context.Context, p *pipe, c *Conn) {
 	}
 	switch ad {
 	case admitted:
-		s.rt.connected(p, c)
+		s.rule.connected(p, c)
 		fallthrough
 	case waiting:
 		c.read()
@@ -397,7 +397,7 @@ func (e *endpoint) dialLoop(ctx context.Context, network, addr string) {
 		if err != nil && ctx.Err() == nil {
 			s.emit(Event{Type: EventConnectDelayed, Endpoint: e.addr, Err: err})
 		}
-		if err == nil && s.typ == Stream {
+		if err == nil && s.kind.raw {
 			s.emit(Event{Type: EventConnected, Endpoint: e.addr, Remote: addrString(nc.RemoteAddr())})
 			e.serveRaw(ctx, e.pipe, nc)
 			e.renewPipe()

@@ -154,8 +154,8 @@ func link(ce *endpoint, b *Socket) {
 		b.pipeGone(pb)
 		return
 	}
-	a.rt.connected(pa, nil)
-	b.rt.connected(pb, nil)
+	a.rule.connected(pa, nil)
+	b.rule.connected(pb, nil)
 }
 
 func inprocMetadata(s *Socket) frame.Metadata {

@@ -30,7 +30,7 @@ type pipe struct {
 	dialed  bool   // made by a Connect (else accepted)
 
 	pubMark  uint64 // PUB: the send that last matched this peer (under Socket.sendMu)
-	subsSent *Conn  // SUB: the connection that has every subscription (under the router's mu)
+	subsSent *Conn  // SUB: the connection that has every subscription (under the rule's mu)
 
 	// twin is the other end of an inproc pipe: its out is our in and its
 	// in our out. Nil for network pipes.
@@ -48,7 +48,7 @@ type peerInfo struct {
 func newPipe(s *Socket) *pipe {
 	o := s.options()
 	p := &pipe{s: s, inRoomCh: make(chan struct{}, 1)}
-	if s.typ == Stream {
+	if s.kind.raw {
 		p.outReady = make(chan struct{}, 1)
 	}
 	p.out = newQueue(o.sendHWM(), o.Conflate, p.wakeWriter, s.wakeOut)
@@ -87,7 +87,7 @@ func (p *pipe) sendCommand(cmd frame.Command) {
 	if c := p.conn.Load(); c != nil {
 		c.queueCommand(cmd)
 	} else if t := p.twin; t != nil {
-		t.s.rt.onCommand(t, cmd)
+		t.s.rule.onCommand(t, cmd)
 	}
 }
 
@@ -95,8 +95,8 @@ func (p *pipe) sendCommand(cmd frame.Command) {
 
 func (p *pipe) queues() (out, in *queue)  { return p.out, p.in }
 func (p *pipe) inRoom() <-chan struct{}   { return p.inRoomCh }
-func (p *pipe) command(cmd frame.Command) { p.s.rt.onCommand(p, cmd) }
-func (p *pipe) intercept(m [][]byte) bool { return p.s.rt.intercept(p, m) }
+func (p *pipe) command(cmd frame.Command) { p.s.rule.onCommand(p, cmd) }
+func (p *pipe) intercept(m [][]byte) bool { return p.s.rule.intercept(p, m) }
 func (p *pipe) recycled() <-chan [][]byte { return p.s.free }
 func (p *pipe) lost(n int)                { p.s.lose(n) }
 func (p *pipe) buffers() *sync.Pool       { return &p.s.batches }

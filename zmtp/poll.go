@@ -237,7 +237,7 @@ func (s *Socket) readiness(want Events) Events {
 // is held. Messages that Recv would drop (a SUB's unmatched ones, a REQ's
 // stray replies, a REP's malformed requests) are dropped here too.
 func (s *Socket) canRecvNow() bool {
-	switch r := s.rt.(type) {
+	switch r := s.rule.(type) {
 	case *basic:
 		return r.canRecv && s.anyQueued(nil)
 	case *pairRouter:
@@ -274,7 +274,7 @@ func (s *Socket) canRecvNow() bool {
 // is held.
 func (s *Socket) canSendNow() bool {
 	o := s.options()
-	switch r := s.rt.(type) {
+	switch r := s.rule.(type) {
 	case *basic:
 		return r.canSend && s.anyRoom(false)
 	case *pairRouter:

@@ -7,29 +7,88 @@ import (
 	"github.com/zmtp-go/zmtp/frame"
 )
 
-// newRouter returns the routing rule of the socket's type.
-func newRouter(s *Socket) (router, error) {
-	switch s.typ {
-	case Pair:
-		return &pairRouter{basic: basic{s: s, canSend: true, canRecv: true}}, nil
-	case Push:
-		return &basic{s: s, canSend: true}, nil
-	case Pull:
-		return &basic{s: s, canRecv: true}, nil
-	case Dealer:
-		return &basic{s: s, canSend: true, canRecv: true}, nil
-	case Req:
-		return &reqRouter{basic: basic{s: s, canSend: true, canRecv: true}}, nil
-	case Rep:
-		return &repRouter{idRouter: newIDRouter(s)}, nil
-	case Router, Stream:
-		return newIDRouter(s), nil
-	case Pub, XPub:
-		return newPubRouter(s), nil
-	case Sub, XSub:
-		return newSubRouter(s), nil
+// routingRule is a socket type's routing rule over the socket's pipes.
+// The pipes, their queues and connections are shared machinery; a rule
+// decides only where a message goes and which one is received next, with
+// the primitives below (loadBalancer, fairQueue, distribute).
+type routingRule interface {
+	// attached and detached are called, with s.mu held, when a pipe
+	// becomes routable and when it stops being routable.
+	attached(p *pipe)
+	detached(p *pipe)
+	// connected runs on every new connection of a pipe (re-sending
+	// subscriptions, welcome messages), without s.mu.
+	connected(p *pipe, c *Conn)
+	// send routes a message; recv returns the next message for the
+	// application. Both may block (honouring ctx) when nonblock is false.
+	send(ctx context.Context, msg [][]byte, nonblock bool) error
+	recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, error)
+	// onCommand handles SUBSCRIBE, CANCEL, JOIN and LEAVE from a peer;
+	// intercept may consume an incoming message (3.0 subscriptions).
+	onCommand(p *pipe, cmd frame.Command)
+	intercept(p *pipe, msg [][]byte) bool
+	// subscribe is Socket.Subscribe (on) and Unsubscribe (!on);
+	// ErrNotSupported for a type without subscriptions.
+	subscribe(topic []byte, on bool) error
+	// topics counts the subscriptions the rule holds and their octets.
+	topics() (n, octets int)
+}
+
+// noSubscriptions is embedded by the rules of types without subscriptions.
+type noSubscriptions struct{}
+
+func (noSubscriptions) subscribe([]byte, bool) error { return ErrNotSupported }
+func (noSubscriptions) topics() (n, octets int)      { return 0, 0 }
+
+// socketKind is what a socket type is made of: its routing rule and how
+// the shared pipe machinery treats its peers. Adding a socket type means
+// writing its rule and adding one entry to socketKinds.
+type socketKind struct {
+	// rule returns the type's routing rule for s.
+	rule func(s *Socket) routingRule
+	// raw: connections carry no ZMTP at all (STREAM).
+	raw bool
+	// whileConnected: a peer is routable only while its connection is up,
+	// so a Connect's pipe is attached at the handshake, not before, and
+	// each new connection gets a new pipe (and routing id).
+	whileConnected bool
+	// recycles: the rule hands received messages to the application as
+	// the reader made them, so RecvInto may give their memory back for
+	// receiving into again.
+	recycles bool
+}
+
+// socketKinds is the table of the socket types a Socket can be. The names
+// and the compatibility of peer types are the protocol's (package
+// mechanism). The draft types of RFC 41, 48, 49, 51 and 52 (CLIENT,
+// SERVER, RADIO, DISH, SCATTER, GATHER, PEER, CHANNEL) are not here yet:
+// each will be one entry with a rule of its own.
+var socketKinds = map[SocketType]socketKind{
+	Pair: {rule: func(s *Socket) routingRule {
+		return &pairRouter{basic: basic{s: s, canSend: true, canRecv: true}}
+	}, recycles: true},
+	Push:   {rule: func(s *Socket) routingRule { return &basic{s: s, canSend: true} }, recycles: true},
+	Pull:   {rule: func(s *Socket) routingRule { return &basic{s: s, canRecv: true} }, recycles: true},
+	Dealer: {rule: func(s *Socket) routingRule { return &basic{s: s, canSend: true, canRecv: true} }, recycles: true},
+	Req: {rule: func(s *Socket) routingRule {
+		return &reqRouter{basic: basic{s: s, canSend: true, canRecv: true}}
+	}},
+	Rep:    {rule: func(s *Socket) routingRule { return &repRouter{idRouter: newIDRouter(s)} }},
+	Router: {rule: func(s *Socket) routingRule { return newIDRouter(s) }, whileConnected: true},
+	Stream: {rule: func(s *Socket) routingRule { return newIDRouter(s) }, whileConnected: true, raw: true},
+	Pub:    {rule: func(s *Socket) routingRule { return newPubRouter(s) }},
+	XPub:   {rule: func(s *Socket) routingRule { return newPubRouter(s) }},
+	Sub:    {rule: func(s *Socket) routingRule { return newSubRouter(s) }, recycles: true},
+	XSub:   {rule: func(s *Socket) routingRule { return newSubRouter(s) }, recycles: true},
+}
+
+// kindOf returns the table entry of socket type t.
+func kindOf(t SocketType) (socketKind, error) {
+	k, ok := socketKinds[t]
+	if !ok {
+		return k, fmt.Errorf("zmtp: unsupported socket type %q", t)
 	}
-	return nil, fmt.Errorf("zmtp: unsupported socket type %q", s.typ)
+	return k, nil
 }
 
 // loadBalancer sends each message to the next pipe in turn that has room,
@@ -60,6 +119,37 @@ func (lb *loadBalancer) send(ctx context.Context, s *Socket, msg [][]byte, nonbl
 			return nil, err
 		}
 	}
+}
+
+// distribute sends msg to every pipe of targets that has room (RFC 29):
+// a pipe without room misses the message, counted in Socket.Dropped,
+// unless wait is set (XPUB_NODROP), when the sender waits for the pipe's
+// room. Pipes that are gone are skipped.
+func distribute(ctx context.Context, s *Socket, targets []*pipe, msg [][]byte, wait, nonblock bool) error {
+	for _, p := range targets {
+		if p.gone.Load() {
+			continue
+		}
+		if p.trySend(msg) {
+			continue
+		}
+		if !wait {
+			s.dropped.Add(1)
+			continue
+		}
+		for !p.trySend(msg) {
+			if nonblock {
+				return ErrWouldBlock
+			}
+			if err := s.waitOn(ctx, s.writable); err != nil {
+				return err
+			}
+			if p.gone.Load() {
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // fairQueue takes messages from the pipes in turn, one message from each
@@ -103,6 +193,7 @@ func (fq *fairQueue) recv(ctx context.Context, s *Socket, nonblock bool, keep fu
 // basic is the rule of PUSH (load-balance out), PULL (fair-queue in) and
 // DEALER (both).
 type basic struct {
+	noSubscriptions
 	s                *Socket
 	canSend, canRecv bool
 	lb               loadBalancer
@@ -112,7 +203,7 @@ type basic struct {
 func (b *basic) attached(p *pipe) {}
 func (b *basic) detached(p *pipe) {}
 func (b *basic) connected(p *pipe, c *Conn) {
-	if b.s.options().ProbeRouter && b.s.typ != Pair {
+	if b.s.options().ProbeRouter {
 		p.trySend([][]byte{{}})
 	}
 }
@@ -138,6 +229,9 @@ func (b *basic) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, error
 type pairRouter struct {
 	basic
 }
+
+// connected sends nothing: ProbeRouter is for peers of a ROUTER.
+func (r *pairRouter) connected(p *pipe, c *Conn) {}
 
 func (r *pairRouter) admit(p *pipe) admission {
 	for _, q := range r.s.pipes {

@@ -189,30 +189,7 @@ func (r *pubRouter) send(ctx context.Context, msg [][]byte, nonblock bool) error
 			r.targets = targets[:0]
 		}
 	}()
-	for _, p := range targets {
-		if p.gone.Load() {
-			continue
-		}
-		if p.trySend(msg) {
-			continue
-		}
-		if !r.xpub || !o.XPubNoDrop {
-			r.s.dropped.Add(1)
-			continue
-		}
-		for !p.trySend(msg) {
-			if nonblock {
-				return ErrWouldBlock
-			}
-			if err := r.s.waitOn(ctx, r.s.writable); err != nil {
-				return err
-			}
-			if p.gone.Load() {
-				break
-			}
-		}
-	}
-	return nil
+	return distribute(ctx, r.s, targets, msg, r.xpub && o.XPubNoDrop, nonblock)
 }
 
 func (r *pubRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, error) {
@@ -342,7 +319,7 @@ func sendSubscription(p *pipe, c *Conn, topic []byte, on bool) {
 	}
 	switch {
 	case p.twin != nil:
-		p.twin.s.rt.onCommand(p.twin, frame.Command{Name: name, Data: topic})
+		p.twin.s.rule.onCommand(p.twin, frame.Command{Name: name, Data: topic})
 	case c == nil:
 		// Not connected: connected() sends every subscription later.
 	case c.minor >= 1:
@@ -381,12 +358,7 @@ func (r *subRouter) send(ctx context.Context, msg [][]byte, nonblock bool) error
 		return nil
 	}
 	// Other messages go upstream to every publisher.
-	for _, p := range r.s.snapshot() {
-		if !p.gone.Load() && !p.trySend(msg) {
-			r.s.dropped.Add(1)
-		}
-	}
-	return nil
+	return distribute(ctx, r.s, r.s.snapshot(), msg, false, nonblock)
 }
 
 func (r *subRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, error) {
@@ -406,27 +378,37 @@ func (r *subRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, e
 // starts with topic are delivered. An empty topic matches every message.
 // On an XPUB with XPubManual it subscribes the peer whose subscription
 // message Recv returned last (ZMQ_XPUB_MANUAL). It never waits for a peer.
-func (s *Socket) Subscribe(topic []byte) error {
-	if pr, ok := s.rt.(*pubRouter); ok && s.options().XPubManual {
-		return pr.manual(topic, true)
-	}
-	r, ok := s.rt.(*subRouter)
-	if !ok || r.xsub {
+func (s *Socket) Subscribe(topic []byte) error { return s.rule.subscribe(topic, true) }
+
+// Unsubscribe removes one subscription added by Subscribe.
+func (s *Socket) Unsubscribe(topic []byte) error { return s.rule.subscribe(topic, false) }
+
+// subscribe is XPUB_MANUAL's Subscribe and Unsubscribe.
+func (r *pubRouter) subscribe(topic []byte, on bool) error {
+	if !r.s.options().XPubManual {
 		return ErrNotSupported
 	}
-	r.change(append([]byte(nil), topic...), true)
+	return r.manual(topic, on)
+}
+
+func (r *pubRouter) topics() (n, octets int) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.index.len(), r.index.bytes()
+}
+
+// subscribe is a SUB's Subscribe and Unsubscribe (an XSUB subscribes by
+// sending subscription messages).
+func (r *subRouter) subscribe(topic []byte, on bool) error {
+	if r.xsub {
+		return ErrNotSupported
+	}
+	r.change(append([]byte(nil), topic...), on)
 	return nil
 }
 
-// Unsubscribe removes one subscription added by Subscribe.
-func (s *Socket) Unsubscribe(topic []byte) error {
-	if pr, ok := s.rt.(*pubRouter); ok && s.options().XPubManual {
-		return pr.manual(topic, false)
-	}
-	r, ok := s.rt.(*subRouter)
-	if !ok || r.xsub {
-		return ErrNotSupported
-	}
-	r.change(append([]byte(nil), topic...), false)
-	return nil
+func (r *subRouter) topics() (n, octets int) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.subs.len(), r.subs.bytes()
 }

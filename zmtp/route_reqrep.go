@@ -71,6 +71,7 @@ func (r *reqRouter) envelopeOK(m [][]byte) bool {
 // idRouter is ROUTER: every peer has a routing id; received messages are
 // prefixed with the sender's and sent ones are routed by their first frame.
 type idRouter struct {
+	noSubscriptions
 	s       *Socket
 	fq      fairQueue
 	byID    map[string]*pipe   // guarded by s.mu

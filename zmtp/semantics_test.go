@@ -173,7 +173,7 @@ func TestRouterDuplicateIdentity(t *testing.T) {
 // waitingFor returns the oldest peer of ROUTER s waiting for routing id id,
 // or nil.
 func waitingFor(s *Socket, id string) *pipe {
-	r := s.rt.(*idRouter)
+	r := s.rule.(*idRouter)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if l := r.waiting[id]; len(l) > 0 {

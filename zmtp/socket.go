@@ -68,8 +68,9 @@ func message(m [][]byte, p *pipe) Message {
 type Socket struct {
 	typ  SocketType
 	opts atomic.Pointer[Options] // replaced whole by SetOptions
-	rt   router
-	zctx *Context // inproc namespace; nil when made by NewSocket
+	kind socketKind              // the socket type's entry in socketKinds
+	rule routingRule             // the type's routing rule
+	zctx *Context                // inproc namespace; nil when made by NewSocket
 
 	ctx     context.Context // cancelled by Close once the linger is over: stops everything
 	cancel  context.CancelFunc
@@ -100,32 +101,18 @@ type Socket struct {
 	lostOnClose atomic.Int64 // of those, lost since Close began
 }
 
-// router is a socket type's routing rule over the socket's pipes.
-type router interface {
-	// attached and detached are called, with s.mu held, when a pipe
-	// becomes routable and when it stops being routable.
-	attached(p *pipe)
-	detached(p *pipe)
-	// connected runs on every new connection of a pipe (re-sending
-	// subscriptions, welcome messages), without s.mu.
-	connected(p *pipe, c *Conn)
-	// send routes a message; recv returns the next message for the
-	// application. Both may block (honouring ctx) when nonblock is false.
-	send(ctx context.Context, msg [][]byte, nonblock bool) error
-	recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, error)
-	// onCommand handles SUBSCRIBE, CANCEL, JOIN and LEAVE from a peer;
-	// intercept may consume an incoming message (3.0 subscriptions).
-	onCommand(p *pipe, cmd frame.Command)
-	intercept(p *pipe, msg [][]byte) bool
-}
-
 // NewSocket returns a socket of type t.
 func NewSocket(t SocketType, opts Options) (*Socket, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
+	kind, err := kindOf(t)
+	if err != nil {
+		return nil, err
+	}
 	s := &Socket{
 		typ:       t,
+		kind:      kind,
 		endpoints: make(map[string]*endpoint),
 		aliases:   make(map[string]string),
 		readable:  make(chan struct{}, 1),
@@ -134,11 +121,7 @@ func NewSocket(t SocketType, opts Options) (*Socket, error) {
 		closeCh:   make(chan struct{}),
 	}
 	s.opts.Store(&opts)
-	rt, err := newRouter(s)
-	if err != nil {
-		return nil, err
-	}
-	s.rt = rt
+	s.rule = kind.rule(s)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -183,16 +166,7 @@ type SocketStats struct {
 // Stats returns the socket's counters.
 func (s *Socket) Stats() SocketStats {
 	st := SocketStats{Peers: len(s.snapshot()), Dropped: s.dropped.Load(), Discarded: s.discarded.Load()}
-	switch r := s.rt.(type) {
-	case *pubRouter:
-		r.mu.RLock()
-		st.Topics, st.TopicBytes = r.index.len(), r.index.bytes()
-		r.mu.RUnlock()
-	case *subRouter:
-		r.mu.RLock()
-		st.Topics, st.TopicBytes = r.subs.len(), r.subs.bytes()
-		r.mu.RUnlock()
-	}
+	st.Topics, st.TopicBytes = s.rule.topics()
 	return st
 }
 
@@ -239,7 +213,7 @@ func (s *Socket) Send(ctx context.Context, msg [][]byte) error {
 	if s.isClosed() {
 		return ErrClosed
 	}
-	return s.rt.send(ctx, msg, false)
+	return s.rule.send(ctx, msg, false)
 }
 
 // TrySend is Send that returns ErrWouldBlock instead of blocking.
@@ -255,7 +229,7 @@ func (s *Socket) TrySend(msg [][]byte) error {
 	if s.isClosed() {
 		return ErrClosed
 	}
-	return s.rt.send(context.Background(), msg, true)
+	return s.rule.send(context.Background(), msg, true)
 }
 
 // Recv returns the next message, blocking until one arrives or ctx ends.
@@ -265,7 +239,7 @@ func (s *Socket) Recv(ctx context.Context) (Message, error) {
 	if s.isClosed() {
 		return Message{}, ErrClosed
 	}
-	m, p, err := s.rt.recv(ctx, false)
+	m, p, err := s.rule.recv(ctx, false)
 	if err != nil {
 		return Message{}, err
 	}
@@ -283,7 +257,7 @@ func (s *Socket) TryRecv() (Message, error) {
 	if s.isClosed() {
 		return Message{}, ErrClosed
 	}
-	m, p, err := s.rt.recv(context.Background(), true)
+	m, p, err := s.rule.recv(context.Background(), true)
 	if err != nil {
 		return Message{}, err
 	}
@@ -308,7 +282,7 @@ func (s *Socket) RecvInto(ctx context.Context, m *Message) error {
 	if s.isClosed() {
 		return ErrClosed
 	}
-	in, p, err := s.rt.recv(ctx, false)
+	in, p, err := s.rule.recv(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -344,13 +318,8 @@ const (
 // into it again. Messages of inproc peers are never recycled: their memory
 // came from the sending application.
 func (s *Socket) recycle(in [][]byte, p *pipe) {
-	if p.twin != nil || len(in) != 1 || cap(in[0]) > maxRecycleSize {
-		return
-	}
-	switch s.rt.(type) {
-	case *basic, *pairRouter, *subRouter:
-	default:
-		return // the rule built a new message around the received one
+	if !s.kind.recycles || p.twin != nil || len(in) != 1 || cap(in[0]) > maxRecycleSize {
+		return // the rule may have built a new message around the received one
 	}
 	select {
 	case s.free <- in:
@@ -383,18 +352,18 @@ func (s *Socket) attachLocked(p *pipe) {
 	// Copy on write: senders and receivers hold snapshots.
 	s.pipes = append(s.pipes[:len(s.pipes):len(s.pipes)], p)
 	s.publish()
-	s.rt.attached(p)
+	s.rule.attached(p)
 	s.wakeOut()
 	s.wakeIn()
 }
 
-// forgetter is implemented by routers that keep peers waiting for
+// forgetter is implemented by rules that keep peers waiting for
 // admission; forget runs with s.mu held.
 type forgetter interface {
 	forget(p *pipe)
 }
 
-// admission is a router's answer to a new peer.
+// admission is a routing rule's answer to a new peer.
 type admission int
 
 const (
@@ -403,21 +372,21 @@ const (
 	waiting                   // kept, not routable (a ROUTER peer whose id is taken)
 )
 
-// admitter is implemented by routers that may refuse a peer (PAIR takes
+// admitter is implemented by rules that may refuse a peer (PAIR takes
 // one) or must name it (ROUTER). admit runs with s.mu held.
 type admitter interface {
 	admit(p *pipe) admission
 }
 
 // attachPeer makes p routable once its handshake has succeeded, unless
-// the router refuses it or keeps it waiting.
+// the rule refuses it or keeps it waiting.
 func (s *Socket) attachPeer(p *pipe) admission {
 	s.mu.Lock()
 	if p.attached {
 		s.mu.Unlock()
 		return admitted
 	}
-	if a, ok := s.rt.(admitter); ok && !s.closed {
+	if a, ok := s.rule.(admitter); ok && !s.closed {
 		if ad := a.admit(p); ad != admitted {
 			s.mu.Unlock()
 			return ad
@@ -458,7 +427,7 @@ func (s *Socket) detach(p *pipe) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !p.attached {
-		if f, ok := s.rt.(forgetter); ok {
+		if f, ok := s.rule.(forgetter); ok {
 			f.forget(p) // it may have been waiting for admission
 		}
 		return
@@ -472,7 +441,7 @@ func (s *Socket) detach(p *pipe) {
 	}
 	s.pipes = pipes
 	s.publish()
-	s.rt.detached(p)
+	s.rule.detached(p)
 	s.wakeIn()
 }
 

@@ -260,7 +260,7 @@ func TestPubSubFilter(t *testing.T) {
 // subscribed reports whether a peer of the PUB or XPUB socket s has a
 // subscription matching topic.
 func subscribed(s *Socket, topic string) bool {
-	r := s.rt.(*pubRouter)
+	r := s.rule.(*pubRouter)
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	found := false
