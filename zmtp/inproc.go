@@ -12,7 +12,7 @@ import (
 // sockets made by the same Context can reach each other at inproc://name.
 // Inproc links join two sockets' queues directly, with no goroutine, no
 // copy and no ZMTP encoding. A Context has nothing to close; it is safe for
-// concurrent use.
+// concurrent use. The zero value is an empty namespace, as NewContext's.
 type Context struct {
 	mu      sync.Mutex
 	bound   map[string]*Socket
@@ -45,6 +45,9 @@ func (s *Socket) bindInproc(name string) error {
 	if _, taken := zc.bound[name]; taken {
 		zc.mu.Unlock()
 		return fmt.Errorf("zmtp: %s: address in use", ep)
+	}
+	if zc.bound == nil {
+		zc.bound = map[string]*Socket{} // a zero Context
 	}
 	zc.bound[name] = s
 	waiting := zc.pending[name]
@@ -98,6 +101,9 @@ func (s *Socket) connectInproc(name string) error {
 	zc.mu.Lock()
 	b := zc.bound[name]
 	if b == nil {
+		if zc.pending == nil {
+			zc.pending = map[string][]*endpoint{} // a zero Context
+		}
 		zc.pending[name] = append(zc.pending[name], e)
 	}
 	zc.mu.Unlock()
@@ -109,11 +115,14 @@ func (s *Socket) connectInproc(name string) error {
 
 // link joins the connecting endpoint ce to the bound socket b with a pair
 // of queues as long as both sides' high-water marks together, as libzmq
-// sizes inproc pipes.
+// sizes inproc pipes. A bound socket of an incompatible type refuses the
+// link, as the handshake refuses such a peer: the Connect fails for good
+// with a *mechanism.SocketTypeError (Socket.Err, blocked calls).
 func link(ce *endpoint, b *Socket) {
 	a := ce.s
 	if !mechanism.Compatible(string(a.typ), string(b.typ)) {
-		return // refused, as the handshake would refuse it
+		ce.setErr(&mechanism.SocketTypeError{Local: string(a.typ), Peer: string(b.typ)}, true)
+		return
 	}
 	// A queue conflates when either end asks for it; its mark is the sum
 	// of both ends' (no limit when either has none).

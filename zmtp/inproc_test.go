@@ -2,10 +2,13 @@ package zmtp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/zmtp-go/zmtp/mechanism"
 )
 
 func TestInprocPushPull(t *testing.T) {
@@ -71,6 +74,76 @@ func TestInprocNeedsContext(t *testing.T) {
 	s := newSock(t, Pair, Options{})
 	if err := s.Bind("inproc://x"); err == nil {
 		t.Fatal("inproc bind without a Context succeeded")
+	}
+}
+
+// TestInprocZeroContext: a zero Context is an empty namespace, as
+// NewContext's, whichever of Bind and Connect comes first.
+func TestInprocZeroContext(t *testing.T) {
+	for _, bindFirst := range []bool{true, false} {
+		var zc Context
+		pull, _ := zc.NewSocket(Pull, Options{})
+		defer pull.Close()
+		push, _ := zc.NewSocket(Push, Options{})
+		defer push.Close()
+		if bindFirst {
+			if err := pull.Bind("inproc://zero"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := push.Connect("inproc://zero"); err != nil {
+			t.Fatal(err)
+		}
+		if !bindFirst {
+			if err := pull.Bind("inproc://zero"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		send(t, push, "hello")
+		if got := recv(t, pull); got[0] != "hello" {
+			t.Fatalf("bind first %v: got %q", bindFirst, got)
+		}
+	}
+}
+
+// TestInprocIncompatibleConnect: a Connect to a socket of a type ours
+// cannot talk to fails for good, as over tcp: Err reports a
+// *mechanism.SocketTypeError and a blocked Send returns it instead of
+// waiting, whether the Bind came before or after the Connect.
+func TestInprocIncompatibleConnect(t *testing.T) {
+	for _, bindFirst := range []bool{true, false} {
+		zc := NewContext()
+		pub, _ := zc.NewSocket(Pub, Options{})
+		defer pub.Close()
+		push, _ := zc.NewSocket(Push, Options{})
+		defer push.Close()
+		if bindFirst {
+			if err := pub.Bind("inproc://wrong"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := push.Connect("inproc://wrong"); err != nil {
+			t.Fatal(err)
+		}
+		if !bindFirst {
+			if err := push.Err(); err != nil {
+				t.Fatalf("Err before the Bind = %v", err)
+			}
+			if err := pub.Bind("inproc://wrong"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var ste *mechanism.SocketTypeError
+		if err := push.Err(); !errors.As(err, &ste) || ste.Local != "PUSH" || ste.Peer != "PUB" {
+			t.Fatalf("bind first %v: Err = %v, want a SocketTypeError PUSH/PUB", bindFirst, err)
+		}
+		var ee *EndpointError
+		if err := push.Send(testCtx(t), [][]byte{[]byte("x")}); !errors.As(err, &ee) || !errors.As(err, &ste) || ee.Endpoint != "inproc://wrong" {
+			t.Fatalf("bind first %v: Send = %v", bindFirst, err)
+		}
+		if pub.Stats().Peers != 0 || push.Stats().Peers != 0 {
+			t.Fatalf("bind first %v: peers %d, %d after a refused link", bindFirst, pub.Stats().Peers, push.Stats().Peers)
+		}
 	}
 }
 
