@@ -76,7 +76,7 @@ type ConnConfig struct {
 
 // normalize validates c and returns a copy with the defaults applied.
 func (c ConnConfig) normalize() (ConnConfig, error) {
-	if !mechanism.KnownSocketType(c.SocketType) {
+	if !frame.KnownSocketType(c.SocketType) {
 		return c, fmt.Errorf("zmtp: unknown socket type %q", c.SocketType)
 	}
 	if len(c.Identity) > 255 {

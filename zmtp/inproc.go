@@ -120,7 +120,7 @@ func (s *Socket) connectInproc(name string) error {
 // with a *mechanism.SocketTypeError (Socket.Err, blocked calls).
 func link(ce *endpoint, b *Socket) {
 	a := ce.s
-	if !mechanism.Compatible(string(a.typ), string(b.typ)) {
+	if !frame.CompatibleSocketTypes(string(a.typ), string(b.typ)) {
 		ce.setErr(&mechanism.SocketTypeError{Local: string(a.typ), Peer: string(b.typ)}, true)
 		return
 	}

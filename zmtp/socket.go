@@ -10,25 +10,26 @@ import (
 	"time"
 
 	"github.com/zmtp-go/zmtp/frame"
-	"github.com/zmtp-go/zmtp/mechanism"
 )
 
-// SocketType names a ZeroMQ socket type.
+// SocketType names a ZeroMQ socket type. The names are package frame's
+// (as the Socket-Type property carries them); what each type does is its
+// entry in the table of socket kinds (route.go).
 type SocketType string
 
 // The socket types.
 const (
-	Pair   SocketType = mechanism.Pair
-	Pub    SocketType = mechanism.Pub
-	Sub    SocketType = mechanism.Sub
-	XPub   SocketType = mechanism.XPub
-	XSub   SocketType = mechanism.XSub
-	Req    SocketType = mechanism.Req
-	Rep    SocketType = mechanism.Rep
-	Dealer SocketType = mechanism.Dealer
-	Router SocketType = mechanism.Router
-	Push   SocketType = mechanism.Push
-	Pull   SocketType = mechanism.Pull
+	Pair   SocketType = frame.SocketPair
+	Pub    SocketType = frame.SocketPub
+	Sub    SocketType = frame.SocketSub
+	XPub   SocketType = frame.SocketXPub
+	XSub   SocketType = frame.SocketXSub
+	Req    SocketType = frame.SocketReq
+	Rep    SocketType = frame.SocketRep
+	Dealer SocketType = frame.SocketDealer
+	Router SocketType = frame.SocketRouter
+	Push   SocketType = frame.SocketPush
+	Pull   SocketType = frame.SocketPull
 )
 
 // Socket errors.

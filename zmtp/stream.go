@@ -13,7 +13,7 @@ import (
 // receives is [routing id, data]; an empty data frame announces a new
 // connection and, later, its end when the peer closes it. Sending [routing id, data] writes the
 // data as it is; sending [routing id, empty frame] closes that connection.
-const Stream SocketType = "STREAM"
+const Stream SocketType = frame.SocketStream
 
 // streamReadSize is the most a STREAM socket reads from a peer at once.
 const streamReadSize = 8 << 10
