@@ -9,16 +9,16 @@ import (
 )
 
 // Sizes from the CurveZMQ grammar (RFC 26): the data of each command after
-// its name.
+// its name (package frame's layouts).
 const (
-	curveHelloData    = 2 + 72 + 32 + 8 + 80 // version, padding, C', nonce, box
-	curveWelcomeData  = 16 + 144             // long nonce, box
-	curveCookie       = 96                   // cookie nonce and box
-	curveInitiateMin  = curveCookie + 8 + 144
-	curveReadyMin     = 8 + 16
-	curveMessageMin   = 8 + 17
-	curveHelloKeyAt   = 2 + 72
-	curveHelloNonceAt = curveHelloKeyAt + 32
+	curveHelloData    = frame.CurveHelloSize
+	curveWelcomeData  = frame.CurveWelcomeSize
+	curveCookie       = frame.CurveCookieSize
+	curveInitiateMin  = frame.CurveInitiateMinSize
+	curveReadyMin     = frame.CurveReadyMinSize
+	curveMessageMin   = frame.CurveMessageMinSize
+	curveHelloKeyAt   = frame.CurveHelloKeyOffset
+	curveHelloNonceAt = frame.CurveHelloNonceOffset
 )
 
 // libzmqErrorHint explains the malformed ERROR that libzmq 4.3's PLAIN
@@ -45,7 +45,7 @@ func (d *Decoder) mech() string {
 // body.
 func (d *Decoder) decodeCommand(body []byte, size int64, truncated bool) (*Command, string, string) {
 	c := &Command{Size: size, Truncated: truncated, Body: clip(body, max(d.opts.Preview, minValuePreview))}
-	if len(body) >= 6 && body[0] == 0x5E && string(body[1:5]) == "RROR" {
+	if n := len(frame.LibzmqErrorPrefix); len(body) > n && string(body[:n]) == frame.LibzmqErrorPrefix {
 		c.Name = frame.CmdError
 		r := body[6:]
 		msg := "malformed command name length 0x5E"

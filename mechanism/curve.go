@@ -174,24 +174,29 @@ func ParseCurveKey(s []byte) ([32]byte, error) {
 	return key, fmt.Errorf("%w: a key is 32 octets or 40 Z85 characters, not %d", ErrCurveKeys, len(s))
 }
 
-// Sizes of the CURVE handshake commands' data (after the name).
+// Sizes of the CURVE handshake commands' data (after the name): package
+// frame's layouts.
 const (
-	helloDataSize    = 194 // version 2, padding 72, C' 32, nonce 8, box 80
-	helloPadding     = 72
-	welcomeDataSize  = 160 // long nonce 16, box 144
-	cookieSize       = 96  // long nonce 16, secretbox 80
-	vouchSize        = 96  // long nonce 16, box 80
-	initiateMinData  = cookieSize + shortNonceSize + secretbox.Overhead + 32 + vouchSize
-	readyMinData     = shortNonceSize + secretbox.Overhead
-	longNonceSize    = 16
-	signatureSize    = 64
+	helloDataSize    = frame.CurveHelloSize
+	helloPadding     = frame.CurveHelloPaddingSize
+	welcomeDataSize  = frame.CurveWelcomeSize
+	cookieSize       = frame.CurveCookieSize
+	vouchSize        = frame.CurveVouchSize
+	initiateMinData  = frame.CurveInitiateMinSize
+	readyMinData     = frame.CurveReadyMinSize
+	longNonceSize    = frame.CurveLongNonceSize
+	signatureSize    = frame.CurveHelloSignature
 	curveMajor       = 1
 	curveMinor       = 0
 	welcomePrefix    = "WELCOME-"
 	cookiePrefix     = "COOKIE--"
 	vouchPrefix      = "VOUCH---"
-	helloVersionSize = 2
+	helloVersionSize = frame.CurveHelloVersionSize
 )
+
+// frame's layouts count NaCl's authenticator: the build fails if they
+// disagree.
+var _ = [1]struct{}{}[frame.CurveBoxOverhead-secretbox.Overhead]
 
 // curveState is the position of a CURVE handshake.
 type curveState uint8

@@ -44,8 +44,8 @@ const (
 // Sizes of the MESSAGE command.
 const (
 	messageName      = "\x07MESSAGE"
-	shortNonceSize   = 8
-	messageMinData   = shortNonceSize + secretbox.Overhead + 1 // nonce, MAC, flags
+	shortNonceSize   = frame.CurveShortNonceSize
+	messageMinData   = frame.CurveMessageMinSize // nonce, MAC, flags
 	messageOverhead  = frame.MaxHeaderSize + len(messageName) + messageMinData
 	wireFlagMore     = 0x01
 	wireFlagCommand  = 0x02

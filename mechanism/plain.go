@@ -82,21 +82,13 @@ type RawCommandHandler interface {
 	HandleMalformed(body []byte) ([]frame.Command, error)
 }
 
-// libzmqErrorPrefix is how libzmq 4.3's PLAIN server starts its ERROR
-// command: in C, the string "\x05ERROR" reads as the octet 0x5E (a hex
-// escape takes every hex digit that follows) and "RROR", one octet short.
-const libzmqErrorPrefix = "\x5e" + "RROR"
-
 // IsLibzmqMalformedError reports whether body is the ERROR command that
 // libzmq 4.3's PLAIN server sends when it refuses a client: 0x5E, "RROR",
 // then a reason length and the reason, which must fill the body exactly.
 // It returns the reason (libzmq sends the ZAP status code, such as "400").
+// It is frame.ParseLibzmqError, where the layout is described.
 func IsLibzmqMalformedError(body []byte) (reason string, ok bool) {
-	n := len(libzmqErrorPrefix)
-	if len(body) <= n || string(body[:n]) != libzmqErrorPrefix || int(body[n]) != len(body)-n-1 {
-		return "", false
-	}
-	return string(body[n+1:]), true
+	return frame.ParseLibzmqError(body)
 }
 
 // plainState is the position of a PLAIN handshake.
