@@ -1,6 +1,10 @@
-// Package fuzz holds the fuzz targets of the protocol layers: the frame
-// codec, the streaming frame reader and the security handshakes. It has no
-// code of its own outside its tests.
+// Package fuzz holds the fuzz targets of the protocol layers that work
+// through their public API: the frame codec, the streaming frame reader and
+// the security handshakes. Targets that need a package's unexported
+// decoders sit beside them in that package (frame's buffer sharing,
+// mechanism's CURVE cipher, dump's command decoder, zmtp's subscription
+// trie), as does z85's. This package has no code of its own outside its
+// tests.
 //
 // Every target also runs its seed corpus as a plain test:
 //

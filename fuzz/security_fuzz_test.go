@@ -11,7 +11,6 @@ import (
 
 	"github.com/zmtp-go/zmtp/frame"
 	"github.com/zmtp-go/zmtp/mechanism"
-	"github.com/zmtp-go/zmtp/z85"
 )
 
 // Handshake targets take a state, which valid prefix of the handshake to
@@ -276,114 +275,5 @@ func FuzzCurveClient(f *testing.F) {
 	)
 	f.Fuzz(func(t *testing.T, state uint8, body []byte) {
 		feed(t, prepare(t, frame.MechanismCurve, false, int(state%2)), clientParams, body)
-	})
-}
-
-// cipherPair returns the ciphers of a completed CURVE handshake.
-func cipherPair(t testing.TB) (client, server mechanism.Cipher) {
-	t.Helper()
-	c, s := newPair(t, frame.MechanismCurve)
-	out, err := c.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	for hs := s; len(out) > 0; {
-		if out, err = hs.Handle(context.Background(), out[0]); err != nil {
-			t.Fatal(err)
-		}
-		if hs == s {
-			hs = c
-		} else {
-			hs = s
-		}
-	}
-	if c.Cipher() == nil || s.Cipher() == nil {
-		t.Fatal("no cipher after the handshake")
-	}
-	return c.Cipher(), s.Cipher()
-}
-
-// messageData returns the MESSAGE data (nonce and box) of a sealed frame.
-func messageData(t testing.TB, wire []byte) []byte {
-	_, n, err := frame.ParseHeader(wire)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd, err := frame.ParseCommand(wire[n:])
-	if err != nil || cmd.Name != frame.CmdMessage {
-		t.Fatalf("sealed frame is not MESSAGE: %v", err)
-	}
-	return cmd.Data
-}
-
-// FuzzCurveOpen opens arbitrary MESSAGE data on a fresh connection, then
-// checks that the data as a body survives a Seal and Open round trip in
-// the other direction.
-func FuzzCurveOpen(f *testing.F) {
-	client, _ := cipherPair(f)
-	for _, body := range [][]byte{nil, []byte("hello"), bytes.Repeat([]byte{7}, 300)} {
-		for _, flags := range []byte{0, frame.FlagMore, frame.FlagCommand} {
-			w, err := client.Seal(nil, flags, body)
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(messageData(f, w))
-		}
-	}
-	f.Add([]byte{})
-	f.Add(make([]byte, 24))
-	f.Add(make([]byte, 25))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		client, server := cipherPair(t)
-		flags, body, err := server.Open(data)
-		if err != nil {
-			if !errors.Is(err, frame.ErrProtocol) {
-				t.Fatalf("error %v does not match frame.ErrProtocol", err)
-			}
-		} else if flags != 0 && flags != frame.FlagMore && flags != frame.FlagCommand {
-			t.Fatalf("Open returned flags %#x", flags)
-		} else if len(body) != len(data)-25 {
-			t.Fatalf("Open returned %d octets from %d", len(body), len(data))
-		}
-		w, err := server.Seal(nil, frame.FlagMore, data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		flags, body, err = client.Open(messageData(t, w))
-		if err != nil || flags != frame.FlagMore || !bytes.Equal(body, data) {
-			t.Fatalf("round trip: %#x, %d octets, %v", flags, len(body), err)
-		}
-	})
-}
-
-func FuzzZ85Decode(f *testing.F) {
-	for _, s := range []string{"", "HelloWorld", "00000", "%nSc0", "%nSc1", "#####", "Hello Worl",
-		"TCq}l71>=$R<69/hVrUkBf@s#?r#Nr5^0EeU!Ok1", "Hell"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, text []byte) {
-		dst := make([]byte, z85.DecodedLen(len(text)))
-		n, err := z85.Decode(dst, text)
-		if err != nil {
-			if got, aerr := z85.AppendDecode([]byte("x"), text); aerr == nil || string(got) != "x" {
-				t.Fatalf("AppendDecode = %q, %v after Decode failed with %v", got, aerr, err)
-			}
-			return
-		}
-		back, err := z85.EncodeToString(dst[:n])
-		if err != nil || back != string(text) {
-			t.Fatalf("re-encoding %q gave %q, %v", text, back, err)
-		}
-		// The other direction: any binary of a multiple of 4 octets.
-		bin := text[:len(text)/4*4]
-		enc, err := z85.AppendEncode(nil, bin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dec, err := z85.AppendDecode(nil, enc)
-		if err != nil || !bytes.Equal(dec, bin) {
-			t.Fatalf("round trip of % x: % x, %v", bin, dec, err)
-		}
 	})
 }
