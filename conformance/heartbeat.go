@@ -85,46 +85,6 @@ func libzmqPings(ctx context.Context, role string) (err error) {
 	return exchange(ctx, f)
 }
 
-// libzmqDropsSilentPeer: once we stop reading (so stop answering PINGs),
-// libzmq drops the connection after its heartbeat timeout.
-func libzmqDropsSilentPeer(ctx context.Context, role string) (err error) {
-	var sc *silentConn
-	f, err := start(ctx, role, setup{
-		zmqType: "PAIR", prep: zmqHeartbeats, cfg: config(mechanism.Pair),
-		wrap: func(nc net.Conn) net.Conn { sc = newSilentConn(nc); return sc },
-	})
-	defer finish(&err, f)
-	if err != nil {
-		return fmt.Errorf("handshake: %w", err)
-	}
-	if err := poll(ctx, 10*time.Millisecond, "2 PINGs from libzmq", func() bool {
-		return f.conn.Stats().PingsIn >= 2
-	}); err != nil {
-		return err
-	}
-	if err := noDisconnect(f); err != nil {
-		return fmt.Errorf("before we went silent: %w", err)
-	}
-	sc.Silence()
-	t0 := time.Now()
-	select {
-	case <-sc.Gone():
-	case <-ctx.Done():
-		return fmt.Errorf("libzmq did not drop us after %v of silence: %w", time.Since(t0), ctx.Err())
-	}
-	elapsed := time.Since(t0)
-	if errors.Is(sc.goneErr, net.ErrClosed) {
-		return fmt.Errorf("our side closed the connection: %w", sc.goneErr)
-	}
-	if limit := 5 * (zmqHeartbeatIvl + zmqHeartbeatTimeout); elapsed > limit {
-		return fmt.Errorf("libzmq took %v to drop us (interval %v, timeout %v)", elapsed, zmqHeartbeatIvl, zmqHeartbeatTimeout)
-	}
-	if _, err := f.mon.WaitFor(ctx, zmq.EVENT_DISCONNECTED); err != nil {
-		return err
-	}
-	return nil
-}
-
 // Our heartbeat settings.
 const (
 	ourHeartbeatIvl     = 50 * time.Millisecond
@@ -176,67 +136,84 @@ const (
 	ttlTTL = 500 * time.Millisecond
 )
 
-// ourTTL: our PINGs carry a TTL of 0.5 s; when we stop sending anything,
-// libzmq drops the connection once the TTL has run out.
-func ourTTL(ctx context.Context, role string) (err error) {
-	cfg := config(mechanism.Pair)
-	cfg.HeartbeatInterval = ttlIvl
-	cfg.HeartbeatTTL = ttlTTL
-	cfg.HeartbeatTimeout = time.Minute // we never give up first
-	var mc *muteConn
-	f, err := start(ctx, role, setup{
-		zmqType: "PAIR", cfg: cfg,
-		wrap: func(nc net.Conn) net.Conn { mc = &muteConn{Conn: nc}; return mc },
-	})
-	defer finish(&err, f)
-	if err != nil {
-		return fmt.Errorf("handshake: %w", err)
-	}
-	if err := poll(ctx, 10*time.Millisecond, "3 PINGs sent", func() bool {
-		return f.conn.Stats().PingsOut >= 3
-	}); err != nil {
-		return err
-	}
-	if err := noDisconnect(f); err != nil {
-		return fmt.Errorf("before we went mute: %w", err)
-	}
-	mc.Mute()
-	t0 := time.Now()
-	select {
-	case <-f.conn.Done():
-	case <-ctx.Done():
-		return fmt.Errorf("libzmq did not drop us %v after our last PING (TTL %v): %w", time.Since(t0), ttlTTL, ctx.Err())
-	}
-	elapsed := time.Since(t0)
-	var te *zmtp.TimeoutError
-	if cause := f.conn.Err(); errors.As(cause, &te) || cause == nil {
-		return fmt.Errorf("our connection ended by itself (%v), not by libzmq", cause)
-	}
-	// The last PING left at most one interval before we went mute.
-	if min := ttlTTL - ttlIvl - 50*time.Millisecond; elapsed < min {
-		return fmt.Errorf("libzmq dropped us %v after we went mute: before the TTL (%v)", elapsed, ttlTTL)
-	}
-	if elapsed > 5*ttlTTL {
-		return fmt.Errorf("libzmq took %v to drop us (TTL %v)", elapsed, ttlTTL)
-	}
-	if _, err := f.mon.WaitFor(ctx, zmq.EVENT_DISCONNECTED); err != nil {
-		return err
-	}
-	return nil
-}
-
 // Settings for libzmq's PING TTL.
 const (
 	zmqTTLIvl = 100 * time.Millisecond
 	zmqTTL    = 500 * time.Millisecond // sent as 5 tenths of a second
 )
 
-// libzmqTTL: libzmq's PINGs carry a TTL of 0.5 s; when we hear nothing
-// more from libzmq, we drop the connection once that TTL has run out.
-func libzmqTTL(ctx context.Context, role string) (err error) {
-	var dc *deafConn
-	f, err := start(ctx, role, setup{
-		zmqType: "PAIR",
+// dropScenario is a link that one side must drop: once heartbeats run,
+// a wrapper of our connection cuts some of our traffic, and the other
+// side (or ours) must end the link within the bounds of its heartbeat
+// settings, for the right reason.
+type dropScenario struct {
+	prep func(*zmq.Socket) error // libzmq's heartbeat options
+	cfg  func() zmtp.ConnConfig  // ours
+	// wrap wraps our connection; the function it returns cuts the
+	// traffic, and gone is closed when the link has been dropped.
+	wrap func(nc net.Conn) (w net.Conn, cut func(), gone func(f *fixture) <-chan struct{})
+	// pingsIn: wait for minPings PINGs from libzmq before the cut;
+	// otherwise for minPings PINGs of ours.
+	pingsIn  bool
+	minPings int64
+	what     string                 // "libzmq drops us after we went silent", ...
+	cause    func(f *fixture) error // why the link ended, once gone
+	min, max time.Duration          // bounds of the time from the cut to the drop
+	event    bool                   // libzmq reports EVENT_DISCONNECTED
+}
+
+// dropScenarios are the heartbeat cases that end in a drop.
+var dropScenarios = map[string]dropScenario{
+	// libzmqDropsSilentPeer: once we stop reading (so stop answering
+	// PINGs), libzmq drops the connection after its heartbeat timeout.
+	"libzmq-drops-silent-peer": {
+		prep: zmqHeartbeats, cfg: func() zmtp.ConnConfig { return config(mechanism.Pair) },
+		wrap: func(nc net.Conn) (net.Conn, func(), func(*fixture) <-chan struct{}) {
+			sc := newSilentConn(nc)
+			return sc, sc.Silence, func(*fixture) <-chan struct{} { return sc.Gone() }
+		},
+		pingsIn: true, minPings: 2,
+		what: "libzmq drops us once we are silent",
+		cause: func(f *fixture) error {
+			if sc := f.nc.(*silentConn); errors.Is(sc.goneErr, net.ErrClosed) {
+				return fmt.Errorf("our side closed the connection: %w", sc.goneErr)
+			}
+			return nil
+		},
+		max:   5 * (zmqHeartbeatIvl + zmqHeartbeatTimeout),
+		event: true,
+	},
+	// ourTTL: our PINGs carry a TTL of 0.5 s; when we stop sending
+	// anything, libzmq drops the connection once the TTL has run out.
+	"our-ttl": {
+		cfg: func() zmtp.ConnConfig {
+			cfg := config(mechanism.Pair)
+			cfg.HeartbeatInterval = ttlIvl
+			cfg.HeartbeatTTL = ttlTTL
+			cfg.HeartbeatTimeout = time.Minute // we never give up first
+			return cfg
+		},
+		wrap: func(nc net.Conn) (net.Conn, func(), func(*fixture) <-chan struct{}) {
+			mc := &muteConn{Conn: nc}
+			return mc, mc.Mute, ourConnDone
+		},
+		minPings: 3,
+		what:     "libzmq drops us once our PINGs' TTL has run out",
+		cause: func(f *fixture) error {
+			var te *zmtp.TimeoutError
+			if cause := f.conn.Err(); errors.As(cause, &te) || cause == nil {
+				return fmt.Errorf("our connection ended by itself (%v), not by libzmq", cause)
+			}
+			return nil
+		},
+		// The last PING left at most one interval before we went mute.
+		min: ttlTTL - ttlIvl - 50*time.Millisecond, max: 5 * ttlTTL,
+		event: true,
+	},
+	// libzmqTTL: libzmq's PINGs carry a TTL of 0.5 s; when we hear
+	// nothing more from libzmq, we drop the connection once that TTL has
+	// run out.
+	"libzmq-ttl": {
 		prep: func(s *zmq.Socket) error {
 			return errors.Join(
 				s.SetHeartbeatIvl(zmqTTLIvl),
@@ -244,79 +221,100 @@ func libzmqTTL(ctx context.Context, role string) (err error) {
 				s.SetHeartbeatTimeout(time.Minute), // libzmq never gives up first
 			)
 		},
-		cfg:  config(mechanism.Pair),
-		wrap: func(nc net.Conn) net.Conn { dc = &deafConn{Conn: nc}; return dc },
-	})
-	defer finish(&err, f)
-	if err != nil {
-		return fmt.Errorf("handshake: %w", err)
-	}
-	if err := poll(ctx, 10*time.Millisecond, "2 PINGs from libzmq", func() bool {
-		return f.conn.Stats().PingsIn >= 2
-	}); err != nil {
-		return err
-	}
-	dc.Deafen()
-	t0 := time.Now()
-	select {
-	case <-f.conn.Done():
-	case <-ctx.Done():
-		return fmt.Errorf("we did not drop libzmq %v after its last PING (TTL %v): %w", time.Since(t0), zmqTTL, ctx.Err())
-	}
-	elapsed := time.Since(t0)
-	var te *zmtp.TimeoutError
-	if cause := f.conn.Err(); !errors.As(cause, &te) || te.Op != "heartbeat ttl" {
-		return fmt.Errorf("our connection ended with %v, want a heartbeat ttl timeout", cause)
-	}
-	// The last PING we heard came at most one interval before.
-	if min := zmqTTL - zmqTTLIvl - 50*time.Millisecond; elapsed < min {
-		return fmt.Errorf("we dropped libzmq %v after going deaf: before its TTL (%v)", elapsed, zmqTTL)
-	}
-	if elapsed > 5*zmqTTL {
-		return fmt.Errorf("we took %v to drop libzmq (TTL %v)", elapsed, zmqTTL)
-	}
-	return nil
+		cfg:     func() zmtp.ConnConfig { return config(mechanism.Pair) },
+		wrap:    deafWrap,
+		pingsIn: true, minPings: 2,
+		what:  "we drop libzmq once its PINGs' TTL has run out",
+		cause: heartbeatTimeout("heartbeat ttl"),
+		// The last PING we heard came at most one interval before.
+		min: zmqTTL - zmqTTLIvl - 50*time.Millisecond, max: 5 * zmqTTL,
+	},
+	// ourTimeout: when libzmq's PONGs no longer reach us, we drop the
+	// connection after our heartbeat timeout.
+	"our-timeout": {
+		cfg: func() zmtp.ConnConfig {
+			cfg := config(mechanism.Pair)
+			cfg.HeartbeatInterval = ourHeartbeatIvl
+			cfg.HeartbeatTimeout = ourHeartbeatTimeout
+			return cfg
+		},
+		wrap:     deafWrap,
+		minPings: 3,
+		what:     "we drop libzmq once its PONGs stop",
+		cause:    heartbeatTimeout("heartbeat"),
+		min:      ourHeartbeatTimeout / 2, max: 5 * (ourHeartbeatIvl + ourHeartbeatTimeout),
+		event: true,
+	},
 }
 
-// ourTimeout: when libzmq's PONGs no longer reach us, we drop the
-// connection after our heartbeat timeout.
-func ourTimeout(ctx context.Context, role string) (err error) {
-	cfg := config(mechanism.Pair)
-	cfg.HeartbeatInterval = ourHeartbeatIvl
-	cfg.HeartbeatTimeout = ourHeartbeatTimeout
-	var dc *deafConn
+// deafWrap makes our side deaf to libzmq on the cut.
+func deafWrap(nc net.Conn) (net.Conn, func(), func(*fixture) <-chan struct{}) {
+	dc := &deafConn{Conn: nc}
+	return dc, dc.Deafen, ourConnDone
+}
+
+func ourConnDone(f *fixture) <-chan struct{} { return f.conn.Done() }
+
+// heartbeatTimeout checks that our connection ended with a
+// *zmtp.TimeoutError of operation op.
+func heartbeatTimeout(op string) func(f *fixture) error {
+	return func(f *fixture) error {
+		var te *zmtp.TimeoutError
+		if cause := f.conn.Err(); !errors.As(cause, &te) || te.Op != op {
+			return fmt.Errorf("our connection ended with %v, want a %s timeout", cause, op)
+		}
+		return nil
+	}
+}
+
+// run runs the scenario in role.
+func (d dropScenario) run(ctx context.Context, role string) (err error) {
+	var cut func()
+	var gone func(*fixture) <-chan struct{}
 	f, err := start(ctx, role, setup{
-		zmqType: "PAIR", cfg: cfg,
-		wrap: func(nc net.Conn) net.Conn { dc = &deafConn{Conn: nc}; return dc },
+		zmqType: "PAIR", prep: d.prep, cfg: d.cfg(),
+		wrap: func(nc net.Conn) net.Conn {
+			var w net.Conn
+			w, cut, gone = d.wrap(nc)
+			return w
+		},
 	})
 	defer finish(&err, f)
 	if err != nil {
 		return fmt.Errorf("handshake: %w", err)
 	}
-	if err := poll(ctx, 10*time.Millisecond, "3 PINGs sent", func() bool {
-		return f.conn.Stats().PingsOut >= 3 || f.conn.Err() != nil
+	pings, from := func() int64 { return f.conn.Stats().PingsOut }, "sent"
+	if d.pingsIn {
+		pings, from = func() int64 { return f.conn.Stats().PingsIn }, "from libzmq"
+	}
+	if err := poll(ctx, 10*time.Millisecond, fmt.Sprintf("%d PINGs %s", d.minPings, from), func() bool {
+		return pings() >= d.minPings || f.conn.Err() != nil
 	}); err != nil {
 		return err
 	}
 	if err := f.conn.Err(); err != nil {
-		return fmt.Errorf("our connection ended while libzmq answered: %w", err)
+		return fmt.Errorf("our connection ended before the cut: %w", err)
 	}
-	dc.Deafen()
+	if err := noDisconnect(f); err != nil {
+		return fmt.Errorf("before the cut: %w", err)
+	}
+	cut()
 	t0 := time.Now()
 	select {
-	case <-f.conn.Done():
+	case <-gone(f):
 	case <-ctx.Done():
-		return fmt.Errorf("we did not drop libzmq %v after going deaf: %w", time.Since(t0), ctx.Err())
+		return fmt.Errorf("%s: still up %v after the cut: %w", d.what, time.Since(t0), ctx.Err())
 	}
 	elapsed := time.Since(t0)
-	var te *zmtp.TimeoutError
-	if cause := f.conn.Err(); !errors.As(cause, &te) || te.Op != "heartbeat" {
-		return fmt.Errorf("our connection ended with %v, want a heartbeat timeout", cause)
+	if err := d.cause(f); err != nil {
+		return err
 	}
-	if elapsed < ourHeartbeatTimeout/2 || elapsed > 5*(ourHeartbeatIvl+ourHeartbeatTimeout) {
-		return fmt.Errorf("we dropped libzmq %v after going deaf (interval %v, timeout %v)", elapsed, ourHeartbeatIvl, ourHeartbeatTimeout)
+	if elapsed < d.min || elapsed > d.max {
+		return fmt.Errorf("%s: dropped %v after the cut, want %v to %v", d.what, elapsed, d.min, d.max)
 	}
-	_, err = f.mon.WaitFor(ctx, zmq.EVENT_DISCONNECTED)
+	if d.event {
+		_, err = f.mon.WaitFor(ctx, zmq.EVENT_DISCONNECTED)
+	}
 	return err
 }
 
