@@ -92,11 +92,7 @@ func plainRefusedReachesCaller(ctx context.Context, c *sockCase, role string) er
 		return err
 	}
 	defer stop()
-	z, err := c.their("ROUTER", plainServer)
-	if err != nil {
-		return err
-	}
-	ep, err := bindTheirs(z, c.endpoint())
+	_, ep, err := c.theirBound("ROUTER", plainServer)
 	if err != nil {
 		return err
 	}
@@ -155,11 +151,7 @@ func curveWrongKeyReachesCaller(ctx context.Context, c *sockCase, role string) e
 		return err
 	}
 	defer stop()
-	z, err := c.their("ROUTER", curveServer(keys.theirKeys))
-	if err != nil {
-		return err
-	}
-	ep, err := bindTheirs(z, c.endpoint())
+	_, ep, err := c.theirBound("ROUTER", curveServer(keys.theirKeys))
 	if err != nil {
 		return err
 	}
@@ -194,11 +186,7 @@ func curveWrongKeyReachesCaller(ctx context.Context, c *sockCase, role string) e
 // blocked returns a *zmtp.EndpointError around a
 // *mechanism.SocketTypeError; Err reports the same.
 func subPushReachesCaller(ctx context.Context, c *sockCase, role string) error {
-	z, err := c.their("PUSH", nil)
-	if err != nil {
-		return err
-	}
-	ep, err := bindTheirs(z, c.endpoint())
+	_, ep, err := c.theirBound("PUSH", nil)
 	if err != nil {
 		return err
 	}
@@ -238,11 +226,7 @@ func subPushReachesCaller(ctx context.Context, c *sockCase, role string) error {
 // first: that attempt fails with no socket type to judge and is retried,
 // so Err may say "retrying" for a while before it says "given up".
 func pubPushReachesCaller(ctx context.Context, c *sockCase, role string) error {
-	z, err := c.their("PUSH", nil)
-	if err != nil {
-		return err
-	}
-	ep, err := bindTheirs(z, c.endpoint())
+	_, ep, err := c.theirBound("PUSH", nil)
 	if err != nil {
 		return err
 	}

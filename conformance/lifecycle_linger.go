@@ -238,11 +238,7 @@ func (p *lingerPush) checkDiscarded(r closeResult, n int) error {
 // reports nothing lost.
 func lingerPeerBound(ctx context.Context, c *sockCase, role string) error {
 	const n = 3
-	pull, err := c.their("PULL", nil)
-	if err != nil {
-		return err
-	}
-	ep, err := bindTheirs(pull, c.endpoint())
+	pull, ep, err := c.theirBound("PULL", nil)
 	if err != nil {
 		return err
 	}
@@ -450,11 +446,7 @@ func slowPull(s *zmq.Socket) error {
 func lingerSlowReader(ctx context.Context, c *sockCase, role string) error {
 	const n = 200
 	const every = 3 * time.Millisecond
-	pull, err := c.their("PULL", slowPull)
-	if err != nil {
-		return err
-	}
-	ep, err := bindTheirs(pull, c.endpoint())
+	pull, ep, err := c.theirBound("PULL", slowPull)
 	if err != nil {
 		return err
 	}

@@ -35,11 +35,7 @@ func routerZeroID(ctx context.Context, c *sockCase, role string) error {
 	}
 	hello, reply := sockMsg("hello"), sockMsg("reply")
 	if role == RoleLibzmq {
-		r, err := c.their("ROUTER", mandatory)
-		if err != nil {
-			return err
-		}
-		ep, err := bindTheirs(r, c.endpoint())
+		r, ep, err := c.theirBound("ROUTER", mandatory)
 		if err != nil {
 			return err
 		}
@@ -80,11 +76,7 @@ func routerZeroID(ctx context.Context, c *sockCase, role string) error {
 // routing id 00 FF "bin" connects to a libzmq ROUTER: the ROUTER receives
 // its message under that id and its reply to that id reaches the DEALER.
 func dealerZeroID(ctx context.Context, c *sockCase, role string) error {
-	r, err := c.their("ROUTER", mandatory)
-	if err != nil {
-		return err
-	}
-	ep, err := bindTheirs(r, c.endpoint())
+	r, ep, err := c.theirBound("ROUTER", mandatory)
 	if err != nil {
 		return err
 	}

@@ -248,6 +248,31 @@ func bindTheirs(z *libzmq.Socket, ep string) (string, error) {
 	return got, nil
 }
 
+// theirBound returns a libzmq socket of type typ (with the options prep
+// sets, when not nil) bound to a new endpoint of the case, and the
+// endpoint it bound.
+func (c *sockCase) theirBound(typ string, prep func(*zmq.Socket) error) (*libzmq.Socket, string, error) {
+	z, err := c.their(typ, prep)
+	if err != nil {
+		return nil, "", err
+	}
+	ep, err := bindTheirs(z, c.endpoint())
+	if err != nil {
+		return nil, "", err
+	}
+	return z, ep, nil
+}
+
+// connectTo connects o to ep, where libzmq's z is bound, and waits for
+// the handshake.
+func (o *ourSock) connectTo(ctx context.Context, ep string, z *libzmq.Socket) error {
+	if err := o.Connect(ep); err != nil {
+		return err
+	}
+	_, err := o.waitEvent(ctx, zmtp.EventHandshakeSucceeded, z)
+	return err
+}
+
 // waitEvent returns our socket's next monitor event of type typ. While it
 // waits it pokes the libzmq sockets given, which attach new connections
 // only within a call.

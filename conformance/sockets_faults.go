@@ -33,11 +33,7 @@ func rebindTheirs(ctx context.Context, z *libzmq.Socket, ep string) error {
 // our subscription again with no action by the application: the new
 // publisher's "a" messages reach us, its "b" ones do not.
 func subReconnects(ctx context.Context, c *sockCase, role string) error {
-	pub, err := c.their("PUB", nil)
-	if err != nil {
-		return err
-	}
-	ep, err := bindTheirs(pub, c.endpoint())
+	pub, ep, err := c.theirBound("PUB", nil)
 	if err != nil {
 		return err
 	}
@@ -48,10 +44,7 @@ func subReconnects(ctx context.Context, c *sockCase, role string) error {
 	if err := o.Subscribe([]byte("a")); err != nil {
 		return err
 	}
-	if err := o.Connect(ep); err != nil {
-		return err
-	}
-	if _, err := o.waitEvent(ctx, zmtp.EventHandshakeSucceeded, pub); err != nil {
+	if err := o.connectTo(ctx, ep, pub); err != nil {
 		return err
 	}
 	if err := probeFromTheirs(ctx, pub, o, "a-first"); err != nil {
@@ -89,11 +82,7 @@ func subReconnects(ctx context.Context, c *sockCase, role string) error {
 func dealerReconnects(ctx context.Context, c *sockCase, role string) error {
 	const id = "our-dealer"
 	mandatory := func(s *zmq.Socket) error { return s.SetRouterMandatory(1) }
-	r1, err := c.their("ROUTER", mandatory)
-	if err != nil {
-		return err
-	}
-	ep, err := bindTheirs(r1, c.endpoint())
+	r1, ep, err := c.theirBound("ROUTER", mandatory)
 	if err != nil {
 		return err
 	}
@@ -101,10 +90,7 @@ func dealerReconnects(ctx context.Context, c *sockCase, role string) error {
 	if err != nil {
 		return err
 	}
-	if err := o.Connect(ep); err != nil {
-		return err
-	}
-	if _, err := o.waitEvent(ctx, zmtp.EventHandshakeSucceeded, r1); err != nil {
+	if err := o.connectTo(ctx, ep, r1); err != nil {
 		return err
 	}
 	if err := sendOursSock(ctx, o, sockMsg("before")); err != nil {
@@ -336,11 +322,7 @@ func sendSeqs(ctx context.Context, o *ourSock, first, n int) error {
 // PUSH queues messages for an endpoint that is not there yet, in turn with
 // the live one; they are delivered, once each, when it comes up.
 func immediateOff(ctx context.Context, c *sockCase, role string) error {
-	live, err := c.their("PULL", nil)
-	if err != nil {
-		return err
-	}
-	lep, err := bindTheirs(live, c.endpoint())
+	live, lep, err := c.theirBound("PULL", nil)
 	if err != nil {
 		return err
 	}
@@ -405,18 +387,11 @@ func immediateOn(ctx context.Context, c *sockCase, role string) error {
 	if ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("Send with no connected peer: %v, want context.DeadlineExceeded", err)
 	}
-	live, err := c.their("PULL", nil)
+	live, lep, err := c.theirBound("PULL", nil)
 	if err != nil {
 		return err
 	}
-	lep, err := bindTheirs(live, c.endpoint())
-	if err != nil {
-		return err
-	}
-	if err := o.Connect(lep); err != nil {
-		return err
-	}
-	if _, err := o.waitEvent(ctx, zmtp.EventHandshakeSucceeded, live); err != nil {
+	if err := o.connectTo(ctx, lep, live); err != nil {
 		return err
 	}
 	const n = 10
