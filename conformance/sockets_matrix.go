@@ -51,7 +51,7 @@ func theirIdentity(s *zmq.Socket) error { return s.SetIdentity(theirID) }
 
 func sockPairings() []sockPairing {
 	return []sockPairing{
-		{ours: zmtp.Pair, theirs: "PAIR", run: bothWays("PAIR")},
+		{ours: zmtp.Pair, theirs: "PAIR", run: bothWays("PAIR").run},
 		{ours: zmtp.Push, theirs: "PULL", run: pushOut},
 		{ours: zmtp.Pull, theirs: "PUSH", run: pullIn},
 		{ours: zmtp.Pub, theirs: "SUB", prep: subscribeA, run: pubToLibzmqSub},
@@ -62,13 +62,13 @@ func sockPairings() []sockPairing {
 		{ours: zmtp.Sub, theirs: "XPUB", run: subFromLibzmqXPub},
 		{ours: zmtp.Req, theirs: "REP", run: reqToRep},
 		{ours: zmtp.Rep, theirs: "REQ", prep: theirIdentity, run: repFromReq},
-		{ours: zmtp.Req, theirs: "ROUTER", opts: zmtp.Options{RoutingID: []byte(ourID)}, run: reqToRouter},
-		{ours: zmtp.Router, theirs: "REQ", prep: theirIdentity, run: routerFromReq},
-		{ours: zmtp.Dealer, theirs: "REP", run: dealerToRep},
-		{ours: zmtp.Rep, theirs: "DEALER", run: repFromDealer},
+		{ours: zmtp.Req, theirs: "ROUTER", opts: zmtp.Options{RoutingID: []byte(ourID)}, run: reqToRouter.run},
+		{ours: zmtp.Router, theirs: "REQ", prep: theirIdentity, run: routerFromReq.run},
+		{ours: zmtp.Dealer, theirs: "REP", run: dealerToRep.run},
+		{ours: zmtp.Rep, theirs: "DEALER", run: repFromDealer.run},
 		{ours: zmtp.Dealer, theirs: "ROUTER", run: dealerToRouterAnon},
-		{ours: zmtp.Router, theirs: "DEALER", prep: theirIdentity, run: routerToDealerByID},
-		{ours: zmtp.Dealer, theirs: "DEALER", run: bothWays("DEALER")},
+		{ours: zmtp.Router, theirs: "DEALER", prep: theirIdentity, run: routerToDealerByID.run},
+		{ours: zmtp.Dealer, theirs: "DEALER", run: bothWays("DEALER").run},
 		{
 			ours: zmtp.Router, theirs: "ROUTER",
 			opts: zmtp.Options{RoutingID: []byte(ourID), RouterMandatory: true},
@@ -78,34 +78,119 @@ func sockPairings() []sockPairing {
 				}
 				return s.SetRouterMandatory(1)
 			},
-			run: routerToRouter,
+			run: routerToRouter.run,
 		},
 		{ours: zmtp.Stream, theirs: "STREAM", run: streamToStream},
 	}
 }
 
-// bothWays: three round trips of multipart messages, starting with ours.
-func bothWays(peerType string) func(context.Context, *ourSock, *libzmq.Socket) error {
-	return func(ctx context.Context, o *ourSock, z *libzmq.Socket) error {
-		for i := range 3 {
-			out := sockMsg(fmt.Sprintf("ping %d", i), "", "from us")
-			if err := sendOursSock(ctx, o, out); err != nil {
-				return err
-			}
-			if err := expectTheirsSock(ctx, z, nil, out); err != nil {
-				return err
-			}
-			in := sockMsg(fmt.Sprintf("pong %d", i), "from libzmq", "")
-			if err := sendTheirsSock(ctx, z, in); err != nil {
-				return err
-			}
-			if err := expectOursSock(ctx, o, z, peerType, nil, in); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+// roundTrips is an exchange of three round trips between our socket and
+// libzmq's. In round i, one side sends a request, the other receives it as
+// its socket type presents it (with or without routing frames), sends a
+// reply, and the first receives that as its type presents it.
+type roundTrips struct {
+	oursFirst bool   // our socket sends the requests
+	peer      string // libzmq's socket type, as our Recv reports it
+	// round returns what the requester sends, what the responder gets,
+	// what the responder replies and what the requester gets.
+	round func(i int) (send, got, reply, back [][]byte)
+	// mandatory: both sides are ROUTERs with ROUTER_MANDATORY, whose
+	// sends are retried until the peer is routable.
+	mandatory bool
 }
+
+func (r roundTrips) run(ctx context.Context, o *ourSock, z *libzmq.Socket) error {
+	ours := func(m [][]byte) error { return sendOursSock(ctx, o, m) }
+	theirs := func(m [][]byte) error { return sendTheirsSock(ctx, z, m) }
+	if r.mandatory {
+		ours = func(m [][]byte) error { return routerSendOurs(ctx, o, m) }
+		theirs = func(m [][]byte) error { return routerSendTheirs(ctx, z, m) }
+	}
+	atOurs := func(m [][]byte) error { return expectOursSock(ctx, o, z, r.peer, nil, m) }
+	atTheirs := func(m [][]byte) error { return expectTheirsSock(ctx, z, nil, m) }
+	reqSend, reqGet, repSend, repGet := theirs, atOurs, ours, atTheirs
+	if r.oursFirst {
+		reqSend, reqGet, repSend, repGet = ours, atTheirs, theirs, atOurs
+	}
+	for i := range 3 {
+		send, got, reply, back := r.round(i)
+		if err := reqSend(send); err != nil {
+			return err
+		}
+		if err := reqGet(got); err != nil {
+			return err
+		}
+		if err := repSend(reply); err != nil {
+			return err
+		}
+		if err := repGet(back); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// with returns the frames of prefix followed by those of m.
+func with(prefix []string, m [][]byte) [][]byte { return append(sockMsg(prefix...), m...) }
+
+// The round trips of the matrix.
+var (
+	// bothWays: multipart messages both ways, starting with ours.
+	bothWays = func(peer string) roundTrips {
+		return roundTrips{oursFirst: true, peer: peer, round: func(i int) (send, got, reply, back [][]byte) {
+			out := sockMsg(fmt.Sprintf("ping %d", i), "", "from us")
+			in := sockMsg(fmt.Sprintf("pong %d", i), "from libzmq", "")
+			return out, out, in, in
+		}}
+	}
+	// reqToRouter: libzmq's ROUTER sees our REQ's routing id and the empty
+	// delimiter; its reply, addressed by that id, reaches us unwrapped.
+	reqToRouter = roundTrips{oursFirst: true, peer: "ROUTER", round: func(i int) (send, got, reply, back [][]byte) {
+		body := sockMsg(fmt.Sprintf("request %d", i), "part")
+		rep := sockMsg(fmt.Sprintf("reply %d", i))
+		return body, with([]string{ourID, ""}, body), with([]string{ourID, ""}, rep), rep
+	}}
+	// routerFromReq: our ROUTER sees a libzmq REQ's routing id and
+	// delimiter and routes the reply back by them.
+	routerFromReq = roundTrips{peer: "REQ", round: func(i int) (send, got, reply, back [][]byte) {
+		body := sockMsg(fmt.Sprintf("request %d", i), "part")
+		rep := sockMsg(fmt.Sprintf("reply %d", i), "part")
+		return body, with([]string{theirID, ""}, body), with([]string{theirID, ""}, rep), rep
+	}}
+	// dealerToRep: our DEALER writes the envelope itself; libzmq's REP
+	// keeps every routing frame above the delimiter and puts it back on
+	// the reply.
+	dealerToRep = roundTrips{oursFirst: true, peer: "REP", round: func(i int) (send, got, reply, back [][]byte) {
+		env := envelopes[i]
+		body := sockMsg(fmt.Sprintf("request %d", i), "part")
+		rep := sockMsg(fmt.Sprintf("reply %d", i))
+		return with(env, body), body, rep, with(env, rep)
+	}}
+	// repFromDealer: our REP keeps a libzmq DEALER's routing frames and
+	// puts them back on the reply.
+	repFromDealer = roundTrips{peer: "DEALER", round: func(i int) (send, got, reply, back [][]byte) {
+		env := envelopes[i]
+		body := sockMsg(fmt.Sprintf("request %d", i), "part")
+		rep := sockMsg(fmt.Sprintf("reply %d", i), "")
+		return with(env, body), body, rep, with(env, rep)
+	}}
+	// routerToDealerByID: our ROUTER names the libzmq DEALER by the
+	// ZMQ_ROUTING_ID it set, receiving and sending.
+	routerToDealerByID = roundTrips{peer: "DEALER", round: func(i int) (send, got, reply, back [][]byte) {
+		body := sockMsg(fmt.Sprintf("message %d", i), "", "part")
+		rep := sockMsg(fmt.Sprintf("reply %d", i), "part")
+		return body, with([]string{theirID}, body), with([]string{theirID}, rep), rep
+	}}
+	// routerToRouter: both ROUTERs have identities and ROUTER_MANDATORY;
+	// each addresses the other by name once the handshake has told it.
+	routerToRouter = roundTrips{oursFirst: true, peer: "ROUTER", mandatory: true, round: func(i int) (send, got, reply, back [][]byte) {
+		body := sockMsg(fmt.Sprintf("from us %d", i), "", "part")
+		rep := sockMsg(fmt.Sprintf("from libzmq %d", i), "part")
+		return with([]string{theirID}, body), with([]string{ourID}, body), with([]string{ourID}, rep), with([]string{theirID}, rep)
+	}}
+	// envelopes are the routing frames of the DEALER-REP rounds.
+	envelopes = [][]string{{""}, {"hop-1", "hop-2", ""}, {""}}
+)
 
 var pipelineMsgs = [][][]byte{sockMsg("one"), sockMsg("multi", "", "part"), {pattern(70000, 7)}, sockMsg("end")}
 
@@ -339,94 +424,6 @@ func repFromReq(ctx context.Context, o *ourSock, z *libzmq.Socket) error {
 	return nil
 }
 
-// reqToRouter: libzmq's ROUTER sees our REQ's routing id and the empty
-// delimiter; its reply, addressed by that id, reaches us unwrapped.
-func reqToRouter(ctx context.Context, o *ourSock, z *libzmq.Socket) error {
-	for i := range 3 {
-		body := sockMsg(fmt.Sprintf("request %d", i), "part")
-		if err := sendOursSock(ctx, o, body); err != nil {
-			return err
-		}
-		if err := expectTheirsSock(ctx, z, nil, append(sockMsg(ourID, ""), body...)); err != nil {
-			return err
-		}
-		rep := sockMsg(fmt.Sprintf("reply %d", i))
-		if err := sendTheirsSock(ctx, z, append(sockMsg(ourID, ""), rep...)); err != nil {
-			return err
-		}
-		if err := expectOursSock(ctx, o, z, "ROUTER", nil, rep); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// routerFromReq: our ROUTER sees a libzmq REQ's routing id and delimiter
-// and routes the reply back by them.
-func routerFromReq(ctx context.Context, o *ourSock, z *libzmq.Socket) error {
-	for i := range 3 {
-		body := sockMsg(fmt.Sprintf("request %d", i), "part")
-		if err := sendTheirsSock(ctx, z, body); err != nil {
-			return err
-		}
-		if err := expectOursSock(ctx, o, z, "REQ", nil, append(sockMsg(theirID, ""), body...)); err != nil {
-			return err
-		}
-		rep := sockMsg(fmt.Sprintf("reply %d", i), "part")
-		if err := sendOursSock(ctx, o, append(sockMsg(theirID, ""), rep...)); err != nil {
-			return err
-		}
-		if err := expectTheirsSock(ctx, z, nil, rep); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// dealerToRep: our DEALER writes the envelope itself; libzmq's REP keeps
-// every routing frame above the delimiter and puts it back on the reply.
-func dealerToRep(ctx context.Context, o *ourSock, z *libzmq.Socket) error {
-	for i, env := range [][]string{{""}, {"hop-1", "hop-2", ""}, {""}} {
-		body := sockMsg(fmt.Sprintf("request %d", i), "part")
-		if err := sendOursSock(ctx, o, append(sockMsg(env...), body...)); err != nil {
-			return err
-		}
-		if err := expectTheirsSock(ctx, z, nil, body); err != nil {
-			return err
-		}
-		rep := sockMsg(fmt.Sprintf("reply %d", i))
-		if err := sendTheirsSock(ctx, z, rep); err != nil {
-			return err
-		}
-		if err := expectOursSock(ctx, o, z, "REP", nil, append(sockMsg(env...), rep...)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// repFromDealer: our REP keeps a libzmq DEALER's routing frames and puts
-// them back on the reply.
-func repFromDealer(ctx context.Context, o *ourSock, z *libzmq.Socket) error {
-	for i, env := range [][]string{{""}, {"hop-1", "hop-2", ""}, {""}} {
-		body := sockMsg(fmt.Sprintf("request %d", i), "part")
-		if err := sendTheirsSock(ctx, z, append(sockMsg(env...), body...)); err != nil {
-			return err
-		}
-		if err := expectOursSock(ctx, o, z, "DEALER", nil, body); err != nil {
-			return err
-		}
-		rep := sockMsg(fmt.Sprintf("reply %d", i), "")
-		if err := sendOursSock(ctx, o, rep); err != nil {
-			return err
-		}
-		if err := expectTheirsSock(ctx, z, nil, append(sockMsg(env...), rep...)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // dealerToRouterAnon: our DEALER has no routing id, so libzmq's ROUTER
 // makes one (five octets, the first zero) and keeps it.
 func dealerToRouterAnon(ctx context.Context, o *ourSock, z *libzmq.Socket) error {
@@ -455,50 +452,6 @@ func dealerToRouterAnon(ctx context.Context, o *ourSock, z *libzmq.Socket) error
 			return err
 		}
 		if err := expectOursSock(ctx, o, z, "ROUTER", nil, rep); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// routerToDealerByID: our ROUTER names the libzmq DEALER by the
-// ZMQ_ROUTING_ID it set, receiving and sending.
-func routerToDealerByID(ctx context.Context, o *ourSock, z *libzmq.Socket) error {
-	for i := range 3 {
-		body := sockMsg(fmt.Sprintf("message %d", i), "", "part")
-		if err := sendTheirsSock(ctx, z, body); err != nil {
-			return err
-		}
-		if err := expectOursSock(ctx, o, z, "DEALER", nil, append(sockMsg(theirID), body...)); err != nil {
-			return err
-		}
-		rep := sockMsg(fmt.Sprintf("reply %d", i), "part")
-		if err := sendOursSock(ctx, o, append(sockMsg(theirID), rep...)); err != nil {
-			return err
-		}
-		if err := expectTheirsSock(ctx, z, nil, rep); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// routerToRouter: both ROUTERs have identities and ROUTER_MANDATORY; each
-// addresses the other by name once the handshake has told it.
-func routerToRouter(ctx context.Context, o *ourSock, z *libzmq.Socket) error {
-	for i := range 3 {
-		body := sockMsg(fmt.Sprintf("from us %d", i), "", "part")
-		if err := routerSendOurs(ctx, o, append(sockMsg(theirID), body...)); err != nil {
-			return err
-		}
-		if err := expectTheirsSock(ctx, z, nil, append(sockMsg(ourID), body...)); err != nil {
-			return err
-		}
-		rep := sockMsg(fmt.Sprintf("from libzmq %d", i), "part")
-		if err := routerSendTheirs(ctx, z, append(sockMsg(ourID), rep...)); err != nil {
-			return err
-		}
-		if err := expectOursSock(ctx, o, z, "ROUTER", nil, append(sockMsg(theirID), rep...)); err != nil {
 			return err
 		}
 	}
