@@ -233,6 +233,21 @@ func (p *lingerPush) checkDiscarded(r closeResult, n int) error {
 	return nil
 }
 
+// lingerPushSent returns a PUSH (ours or libzmq's, by role) with the
+// given linger, connected to ep, that has sent n messages of body (see
+// sendSeqs). The caller releases it, also when err is not nil and p is
+// not.
+func lingerPushSent(ctx context.Context, role string, linger time.Duration, ep string, n int, body []byte) (*lingerPush, error) {
+	p, err := newLingerPush(ctx, role, linger, zmtp.Options{}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.connect(ep); err != nil {
+		return p, err
+	}
+	return p, p.sendSeqs(ctx, n, body)
+}
+
 // lingerPeerBound (1a): the PULL is bound; the PUSH connects, sends 3
 // and closes at once with the default linger: 3 of 3 arrive and the close
 // reports nothing lost.
@@ -242,15 +257,11 @@ func lingerPeerBound(ctx context.Context, c *sockCase, role string) error {
 	if err != nil {
 		return err
 	}
-	p, err := newLingerPush(ctx, role, lingerDefault, zmtp.Options{}, nil)
+	p, err := lingerPushSent(ctx, role, lingerDefault, ep, n, nil)
+	if p != nil {
+		defer p.release()
+	}
 	if err != nil {
-		return err
-	}
-	defer p.release()
-	if err := p.connect(ep); err != nil {
-		return err
-	}
-	if err := p.sendSeqs(ctx, n, nil); err != nil {
 		return err
 	}
 	_, done := p.close(ctx)
@@ -274,15 +285,11 @@ func lingerLate(ctx context.Context, c *sockCase, role string, linger time.Durat
 	if err != nil {
 		return err
 	}
-	p, err := newLingerPush(ctx, role, linger, zmtp.Options{}, nil)
+	p, err := lingerPushSent(ctx, role, linger, ep, n, nil)
+	if p != nil {
+		defer p.release()
+	}
 	if err != nil {
-		return err
-	}
-	defer p.release()
-	if err := p.connect(ep); err != nil {
-		return err
-	}
-	if err := p.sendSeqs(ctx, n, nil); err != nil {
 		return err
 	}
 	started, done := p.close(ctx)
@@ -330,14 +337,8 @@ func lingerNever(ctx context.Context, c *sockCase, role string, linger time.Dura
 	if err != nil {
 		return nil, closeResult{}, err
 	}
-	p, err := newLingerPush(ctx, role, linger, zmtp.Options{}, nil)
+	p, err := lingerPushSent(ctx, role, linger, ep, n, nil)
 	if err != nil {
-		return nil, closeResult{}, err
-	}
-	if err := p.connect(ep); err != nil {
-		return p, closeResult{}, err
-	}
-	if err := p.sendSeqs(ctx, n, nil); err != nil {
 		return p, closeResult{}, err
 	}
 	cctx := ctx
@@ -461,15 +462,11 @@ func lingerSlowReader(ctx context.Context, c *sockCase, role string) error {
 			<-read
 		}
 	}()
-	p, err := newLingerPush(ctx, role, lingerDefault, zmtp.Options{}, nil)
+	p, err := lingerPushSent(ctx, role, lingerDefault, ep, n, hwmPayload)
+	if p != nil {
+		defer p.release()
+	}
 	if err != nil {
-		return err
-	}
-	defer p.release()
-	if err := p.connect(ep); err != nil {
-		return err
-	}
-	if err := p.sendSeqs(ctx, n, hwmPayload); err != nil {
 		return err
 	}
 	_, done := p.close(ctx)
