@@ -24,6 +24,26 @@ func withID(id string) func(*zmq.Socket) error {
 
 func mandatory(s *zmq.Socket) error { return s.SetRouterMandatory(1) }
 
+// zeroIDLibzmq is the reference of the zero-id cases: libzmq's DEALER d,
+// with routing id zeroID, connects to libzmq's ROUTER r at ep; r receives
+// d's message under that id and its reply to that id reaches d.
+func zeroIDLibzmq(ctx context.Context, d, r *libzmq.Socket, ep string) error {
+	hello, reply := sockMsg("hello"), sockMsg("reply")
+	if err := d.Z.Connect(ep); err != nil {
+		return err
+	}
+	if err := sendTheirsSock(ctx, d, hello); err != nil {
+		return err
+	}
+	if err := expectTheirsSock(ctx, r, nil, append(sockMsg(zeroID), hello...)); err != nil {
+		return err
+	}
+	if err := routerSendTheirs(ctx, r, append(sockMsg(zeroID), reply...)); err != nil {
+		return err
+	}
+	return expectTheirsSock(ctx, d, nil, reply)
+}
+
 // routerZeroID (2): a libzmq DEALER with routing id 00 FF "bin" connects
 // to the ROUTER (ours, or libzmq's for reference): the ROUTER receives
 // its message under that id, and the reply sent to that id reaches the
@@ -39,19 +59,7 @@ func routerZeroID(ctx context.Context, c *sockCase, role string) error {
 		if err != nil {
 			return err
 		}
-		if err := d.Z.Connect(ep); err != nil {
-			return err
-		}
-		if err := sendTheirsSock(ctx, d, hello); err != nil {
-			return err
-		}
-		if err := expectTheirsSock(ctx, r, nil, append(sockMsg(zeroID), hello...)); err != nil {
-			return err
-		}
-		if err := routerSendTheirs(ctx, r, append(sockMsg(zeroID), reply...)); err != nil {
-			return err
-		}
-		return expectTheirsSock(ctx, d, nil, reply)
+		return zeroIDLibzmq(ctx, d, r, ep)
 	}
 	o, err := c.our(zmtp.Router, zmtp.Options{RouterMandatory: true})
 	if err != nil {
@@ -86,19 +94,7 @@ func dealerZeroID(ctx context.Context, c *sockCase, role string) error {
 		if err != nil {
 			return err
 		}
-		if err := d.Z.Connect(ep); err != nil {
-			return err
-		}
-		if err := sendTheirsSock(ctx, d, hello); err != nil {
-			return err
-		}
-		if err := expectTheirsSock(ctx, r, nil, append(sockMsg(zeroID), hello...)); err != nil {
-			return err
-		}
-		if err := routerSendTheirs(ctx, r, append(sockMsg(zeroID), reply...)); err != nil {
-			return err
-		}
-		return expectTheirsSock(ctx, d, nil, reply)
+		return zeroIDLibzmq(ctx, d, r, ep)
 	}
 	o, err := c.our(zmtp.Dealer, zmtp.Options{RoutingID: []byte(zeroID)})
 	if err != nil {
