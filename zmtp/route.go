@@ -32,7 +32,19 @@ type routingRule interface {
 	subscribe(topic []byte, on bool) error
 	// topics counts the subscriptions the rule holds and their octets.
 	topics() (n, octets int)
+	// admit answers a peer whose handshake has succeeded: a rule may
+	// refuse it (PAIR takes one) or keep it waiting (a ROUTER peer whose
+	// id is taken). forget drops a peer that leaves while waiting. Both
+	// run with s.mu held.
+	admit(p *pipe) admission
+	forget(p *pipe)
 }
+
+// admitAll is embedded by the rules that admit every peer.
+type admitAll struct{}
+
+func (admitAll) admit(*pipe) admission { return admitted }
+func (admitAll) forget(*pipe)          {}
 
 // noSubscriptions is embedded by the rules of types without subscriptions.
 type noSubscriptions struct{}
@@ -194,6 +206,7 @@ func (fq *fairQueue) recv(ctx context.Context, s *Socket, nonblock bool, keep fu
 // DEALER (both).
 type basic struct {
 	noSubscriptions
+	admitAll
 	s                *Socket
 	canSend, canRecv bool
 	lb               loadBalancer

@@ -16,6 +16,7 @@ import (
 // Every peer's subscriptions live in one index: a message is matched once
 // and then distributed, and a subscription change never waits for a peer.
 type pubRouter struct {
+	admitAll
 	s    *Socket
 	xpub bool
 	fq   fairQueue            // XPUB: other messages from subscribers
@@ -279,6 +280,7 @@ func (q *subQueue) len() int {
 // 3.0 peers) and are sent again on every new connection. SUB filters what
 // it receives; XSUB passes everything and forwards what it is sent.
 type subRouter struct {
+	admitAll
 	s    *Socket
 	xsub bool
 	fq   fairQueue

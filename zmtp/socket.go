@@ -358,12 +358,6 @@ func (s *Socket) attachLocked(p *pipe) {
 	s.wakeIn()
 }
 
-// forgetter is implemented by rules that keep peers waiting for
-// admission; forget runs with s.mu held.
-type forgetter interface {
-	forget(p *pipe)
-}
-
 // admission is a routing rule's answer to a new peer.
 type admission int
 
@@ -373,12 +367,6 @@ const (
 	waiting                   // kept, not routable (a ROUTER peer whose id is taken)
 )
 
-// admitter is implemented by rules that may refuse a peer (PAIR takes
-// one) or must name it (ROUTER). admit runs with s.mu held.
-type admitter interface {
-	admit(p *pipe) admission
-}
-
 // attachPeer makes p routable once its handshake has succeeded, unless
 // the rule refuses it or keeps it waiting.
 func (s *Socket) attachPeer(p *pipe) admission {
@@ -387,8 +375,8 @@ func (s *Socket) attachPeer(p *pipe) admission {
 		s.mu.Unlock()
 		return admitted
 	}
-	if a, ok := s.rule.(admitter); ok && !s.closed {
-		if ad := a.admit(p); ad != admitted {
+	if !s.closed {
+		if ad := s.rule.admit(p); ad != admitted {
 			s.mu.Unlock()
 			return ad
 		}
@@ -428,9 +416,7 @@ func (s *Socket) detach(p *pipe) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !p.attached {
-		if f, ok := s.rule.(forgetter); ok {
-			f.forget(p) // it may have been waiting for admission
-		}
+		s.rule.forget(p) // it may have been waiting for admission
 		return
 	}
 	p.attached = false
