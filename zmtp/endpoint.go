@@ -460,9 +460,18 @@ func (e *endpoint) dialLoop(ctx context.Context, network, addr string) {
 
 // setErr records the last failure of a Connect (nil after a success);
 // final marks it stopped for good, which wakes blocked Sends and Recvs so
-// they can report it.
+// they can report it. Its pipe takes no more messages from then on: a Send
+// that follows a Recv woken by the failure reports it too.
 func (e *endpoint) setErr(err error, final bool) {
 	s := e.s
+	if final {
+		e.mu.Lock()
+		p := e.pipe
+		e.mu.Unlock()
+		if p != nil {
+			p.gone.Store(true)
+		}
+	}
 	s.mu.Lock()
 	if final {
 		e.failed = &EndpointError{Endpoint: e.addr, Err: err}
