@@ -69,7 +69,6 @@ func message(m [][]byte, p *pipe) Message {
 type Socket struct {
 	typ  SocketType
 	opts atomic.Pointer[Options] // replaced whole by SetOptions
-	kind socketKind              // the socket type's entry in socketKinds
 	rule routingRule             // the type's routing rule
 	zctx *Context                // inproc namespace; nil when made by NewSocket
 
@@ -100,6 +99,8 @@ type Socket struct {
 	dropped     atomic.Int64 // messages dropped by PUB/XPUB at the HWM
 	discarded   atomic.Int64 // messages lost with their pipe, or by Close
 	lostOnClose atomic.Int64 // of those, lost since Close began
+
+	kind socketKind // the socket type's entry in socketKinds
 }
 
 // NewSocket returns a socket of type t.
