@@ -236,62 +236,11 @@ func (s *Socket) readiness(want Events) Events {
 // canRecvNow reports whether a Recv would return a message at once; s.recvMu
 // is held. Messages that Recv would drop (a SUB's unmatched ones, a REQ's
 // stray replies, a REP's malformed requests) are dropped here too.
-func (s *Socket) canRecvNow() bool {
-	switch r := s.rule.(type) {
-	case *basic:
-		return r.canRecv && s.anyQueued(nil)
-	case *pairRouter:
-		return s.anyQueued(nil)
-	case *reqRouter:
-		if !r.waiting || r.to == nil {
-			return false
-		}
-		return r.to.in.headWhere(r.envelopeOK)
-	case *repRouter:
-		return !r.pending && s.anyQueued(func(m [][]byte) bool {
-			i := slices.IndexFunc(m, func(f []byte) bool { return len(f) == 0 })
-			return i >= 0 && i+1 < len(m)
-		})
-	case *idRouter:
-		return s.anyQueued(nil)
-	case *pubRouter:
-		return r.xpub && (r.subq.len() > 0 || s.anyQueued(nil))
-	case *subRouter:
-		if r.xsub {
-			return s.anyQueued(nil)
-		}
-		invert := s.options().InvertMatching
-		return s.anyQueued(func(m [][]byte) bool {
-			r.mu.RLock()
-			defer r.mu.RUnlock()
-			return r.subs.match(m[0]) != invert
-		})
-	}
-	return false
-}
+func (s *Socket) canRecvNow() bool { return s.rule.readyToRecv() }
 
 // canSendNow reports whether a Send would queue a message at once; s.sendMu
 // is held.
-func (s *Socket) canSendNow() bool {
-	o := s.options()
-	switch r := s.rule.(type) {
-	case *basic:
-		return r.canSend && s.anyRoom(false)
-	case *pairRouter:
-		return s.anyRoom(false)
-	case *reqRouter:
-		return (!r.waiting || o.ReqRelaxed) && s.anyRoom(false)
-	case *repRouter:
-		return r.pending
-	case *idRouter:
-		return !o.RouterMandatory || s.anyRoom(false)
-	case *pubRouter:
-		return !(r.xpub && o.XPubNoDrop) || s.anyRoom(true)
-	case *subRouter:
-		return r.xsub
-	}
-	return false
-}
+func (s *Socket) canSendNow() bool { return s.rule.readyToSend() }
 
 // anyQueued reports whether a routable pipe has a message that keep (nil
 // keeps all) accepts at the head of its queue, dropping those it rejects.

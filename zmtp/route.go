@@ -38,6 +38,12 @@ type routingRule interface {
 	// run with s.mu held.
 	admit(p *pipe) admission
 	forget(p *pipe)
+	// readyToRecv reports whether recv would return a message at once,
+	// dropping what recv would drop (with the receive side held);
+	// readyToSend whether send would take a message at once (with the
+	// send side held). Socket.Poll asks them.
+	readyToRecv() bool
+	readyToSend() bool
 }
 
 // admitAll is embedded by the rules that admit every peer.
@@ -222,6 +228,9 @@ func (b *basic) connected(p *pipe, c *Conn) {
 }
 func (b *basic) onCommand(p *pipe, cmd frame.Command) {}
 func (b *basic) intercept(p *pipe, msg [][]byte) bool { return false }
+
+func (b *basic) readyToRecv() bool { return b.canRecv && b.s.anyQueued(nil) }
+func (b *basic) readyToSend() bool { return b.canSend && b.s.anyRoom(false) }
 
 func (b *basic) send(ctx context.Context, msg [][]byte, nonblock bool) error {
 	if !b.canSend {

@@ -193,6 +193,14 @@ func (r *pubRouter) send(ctx context.Context, msg [][]byte, nonblock bool) error
 	return distribute(ctx, r.s, targets, msg, r.xpub && o.XPubNoDrop, nonblock)
 }
 
+func (r *pubRouter) readyToRecv() bool {
+	return r.xpub && (r.subq.len() > 0 || r.s.anyQueued(nil))
+}
+
+func (r *pubRouter) readyToSend() bool {
+	return !(r.xpub && r.s.options().XPubNoDrop) || r.s.anyRoom(true)
+}
+
 func (r *pubRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, error) {
 	if !r.xpub {
 		return nil, nil, ErrNotSupported
@@ -362,6 +370,20 @@ func (r *subRouter) send(ctx context.Context, msg [][]byte, nonblock bool) error
 	// Other messages go upstream to every publisher.
 	return distribute(ctx, r.s, r.s.snapshot(), msg, false, nonblock)
 }
+
+func (r *subRouter) readyToRecv() bool {
+	if r.xsub {
+		return r.s.anyQueued(nil)
+	}
+	invert := r.s.options().InvertMatching
+	return r.s.anyQueued(func(m [][]byte) bool {
+		r.mu.RLock()
+		defer r.mu.RUnlock()
+		return r.subs.match(m[0]) != invert
+	})
+}
+
+func (r *subRouter) readyToSend() bool { return r.xsub }
 
 func (r *subRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, error) {
 	var keep func(*pipe, [][]byte) bool

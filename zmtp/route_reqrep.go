@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/zmtp-go/zmtp/frame"
 )
@@ -59,6 +60,17 @@ func (r *reqRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, e
 		skip = 2
 	}
 	return m[skip:], p, nil
+}
+
+func (r *reqRouter) readyToRecv() bool {
+	if !r.waiting || r.to == nil {
+		return false
+	}
+	return r.to.in.headWhere(r.envelopeOK)
+}
+
+func (r *reqRouter) readyToSend() bool {
+	return (!r.waiting || r.s.options().ReqRelaxed) && r.s.anyRoom(false)
 }
 
 func (r *reqRouter) envelopeOK(m [][]byte) bool {
@@ -201,6 +213,11 @@ func (r *idRouter) connected(p *pipe, c *Conn) {
 func (r *idRouter) onCommand(p *pipe, cmd frame.Command) {}
 func (r *idRouter) intercept(p *pipe, msg [][]byte) bool { return false }
 
+func (r *idRouter) readyToRecv() bool { return r.s.anyQueued(nil) }
+func (r *idRouter) readyToSend() bool {
+	return !r.s.options().RouterMandatory || r.s.anyRoom(false)
+}
+
 func (r *idRouter) lookup(id []byte) *pipe {
 	r.s.mu.Lock()
 	defer r.s.mu.Unlock()
@@ -288,6 +305,15 @@ func (r *repRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, e
 	r.env = append(r.env[:0], m[:split]...)
 	return m[split:], p, nil
 }
+
+func (r *repRouter) readyToRecv() bool {
+	return !r.pending && r.s.anyQueued(func(m [][]byte) bool {
+		i := slices.IndexFunc(m, func(f []byte) bool { return len(f) == 0 })
+		return i >= 0 && i+1 < len(m)
+	})
+}
+
+func (r *repRouter) readyToSend() bool { return r.pending }
 
 func (r *repRouter) send(ctx context.Context, msg [][]byte, nonblock bool) error {
 	if !r.pending {
