@@ -167,35 +167,6 @@ func AppendDowngradedGreeting(dst []byte, socketType uint8) []byte {
 	return append(dst, currentMajorVersion, socketType)
 }
 
-// legacySocketTypes are libzmq's socket type numbers, which ZMTP 2.0 sends
-// in its socket-type octet (RFC 15 names 0 to 8; libzmq sends its own
-// number for the others).
-var legacySocketTypes = [...]string{
-	"PAIR", "PUB", "SUB", "REQ", "REP", "DEALER", "ROUTER", "PULL", "PUSH",
-	"XPUB", "XSUB", "STREAM", "SERVER", "CLIENT", "RADIO", "DISH",
-	"GATHER", "SCATTER", "DGRAM", "PEER", "CHANNEL",
-}
-
-// LegacySocketType returns the socket type name of a ZMTP 2.0 socket-type
-// octet, and false for an octet that names none.
-func LegacySocketType(octet uint8) (string, bool) {
-	if int(octet) < len(legacySocketTypes) {
-		return legacySocketTypes[octet], true
-	}
-	return "", false
-}
-
-// LegacySocketTypeOctet returns the socket-type octet for a socket type
-// name, such as "DEALER", and false for an unknown name.
-func LegacySocketTypeOctet(name string) (uint8, bool) {
-	for i, n := range legacySocketTypes {
-		if n == name {
-			return uint8(i), true
-		}
-	}
-	return 0, false
-}
-
 // AppendLegacyHeader appends a frame header in framing f for a body of
 // size octets with flags (FlagMore; FlagCommand too in ZMTP 3.x). ZMTP 2.0
 // headers are those of ZMTP 3.x. A ZMTP 1.0 header carries the length of

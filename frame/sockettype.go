@@ -72,18 +72,33 @@ func KnownSocketType(name string) bool {
 	return ok
 }
 
-// legacySocketTypes are the socket types of a ZMTP 2.0 greeting, by the
-// value of its socket-type octet (RFC 15).
+// legacySocketTypes are libzmq's socket type numbers, which a ZMTP 2.0
+// greeting's socket-type octet carries (RFC 15 names 0 to 8; libzmq sends
+// its own number for the others, "DGRAM" being its raw UDP socket).
 var legacySocketTypes = [...]string{
 	SocketPair, SocketPub, SocketSub, SocketReq, SocketRep,
 	SocketDealer, SocketRouter, SocketPull, SocketPush,
+	SocketXPub, SocketXSub, SocketStream, SocketServer, SocketClient,
+	SocketRadio, SocketDish, SocketGather, SocketScatter, "DGRAM",
+	SocketPeer, SocketChannel,
 }
 
-// LegacySocketType returns the socket type a ZMTP 2.0 greeting names with
-// code, and false for a code RFC 15 does not define.
-func LegacySocketType(code byte) (string, bool) {
-	if int(code) < len(legacySocketTypes) {
-		return legacySocketTypes[code], true
+// LegacySocketType returns the socket type name of a ZMTP 2.0 socket-type
+// octet, and false for an octet that names none.
+func LegacySocketType(octet uint8) (string, bool) {
+	if int(octet) < len(legacySocketTypes) {
+		return legacySocketTypes[octet], true
 	}
 	return "", false
+}
+
+// LegacySocketTypeOctet returns the socket-type octet for a socket type
+// name, such as "DEALER", and false for an unknown name.
+func LegacySocketTypeOctet(name string) (uint8, bool) {
+	for i, n := range legacySocketTypes {
+		if n == name {
+			return uint8(i), true
+		}
+	}
+	return 0, false
 }

@@ -69,17 +69,3 @@ func TestKnownSocketType(t *testing.T) {
 		}
 	}
 }
-
-func TestLegacySocketType(t *testing.T) {
-	want := []string{"PAIR", "PUB", "SUB", "REQ", "REP", "DEALER", "ROUTER", "PULL", "PUSH"}
-	for code, name := range want {
-		if got, ok := LegacySocketType(byte(code)); !ok || got != name {
-			t.Errorf("LegacySocketType(%d) = %q, %v", code, got, ok)
-		}
-	}
-	for _, code := range []byte{9, 0x0B, 0xFF} {
-		if got, ok := LegacySocketType(code); ok {
-			t.Errorf("LegacySocketType(%d) = %q", code, got)
-		}
-	}
-}
