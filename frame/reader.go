@@ -22,8 +22,11 @@ const (
 	// asks for: 1 GiB.
 	HardMaxFrameSize = 1 << 30
 	// largeStep is the first allocation for a body larger than the read
-	// buffer; later growth makes room for three times what has arrived.
-	largeStep = 64 << 10
+	// buffer (plus largeSlack, so that a 64 KiB message in an envelope,
+	// such as a CURVE box, fits one buffer); later growth makes room for
+	// three times what has arrived.
+	largeStep  = 64 << 10
+	largeSlack = 1 << 10
 	// maxKeptLarge is the largest buffer for large bodies kept for the
 	// next one; a larger body's memory is left to the caller.
 	maxKeptLarge = 1 << 20
@@ -375,7 +378,7 @@ func (r *Reader) ReadBody(size uint64) ([]byte, error) {
 	body := r.large[:0]
 	r.large = nil
 	if have := r.wpos - r.rpos; cap(body) < have {
-		body = make([]byte, 0, min(n, max(have, largeStep)))
+		body = make([]byte, 0, min(n, max(have, largeStep+largeSlack)))
 	}
 	body = append(body, r.buf[r.rpos:r.wpos]...)
 	r.consumed += int64(r.wpos - r.rpos)

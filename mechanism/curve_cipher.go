@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"slices"
 
 	"golang.org/x/crypto/nacl/secretbox"
+	"golang.org/x/crypto/poly1305" //nolint:staticcheck // the MAC of crypto_secretbox, which CURVE's boxes are
 	"golang.org/x/crypto/salsa20/salsa"
 
 	"github.com/zmtp-go/zmtp/frame"
@@ -43,41 +45,79 @@ const (
 
 // Sizes of the MESSAGE command.
 const (
-	messageName      = "\x07MESSAGE"
-	shortNonceSize   = frame.CurveShortNonceSize
-	messageMinData   = frame.CurveMessageMinSize // nonce, MAC, flags
-	messageOverhead  = frame.MaxHeaderSize + len(messageName) + messageMinData
-	wireFlagMore     = 0x01
-	wireFlagCommand  = 0x02
-	maxRetainedSpace = 64<<10 + 64 // most scratch space kept between calls
+	messageName     = "\x07MESSAGE"
+	shortNonceSize  = frame.CurveShortNonceSize
+	messageMinData  = frame.CurveMessageMinSize // nonce, MAC, flags
+	messageOverhead = frame.MaxHeaderSize + len(messageName) + messageMinData
+	wireFlagMore    = 0x01
+	wireFlagCommand = 0x02
 )
 
 // curveCipher is the Cipher of a completed CURVE handshake. Seal touches
 // only the send fields and Open only the receive fields, so a writer and a
 // reader may use it at the same time.
 //
-// Its scratch buffers are kept between calls only while they hold at most
-// maxRetainedSpace octets: a large message costs its memory while it is
-// sealed or opened, not for the life of the connection.
+// A MESSAGE box is NaCl's crypto_secretbox (XSalsa20 and Poly1305) under
+// the key of the two transient key pairs, with a 24-octet nonce made of a
+// 16-octet prefix fixed for each direction and the 8-octet short nonce.
+// XSalsa20 derives its Salsa20 key from the key and the first 16 octets of
+// the nonce (HSalsa20), so each direction's Salsa20 key is computed once,
+// at the handshake, instead of once per message. Seal encrypts from the
+// body straight into the frame it appends and Open decrypts in place: no
+// scratch buffer, no copy beside the cipher's own pass over the octets.
 type curveCipher struct {
 	key [32]byte // precomputed Box key of the two transient key pairs
 
-	sendPrefix string
-	sendNonce  uint64 // last short nonce sent
-	plain      []byte // Seal's plaintext scratch
+	sendKey   [32]byte // Salsa20 key of our MESSAGE boxes: HSalsa20(key, sendPrefix)
+	sendNonce uint64   // last short nonce sent
 
-	recvPrefix string
-	recvNonce  uint64 // last short nonce received
-	out        []byte // Open's plaintext buffer
+	recvKey   [32]byte // Salsa20 key of the peer's MESSAGE boxes
+	recvNonce uint64   // last short nonce received
 }
 
 func newCurveCipher(key *[32]byte, server bool, sent, received uint64) *curveCipher {
-	c := &curveCipher{key: *key, sendNonce: sent, recvNonce: received,
-		sendPrefix: clientMessagePrefix, recvPrefix: serverMessagePrefix}
+	c := &curveCipher{key: *key, sendNonce: sent, recvNonce: received}
+	sendPrefix, recvPrefix := clientMessagePrefix, serverMessagePrefix
 	if server {
-		c.sendPrefix, c.recvPrefix = serverMessagePrefix, clientMessagePrefix
+		sendPrefix, recvPrefix = serverMessagePrefix, clientMessagePrefix
 	}
+	c.sendKey = streamKey(key, sendPrefix)
+	c.recvKey = streamKey(key, recvPrefix)
 	return c
+}
+
+// streamKey returns the Salsa20 key XSalsa20 uses under key for every
+// nonce that starts with prefix (16 octets).
+func streamKey(key *[32]byte, prefix string) [32]byte {
+	var sub [32]byte
+	var in [16]byte
+	copy(in[:], prefix)
+	salsa.HSalsa20(&sub, &in, key, &salsa.Sigma)
+	return sub
+}
+
+// boxStart returns the Poly1305 key of the box with short nonce n and the
+// keystream that encrypts its first 32 octets, from the first Salsa20
+// block, as crypto_secretbox does; the rest of the box is encrypted from
+// the second block on (see restCounter).
+func boxStart(n uint64, streamKey *[32]byte) (polyKey [32]byte, first [32]byte) {
+	var block [64]byte
+	counter := restCounter(n)
+	counter[8] = 0
+	salsa.XORKeyStream(block[:], block[:], &counter, streamKey)
+	copy(polyKey[:], block[:32])
+	copy(first[:], block[32:])
+	clear(block[:])
+	return polyKey, first
+}
+
+// restCounter returns the Salsa20 nonce and block counter that encrypt
+// the box's octets after its first 32: the short nonce, then block 1.
+func restCounter(n uint64) [16]byte {
+	var counter [16]byte
+	binary.BigEndian.PutUint64(counter[:8], n)
+	counter[8] = 1
+	return counter
 }
 
 // Seal appends a frame holding a MESSAGE command that carries a frame with
@@ -85,9 +125,8 @@ func newCurveCipher(key *[32]byte, server bool, sent, received uint64) *curveCip
 // libzmq 4.3, it sends MESSAGE in a frame whose flags are zero (neither
 // COMMAND nor MORE): libzmq adds the wire frame's flags to the decrypted
 // ones, so a COMMAND or MORE flag outside the box would change the frame it
-// delivers. It does not allocate when dst has room and the body fits the
-// retained scratch space (64 KiB); a larger body is sealed from a scratch
-// buffer that is dropped afterwards.
+// delivers. The body is encrypted straight into dst: Seal allocates nothing
+// when dst has room for the frame (body plus Overhead).
 func (c *curveCipher) Seal(dst []byte, flags byte, body []byte) ([]byte, error) {
 	var wire byte
 	switch flags {
@@ -105,25 +144,40 @@ func (c *curveCipher) Seal(dst []byte, flags byte, body []byte) ([]byte, error) 
 	c.sendNonce++
 	n := c.sendNonce
 
-	plain := scratch(c.plain, 1+len(body))
-	plain[0] = wire
-	copy(plain[1:], body)
-
-	dst = frame.AppendHeader(dst, 0, len(messageName)+shortNonceSize+secretbox.Overhead+len(plain))
+	boxLen := secretbox.Overhead + 1 + len(body)
+	dst = frame.AppendHeader(dst, 0, len(messageName)+shortNonceSize+boxLen)
 	dst = append(dst, messageName...)
 	dst = binary.BigEndian.AppendUint64(dst, n)
-	nonce := shortNonce(c.sendPrefix, n)
-	dst = secretbox.Seal(dst, plain, &nonce, &c.key)
-	clear(plain)
-	c.plain = retain(plain)
+	dst = slices.Grow(dst, boxLen)
+	box := dst[len(dst) : len(dst)+boxLen]
+	dst = dst[:len(dst)+boxLen]
+
+	// The plaintext is the flags octet then the body; its first 32 octets
+	// take the first block's keystream, the rest the following blocks'.
+	polyKey, first := boxStart(n, &c.sendKey)
+	ct := box[secretbox.Overhead:]
+	ct[0] = wire ^ first[0]
+	head := min(len(body), len(first)-1)
+	for i, b := range body[:head] {
+		ct[1+i] = b ^ first[1+i]
+	}
+	if rest := body[head:]; len(rest) > 0 {
+		counter := restCounter(n)
+		salsa.XORKeyStream(ct[1+head:], rest, &counter, &c.sendKey)
+	}
+	var tag [poly1305.TagSize]byte
+	poly1305.Sum(&tag, ct, &polyKey)
+	copy(box, tag[:])
+	clear(polyKey[:])
 	return dst, nil
 }
 
-// Open decrypts the data of a MESSAGE command (short nonce and box) and
-// returns the carried frame's flags (frame.FlagMore, frame.FlagCommand) and
-// body. A body of up to 64 KiB aliases an internal buffer valid until the
-// next Open; a larger one is in memory of its own that the cipher does not
-// keep. A nonce not greater than the last one received is refused (replay).
+// Open decrypts, in place, the data of a MESSAGE command (short nonce and
+// box) and returns the carried frame's flags (frame.FlagMore,
+// frame.FlagCommand) and body, which is a part of data. The box is
+// authenticated before anything is decrypted: on an error data is
+// unchanged. A nonce not greater than the last one received is refused
+// (replay).
 func (c *curveCipher) Open(data []byte) (byte, []byte, error) {
 	if len(data) < messageMinData {
 		return 0, nil, ErrMessageMalformed
@@ -132,16 +186,27 @@ func (c *curveCipher) Open(data []byte) (byte, []byte, error) {
 	if n <= c.recvNonce {
 		return 0, nil, ErrMessageReplay
 	}
-	nonce := shortNonce(c.recvPrefix, n)
-	buf := scratch(c.out, len(data)-shortNonceSize-secretbox.Overhead)
-	plain, ok := secretbox.Open(buf[:0], data[shortNonceSize:], &nonce, &c.key)
+	box := data[shortNonceSize:]
+	var tag [poly1305.TagSize]byte
+	copy(tag[:], box)
+	ct := box[secretbox.Overhead:]
+	polyKey, first := boxStart(n, &c.recvKey)
+	ok := poly1305.Verify(&tag, ct, &polyKey)
+	clear(polyKey[:])
 	if !ok {
 		return 0, nil, ErrMessageForged
 	}
-	c.out = retain(plain)
 	c.recvNonce = n
+	head := min(len(ct), len(first))
+	for i := range head {
+		ct[i] ^= first[i]
+	}
+	if rest := ct[head:]; len(rest) > 0 {
+		counter := restCounter(n)
+		salsa.XORKeyStream(rest, rest, &counter, &c.recvKey)
+	}
 	var flags byte
-	switch plain[0] {
+	switch ct[0] {
 	case 0:
 	case wireFlagMore:
 		flags = frame.FlagMore
@@ -150,31 +215,12 @@ func (c *curveCipher) Open(data []byte) (byte, []byte, error) {
 	default: // reserved bits, or MORE on a command
 		return 0, nil, ErrMessageMalformed
 	}
-	return flags, plain[1:], nil
+	return flags, ct[1:], nil
 }
 
 // Overhead returns the most octets Seal adds to a body: frame header,
 // command name, short nonce, MAC and flags.
 func (c *curveCipher) Overhead() int { return messageOverhead }
-
-// scratch returns a slice of n octets that reuses buf when it is large
-// enough.
-func scratch(buf []byte, n int) []byte {
-	if n <= cap(buf) {
-		return buf[:n]
-	}
-	return make([]byte, n)
-}
-
-// retain returns the scratch buffer to keep for the next call: b itself
-// when it holds at most maxRetainedSpace octets, nil otherwise, so that the
-// memory of a large message is freed once the message is done with.
-func retain(b []byte) []byte {
-	if cap(b) > maxRetainedSpace {
-		return nil
-	}
-	return b
-}
 
 // shortNonce returns prefix (16 octets) followed by n in network order.
 func shortNonce(prefix string, n uint64) [24]byte {

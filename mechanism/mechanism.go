@@ -67,9 +67,9 @@ type Cipher interface {
 	// carries a frame with the given flags (frame.FlagMore or
 	// frame.FlagCommand) and body. Like libzmq, the outer frame has flags 0.
 	Seal(dst []byte, flags byte, body []byte) ([]byte, error)
-	// Open decrypts the data of a received MESSAGE command and returns the
-	// carried frame's flags and body. The body may alias an internal buffer
-	// valid until the next Open.
+	// Open decrypts the data of a received MESSAGE command in place and
+	// returns the carried frame's flags and body, which is a part of data.
+	// Data that does not open is left unchanged.
 	Open(data []byte) (flags byte, body []byte, err error)
 	// Overhead is at most the number of octets Seal adds to a body,
 	// header included, for sizing.

@@ -265,10 +265,9 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 	c.rd.SetMaxFrameSize(c.cfg.MaxMessageSize)
 	c.peerMD = hs.PeerMetadata()
 	c.cipher = hs.Cipher()
-	// Large message bodies can be handed over as they are read, saving a
-	// copy; encrypted ones are decrypted elsewhere, so their buffer is
-	// better reused.
-	c.rd.SetHandOver(c.cipher == nil)
+	// Large message bodies are handed over as they are read, saving a
+	// copy; encrypted ones are decrypted in place, where they were read.
+	c.rd.SetHandOver(true)
 	return nil
 }
 

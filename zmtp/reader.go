@@ -112,8 +112,9 @@ func (c *Conn) readMessages() error {
 			data = append(data, body...)
 			ends = append(ends, len(data))
 			continue
-		case len(ends) == 0 && f.Owned && c.cipher == nil:
-			// A large single-frame message was read into memory of its own.
+		case len(ends) == 0 && f.Owned:
+			// A large single-frame message was read (and, with a cipher,
+			// decrypted in place) into memory of its own.
 			msg = [][]byte{body}
 		case len(ends) == 0:
 			// A single-frame message is copied once, from the read buffer.
