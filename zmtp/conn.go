@@ -59,6 +59,7 @@ type Conn struct {
 	// The reader's slabs for small messages (see slabbed).
 	slab   []byte
 	frames [][]byte
+	spare  [][][]byte // messages to receive into, taken from the session's recycler
 
 	closeOnce sync.Once
 	closing   chan struct{} // standalone: closed by Close, blocked senders give up

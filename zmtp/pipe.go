@@ -97,7 +97,7 @@ func (p *pipe) queues() (out, in *queue)  { return p.out, p.in }
 func (p *pipe) inRoom() <-chan struct{}   { return p.inRoomCh }
 func (p *pipe) command(cmd frame.Command) { p.s.rule.onCommand(p, cmd) }
 func (p *pipe) intercept(m [][]byte) bool { return p.s.rule.intercept(p, m) }
-func (p *pipe) recycled() <-chan [][]byte { return p.s.free }
+func (p *pipe) recycled() *recycler       { return &p.s.free }
 func (p *pipe) lost(n int)                { p.s.lose(n) }
 func (p *pipe) buffers() *sync.Pool       { return &p.s.batches }
 

@@ -141,6 +141,12 @@ func (c *Conn) readMessages() error {
 			// All read is handled: the slabs stay with their messages
 			// only, not with an idle connection.
 			c.slab, c.frames = nil, nil
+			if len(c.spare) > 0 {
+				// Nor the memory to receive into: it goes back for
+				// the socket's other connections.
+				c.sess.recycled().put(c.spare)
+				c.spare = c.spare[:0]
+			}
 		}
 		if c.sess.intercept(msg) {
 			continue
@@ -223,27 +229,39 @@ func peerError(data []byte) error {
 // memory of a message the application has finished with when there is one
 // that fits (see Socket.RecvInto).
 func (c *Conn) singleFrame(body []byte) [][]byte {
-	select {
-	case m := <-c.sess.recycled():
+	if len(c.spare) == 0 {
+		if r := c.sess.recycled(); r != nil {
+			c.spare = r.take(c.spare, recycleBatch)
+		}
+	}
+	if k := len(c.spare) - 1; k >= 0 {
+		m := c.spare[k]
+		c.spare[k] = nil
+		c.spare = c.spare[:k]
 		if cap(m[0]) >= len(body) {
 			m[0] = append(m[0][:0], body...)
 			return m
 		}
-	default:
 	}
-	if len(body) <= maxSlabbed && c.rd.Buffered() >= minSlabBatch {
+	if c.rd.Buffered() < minSlabBatch {
+		return [][]byte{append(make([]byte, 0, len(body)), body...)}
+	}
+	if len(body) <= maxSlabbed {
 		return c.slabbed(body)
 	}
-	return [][]byte{append(make([]byte, 0, len(body)), body...)}
+	m := c.frameSlab()
+	m[0] = append(make([]byte, 0, len(body)), body...)
+	return m
 }
 
-// Small messages that arrive many to a read share their memory: a slab for
-// the bodies and one for the one-frame slices, so that a stream of small
-// messages costs an allocation every few dozen messages, not two each.
+// Messages that arrive many to a read share their memory: a slab for the
+// bodies of up to 1 KiB and one for the one-frame slices, so that a stream
+// of small messages costs an allocation every few dozen messages, not two
+// each, and a stream of larger ones one allocation each (the body).
 // A slab lives as long as any of its messages; the reader lets go of its
 // own when it has read all it had.
 const (
-	maxSlabbed   = 256      // the largest body put in a slab
+	maxSlabbed   = 1 << 10  // the largest body put in a slab
 	minSlabBatch = 1 << 10  // octets left in the read buffer for slabs to pay
 	slabSize     = 16 << 10 // the most a body slab holds
 	slabFrames   = 128      // the most a frame-slice slab holds
@@ -257,12 +275,19 @@ func (c *Conn) slabbed(body []byte) [][]byte {
 	}
 	off := len(c.slab)
 	c.slab = append(c.slab, body...)
+	m := c.frameSlab()
+	m[0] = c.slab[off:len(c.slab):len(c.slab)]
+	return m
+}
+
+// frameSlab returns a one-frame message slice from the reader's slab of
+// them.
+func (c *Conn) frameSlab() [][]byte {
 	if len(c.frames) == 0 {
 		c.frames = make([][]byte, min(slabFrames, c.rd.Buffered()/4+1))
 	}
 	m := c.frames[:1:1]
 	c.frames = c.frames[1:]
-	m[0] = c.slab[off:len(c.slab):len(c.slab)]
 	return m
 }
 

@@ -55,7 +55,7 @@ func TestRecvIntoKeepsInprocMemory(t *testing.T) {
 	if err := pull.RecvInto(context.Background(), &m); err != nil {
 		t.Fatal(err)
 	}
-	if len(pull.free) != 0 {
+	if len(pull.freeing) != 0 || len(pull.free.msgs) != 0 {
 		t.Fatal("an inproc message was recycled")
 	}
 	if &m.Frames[0][0] == &body[0] {
@@ -64,14 +64,31 @@ func TestRecvIntoKeepsInprocMemory(t *testing.T) {
 }
 
 // With reused buffers on both sides, a PUSH/PULL exchange over TCP
-// allocates nothing per message once warm.
+// allocates nothing per message once warm: Send none, RecvInto none,
+// whatever the number of messages queued between them (within the
+// recycler's bounds).
 func TestZeroAllocsPerMessage(t *testing.T) {
+	for _, size := range []int{1, 64, 1024, 16 << 10} {
+		for _, depth := range []int{0, 100, 900} {
+			t.Run(fmt.Sprintf("%d octets, %d queued", size, depth), func(t *testing.T) {
+				zeroAllocs(t, size, depth)
+			})
+		}
+	}
+}
+
+func zeroAllocs(t *testing.T, size, depth int) {
 	pull := newSock(t, Pull, Options{})
 	ep := bindLocal(t, pull)
 	push := newSock(t, Push, Options{})
 	push.Connect(ep)
-	ctx := context.Background()
-	out := [][]byte{make([]byte, 64)}
+	ctx := testCtx(t)
+	out := [][]byte{make([]byte, size)}
+	for range depth {
+		if err := push.Send(ctx, out); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var in Message
 	roundTrip := func() {
 		if err := push.Send(ctx, out); err != nil {
@@ -80,9 +97,12 @@ func TestZeroAllocsPerMessage(t *testing.T) {
 		if err := pull.RecvInto(ctx, &in); err != nil {
 			t.Fatal(err)
 		}
+		if len(in.Frames) != 1 || len(in.Frames[0]) != size {
+			t.Fatalf("received %d frames", len(in.Frames))
+		}
 	}
-	for range 1000 {
-		roundTrip() // warm up: buffers, free list, goroutine stacks
+	for range 2000 + 2*depth {
+		roundTrip() // warm up: buffers, recycled memory, goroutine stacks
 	}
 	if n := testing.AllocsPerRun(2000, roundTrip); n != 0 {
 		t.Errorf("%.2f allocations per message, want 0", n)

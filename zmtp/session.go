@@ -37,7 +37,7 @@ type session interface {
 	buffers() *sync.Pool
 	// recycled returns a source of single-frame messages whose memory may
 	// be received into again, or nil.
-	recycled() <-chan [][]byte
+	recycled() *recycler
 }
 
 // connSession is the session of a standalone Conn: queues of the
@@ -67,13 +67,13 @@ func newConnSession(cfg ConnConfig) *connSession {
 	return s
 }
 
-func (s *connSession) queues() (out, in *queue)  { return s.out, s.in }
-func (s *connSession) inRoom() <-chan struct{}   { return s.room }
-func (s *connSession) ready(c *Conn)             { s.c = c }
-func (s *connSession) intercept([][]byte) bool   { return false }
-func (s *connSession) recycled() <-chan [][]byte { return nil }
-func (s *connSession) lost(int)                  {}
-func (s *connSession) buffers() *sync.Pool       { return nil }
+func (s *connSession) queues() (out, in *queue) { return s.out, s.in }
+func (s *connSession) inRoom() <-chan struct{}  { return s.room }
+func (s *connSession) ready(c *Conn)            { s.c = c }
+func (s *connSession) intercept([][]byte) bool  { return false }
+func (s *connSession) recycled() *recycler      { return nil }
+func (s *connSession) lost(int)                 {}
+func (s *connSession) buffers() *sync.Pool      { return nil }
 func (s *connSession) command(cmd frame.Command) {
 	if s.onCommand != nil {
 		s.onCommand(cmd)

@@ -90,7 +90,8 @@ type Socket struct {
 	recvMu sync.Mutex
 
 	readable chan struct{} // a pipe got a message (capacity 1)
-	free     chan [][]byte // single-frame messages whose memory can be received into again
+	free     recycler      // single-frame messages whose memory can be received into again
+	freeing  [][][]byte    // RecvInto's messages on their way to free; under recvMu
 	writable chan struct{} // a pipe took messages or was attached (capacity 1)
 	watch    watchers      // pollers woken with readable and writable (poll.go)
 	wg       sync.WaitGroup
@@ -118,7 +119,6 @@ func NewSocket(t SocketType, opts Options) (*Socket, error) {
 		endpoints: make(map[string]*endpoint),
 		aliases:   make(map[string]string),
 		readable:  make(chan struct{}, 1),
-		free:      make(chan [][]byte, freeListLen),
 		writable:  make(chan struct{}, 1),
 		closeCh:   make(chan struct{}),
 	}
@@ -309,23 +309,17 @@ func copyFrames(dst, src [][]byte) [][]byte {
 	return dst
 }
 
-// Limits of the receive memory a socket keeps for reuse.
-const (
-	freeListLen    = 256
-	maxRecycleSize = 32 << 10
-)
-
 // recycle keeps the memory of a message that a connection's reader made
 // and the routing rule returned untouched, so that the reader can receive
-// into it again. Messages of inproc peers are never recycled: their memory
-// came from the sending application.
+// into it again; s.recvMu is held. Messages of inproc peers are never
+// recycled: their memory came from the sending application.
 func (s *Socket) recycle(in [][]byte, p *pipe) {
 	if !s.kind.recycles || p.twin != nil || len(in) != 1 || cap(in[0]) > maxRecycleSize {
 		return // the rule may have built a new message around the received one
 	}
-	select {
-	case s.free <- in:
-	default:
+	if s.freeing = append(s.freeing, in); len(s.freeing) >= recycleBatch {
+		s.free.put(s.freeing)
+		s.freeing = s.freeing[:0]
 	}
 }
 
