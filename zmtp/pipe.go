@@ -32,6 +32,11 @@ type pipe struct {
 	pubMark  uint64 // PUB: the send that last matched this peer (under Socket.sendMu)
 	subsSent *Conn  // SUB: the connection that has every subscription (under the rule's mu)
 
+	// Messages taken from in and not yet returned by tryRecv: ahead[next:].
+	// Under Socket.recvMu.
+	ahead [][][]byte
+	next  int
+
 	// twin is the other end of an inproc pipe: its out is our in and its
 	// in our out. Nil for network pipes.
 	twin *pipe
@@ -77,8 +82,33 @@ func (p *pipe) minor() int {
 // replaces whatever is queued.
 func (p *pipe) trySend(msg [][]byte) bool { return p.out.push(msg) }
 
-// tryRecv takes a message from the peer without blocking.
-func (p *pipe) tryRecv() ([][]byte, bool) { return p.in.pop() }
+// tryRecv takes a message from the peer without blocking; the socket's
+// recvMu is held. From a connection, messages leave the queue in batches,
+// with one lock and one wake-up of the reader for up to recvBatch of them
+// (and at most half the high-water mark, as libzmq wakes its writer at the
+// low-water mark): the batch counts against the high-water mark until its
+// last message is returned. An inproc sender sees room at once.
+func (p *pipe) tryRecv() ([][]byte, bool) {
+	if p.twin != nil {
+		return p.in.pop()
+	}
+	if p.next == len(p.ahead) {
+		p.ahead, p.next = p.in.takeHalf(p.ahead[:0], recvBatch), 0
+		if len(p.ahead) == 0 {
+			return nil, false
+		}
+	}
+	m := p.ahead[p.next]
+	p.ahead[p.next] = nil
+	if p.next++; p.next == len(p.ahead) {
+		p.in.release(len(p.ahead))
+	}
+	return m, true
+}
+
+// recvBatch is the most messages a socket takes from a pipe's queue at
+// once.
+const recvBatch = 32
 
 // sendCommand sends a command to the peer on its current connection, if
 // any, without blocking. Commands are not queued across reconnects: the

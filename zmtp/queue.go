@@ -159,6 +159,22 @@ func (q *queue) take(dst [][][]byte, max int) [][][]byte {
 	return dst
 }
 
+// takeHalf is take of at most max messages and at most half the
+// high-water mark, so that the producer, which waits for room while they
+// are held, can go on before the consumer has returned them all.
+func (q *queue) takeHalf(dst [][][]byte, max int) [][][]byte {
+	q.mu.Lock()
+	if q.hwm > 0 {
+		max = min(max, (q.hwm+1)/2)
+	}
+	for k := 0; q.n > 0 && k < max; k++ {
+		dst = append(dst, q.popLocked())
+		q.held++
+	}
+	q.mu.Unlock()
+	return dst
+}
+
 // release ends the hold on k messages taken with take.
 func (q *queue) release(k int) {
 	if k == 0 {

@@ -399,7 +399,7 @@ func (s *Socket) pipeGone(p *pipe) {
 	if p.twin == nil {
 		s.lose(p.out.discard(true))
 	}
-	if p.in.ready() == 0 {
+	if p.in.len() == 0 { // a batch being received counts as held
 		s.detach(p)
 	}
 	s.wakeIn()
