@@ -159,3 +159,36 @@ func TestSmallMessagesShareMemory(t *testing.T) {
 		}
 	}
 }
+
+// Larger messages streamed over TCP cost Recv one allocation each, their
+// body: the one-frame slices come from shared slabs.
+func TestRecvOneAllocationPerLargerMessage(t *testing.T) {
+	ep := freeEndpoint(t)
+	push := newSock(t, Push, Options{SendHWM: Unlimited, ReconnectInterval: DurationOf(10 * time.Millisecond)})
+	push.Connect(ep)
+	const n = 5000
+	body := bytes.Repeat([]byte("b"), 2000)
+	for range n {
+		if err := push.TrySend([][]byte{body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := testCtx(t)
+	pull := newSock(t, Pull, Options{RecvHWM: Unlimited})
+	if err := pull.Bind(ep); err != nil {
+		t.Fatal(err)
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	before := ms.Mallocs
+	for range n {
+		m, err := pull.Recv(ctx)
+		if err != nil || len(m.Frames) != 1 || len(m.Frames[0]) != len(body) {
+			t.Fatalf("Recv: %v", err)
+		}
+	}
+	runtime.ReadMemStats(&ms)
+	if per := float64(ms.Mallocs-before) / n; per > 1.2 {
+		t.Errorf("%.2f allocations per 2,000-octet message received", per)
+	}
+}
