@@ -96,6 +96,7 @@ func main() {
 	var o options
 	flag.BoolVar(&o.quick, "quick", false, "short smoke run (one repeat, short counts; under a minute)")
 	flag.IntVar(&o.repeats, "repeats", 10, "repeats for small messages (1 and 64 octets), pub/sub and inproc; larger sizes and latency use max(5, N/2) capped at N")
+	readme := flag.Bool("readme", false, "run the workloads of the README's Performance section (as -only '"+readmeOnly+"') and print its tables")
 	flag.StringVar(&o.only, "only", "", "run only the workloads whose `name` (e.g. pushpull/tcp, pushpull/ipc, reqrep2p/tcp, reqrep/tcp, pubsub/tcp, pubsub100/tcp, router100/tcp, pushpull/inproc, pushpull/curve, conns/idle, subscribe/large) matches this regular expression")
 	flag.StringVar(&o.impls, "impls", strings.Join(allImpls, ","), "comma-separated `list` of implementations to run")
 	flag.DurationVar(&o.target, "target", 500*time.Millisecond, "target duration of one throughput repeat")
@@ -136,6 +137,12 @@ func main() {
 	}
 	if o.repeats < 1 {
 		fatalf("-repeats must be at least 1")
+	}
+	if *readme {
+		if o.only != "" {
+			fatalf("-readme and -only exclude each other")
+		}
+		o.only = readmeOnly
 	}
 	if o.only != "" {
 		re, err := regexp.Compile(o.only)

@@ -184,6 +184,7 @@ func runAll(o *options, out io.Writer) error {
 		fmt.Fprintln(out)
 	}
 	ran := 0
+	results := map[string][]*row{}
 	for _, w := range workloads {
 		if o.onlyRE != nil && !o.onlyRE.MatchString(w.name) {
 			continue
@@ -193,8 +194,10 @@ func runAll(o *options, out io.Writer) error {
 		if err != nil {
 			return err
 		}
+		results[w.name] = rows
 		printTable(out, o, w, rows)
 	}
+	printGoals(out, results)
 	for _, w := range resourceWorks {
 		if o.onlyRE != nil && !o.onlyRE.MatchString(w.name) {
 			continue
