@@ -10,7 +10,9 @@ import "sync"
 // takes up to recycleBatch at once into a cache of its own.
 //
 // What it keeps is bounded by maxRecycled messages and maxRecycledBytes
-// octets; anything beyond is left to the garbage collector. Within those
+// octets; anything beyond is left to the garbage collector. Its list keeps
+// the room it grew to (at most maxRecycled slots, 96 KiB), so that a queue
+// whose depth swings does not reallocate it at every swing. Within those
 // bounds a receiver allocates nothing per message in steady state,
 // whatever the depth of its queue: every message RecvInto copies out
 // gives its memory back for the next one the reader receives.
@@ -52,9 +54,6 @@ func (r *recycler) take(dst [][][]byte, n int) [][][]byte {
 	}
 	clear(r.msgs[k:])
 	r.msgs = r.msgs[:k]
-	if k == 0 && cap(r.msgs) > 4*recycleBatch {
-		r.msgs = nil // what a burst needed goes once it is over
-	}
 	r.mu.Unlock()
 	return dst
 }

@@ -95,7 +95,7 @@ type Socket struct {
 	writable chan struct{} // a pipe took messages or was attached (capacity 1)
 	watch    watchers      // pollers woken with readable and writable (poll.go)
 	wg       sync.WaitGroup
-	batches  sync.Pool // writers' batch buffers (*[]byte), shared by the connections
+	batches  sync.Pool // writers' batch memory (*batchMem), shared by the connections
 
 	dropped     atomic.Int64 // messages dropped by PUB/XPUB at the HWM
 	discarded   atomic.Int64 // messages lost with their pipe, or by Close

@@ -167,8 +167,8 @@ const takeMax = 256
 type writer struct {
 	c       *Conn
 	b       batch
-	pool    *sync.Pool // of batch buffers, shared by a socket's connections; may be nil
-	bp      *[]byte    // the pool's holder of b.buf
+	pool    *sync.Pool // of *batchMem, shared by a socket's connections; may be nil
+	mem     *batchMem  // the pool's holder of b.buf and taken
 	taken   [][][]byte // messages taken from the queue, reused
 	held    int        // messages taken and not yet written
 	added   int        // of those, messages wholly in the batch
@@ -248,36 +248,42 @@ func (w *writer) writeQueued() error {
 	}
 }
 
-// getBuf gives the batch its buffer, from the pool when there is one: an
-// idle connection holds none.
+// batchMem is the memory a writer needs only while it writes, pooled by
+// a socket's connections: the batch buffer, and the list of messages
+// taken from the queue.
+type batchMem struct {
+	buf   []byte
+	taken [][][]byte
+}
+
+// getBuf gives the batch its buffer and the writer its list of taken
+// messages, from the pool when there is one: an idle connection holds
+// neither.
 func (w *writer) getBuf() {
 	if w.b.buf != nil {
 		return
 	}
 	if w.pool != nil {
-		if b, ok := w.pool.Get().(*[]byte); ok {
-			w.bp, w.b.buf = b, (*b)[:0]
+		if m, ok := w.pool.Get().(*batchMem); ok {
+			w.mem, w.b.buf, w.taken = m, m.buf[:0], m.taken[:0]
 			return
 		}
 	}
 	w.b.buf = make([]byte, 0, batchSize)
 	if w.pool != nil {
-		w.bp = new([]byte)
+		w.mem = new(batchMem)
 	}
 }
 
-// putBuf returns the empty batch's buffer to the pool, and drops the
-// memory kept for taking messages when it grew large.
+// putBuf returns the empty batch's buffer and the list of taken messages
+// to the pool.
 func (w *writer) putBuf() {
 	if w.pool == nil || w.b.buf == nil || !w.b.empty() {
 		return
 	}
-	*w.bp = w.b.buf[:0]
-	w.pool.Put(w.bp)
-	w.bp, w.b.buf = nil, nil
-	if cap(w.taken) > 32 {
-		w.taken = nil
-	}
+	w.mem.buf, w.mem.taken = w.b.buf[:0], w.taken[:0]
+	w.pool.Put(w.mem)
+	w.mem, w.b.buf, w.taken = nil, nil, nil
 	if cap(w.scratch) > batchSize {
 		w.scratch = nil
 	}
