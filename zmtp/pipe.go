@@ -36,6 +36,7 @@ type pipe struct {
 	// Under Socket.recvMu.
 	ahead [][][]byte
 	next  int
+	held  bool // ahead is held in the queue until returned
 
 	// twin is the other end of an inproc pipe: its out is our in and its
 	// in our out. Nil for network pipes.
@@ -93,14 +94,15 @@ func (p *pipe) tryRecv() ([][]byte, bool) {
 		return p.in.pop()
 	}
 	if p.next == len(p.ahead) {
-		p.ahead, p.next = p.in.takeHalf(p.ahead[:0], recvBatch), 0
+		p.ahead, p.held = p.in.takeHalf(p.ahead[:0], recvBatch)
+		p.next = 0
 		if len(p.ahead) == 0 {
 			return nil, false
 		}
 	}
 	m := p.ahead[p.next]
 	p.ahead[p.next] = nil
-	if p.next++; p.next == len(p.ahead) {
+	if p.next++; p.next == len(p.ahead) && p.held {
 		p.in.release(len(p.ahead))
 	}
 	return m, true

@@ -161,18 +161,31 @@ func (q *queue) take(dst [][][]byte, max int) [][][]byte {
 
 // takeHalf is take of at most max messages and at most half the
 // high-water mark, so that the producer, which waits for room while they
-// are held, can go on before the consumer has returned them all.
-func (q *queue) takeHalf(dst [][][]byte, max int) [][][]byte {
+// are held, can go on before the consumer has returned them all. It
+// reports whether they are held: a single message is popped as pop does,
+// and needs no release.
+func (q *queue) takeHalf(dst [][][]byte, max int) ([][][]byte, bool) {
 	q.mu.Lock()
 	if q.hwm > 0 {
 		max = min(max, (q.hwm+1)/2)
+	}
+	if q.n <= 1 || max <= 1 {
+		wasFull := q.full()
+		if q.n > 0 {
+			dst = append(dst, q.popLocked())
+		}
+		q.mu.Unlock()
+		if wasFull && q.onRoom != nil {
+			q.onRoom()
+		}
+		return dst, false
 	}
 	for k := 0; q.n > 0 && k < max; k++ {
 		dst = append(dst, q.popLocked())
 		q.held++
 	}
 	q.mu.Unlock()
-	return dst
+	return dst, true
 }
 
 // release ends the hold on k messages taken with take.
