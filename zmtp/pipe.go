@@ -108,6 +108,25 @@ func (p *pipe) tryRecv() ([][]byte, bool) {
 	return m, true
 }
 
+// hasQueued reports whether tryRecv would return a message; the socket's
+// recvMu is held.
+func (p *pipe) hasQueued() bool {
+	return p.next < len(p.ahead) || p.in.ready() > 0
+}
+
+// headWhere reports whether the next message tryRecv would return is one
+// keep accepts, dropping those before it that keep rejects (as the queue's
+// headWhere does); the socket's recvMu is held.
+func (p *pipe) headWhere(keep func([][]byte) bool) bool {
+	for p.next < len(p.ahead) {
+		if keep(p.ahead[p.next]) {
+			return true
+		}
+		p.tryRecv() // dropped
+	}
+	return p.in.headWhere(keep)
+}
+
 // recvBatch is the most messages a socket takes from a pipe's queue at
 // once.
 const recvBatch = 32

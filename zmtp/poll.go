@@ -247,10 +247,10 @@ func (s *Socket) canSendNow() bool { return s.rule.readyToSend() }
 func (s *Socket) anyQueued(keep func([][]byte) bool) bool {
 	for _, p := range s.snapshot() {
 		if keep == nil {
-			if p.in.ready() > 0 {
+			if p.hasQueued() {
 				return true
 			}
-		} else if p.in.headWhere(keep) {
+		} else if p.headWhere(keep) {
 			return true
 		}
 	}

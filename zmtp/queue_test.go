@@ -161,3 +161,77 @@ func TestPipeHandOffAllocs(t *testing.T) {
 		t.Errorf("%v allocations per 5,000 messages handed over", n)
 	}
 }
+
+// Messages a socket took from a connection's queue in a batch are still
+// seen by a Poller and returned by TryRecv: none is stranded behind a
+// poll that says the socket is not readable.
+func TestPollSeesBatchedMessages(t *testing.T) {
+	for _, typ := range []SocketType{Pull, Sub} {
+		t.Run(string(typ), func(t *testing.T) {
+			r := newSock(t, typ, Options{})
+			if typ == Sub {
+				if err := r.Subscribe(nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ep := bindLocal(t, r)
+			st := Push
+			if typ == Sub {
+				st = Pub
+			}
+			w := newSock(t, st, Options{})
+			w.Connect(ep)
+			const n = 10
+			ctx := testCtx(t)
+			queued := func() int {
+				total := 0
+				for _, p := range r.snapshot() {
+					total += p.in.len()
+				}
+				return total
+			}
+			if typ == Sub {
+				// A PUB drops until the subscription arrives: send until
+				// one gets through.
+				waitFor(t, "a message through the PUB", func() bool {
+					w.Send(ctx, [][]byte{[]byte("probe")})
+					return queued() > 0
+				})
+			}
+			for i := range n {
+				if err := w.Send(ctx, [][]byte{{byte(i)}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitFor(t, "every message queued at the receiver", func() bool { return queued() >= n })
+			for {
+				m, err := r.Recv(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(m.Frames[0]) != "probe" {
+					if m.Frames[0][0] != 0 {
+						t.Fatalf("first Recv: %v", m.Frames)
+					}
+					break
+				}
+			}
+			poller := NewPoller()
+			defer poller.Close()
+			poller.Add(r, PollIn)
+			for i := 1; i < n; i++ {
+				ready, err := poller.Poll(0)
+				if err != nil || len(ready) != 1 {
+					t.Fatalf("message %d: Poll(0) = %v, %v", i, ready, err)
+				}
+				m, err := r.TryRecv()
+				if err != nil || m.Frames[0][0] != byte(i) {
+					t.Fatalf("message %d: TryRecv: %v, %v", i, m.Frames, err)
+				}
+			}
+			if ready, _ := poller.Poll(0); len(ready) != 0 {
+				t.Errorf("after every message, Poll(0) = %v", ready)
+			}
+		})
+	}
+}

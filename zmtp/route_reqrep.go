@@ -66,7 +66,7 @@ func (r *reqRouter) readyToRecv() bool {
 	if !r.waiting || r.to == nil {
 		return false
 	}
-	return r.to.in.headWhere(r.envelopeOK)
+	return r.to.headWhere(r.envelopeOK)
 }
 
 func (r *reqRouter) readyToSend() bool {

@@ -395,7 +395,7 @@ func (s *Socket) pipeGone(p *pipe) {
 		// The receive path found it gone: once drained, it is detached
 		// (waking the socket without detaching would have every later
 		// receive find it again and spin).
-		if p.in.ready() == 0 {
+		if p.in.len() == 0 {
 			s.detach(p)
 		}
 		return
