@@ -11,3 +11,5 @@ require (
 )
 
 require golang.org/x/sys v0.50.0
+
+require github.com/coder/websocket v1.8.15 // indirect

@@ -352,10 +352,11 @@ func (c *Conn) hsWrite(b []byte) {
 }
 
 // kernelBuffered reports whether writes to nc go to a kernel socket
-// buffer (TCP, Unix), which holds a handshake's octets without a reader.
+// buffer (TCP, Unix, WebSocket over TCP), which holds a handshake's octets
+// without a reader.
 func kernelBuffered(nc net.Conn) bool {
 	switch nc.(type) {
-	case *net.TCPConn, *net.UnixConn:
+	case *net.TCPConn, *net.UnixConn, *zwsConn:
 		return true
 	}
 	return false

@@ -47,7 +47,7 @@ func parseEndpoint(ep string) (transport, addr string, err error) {
 		return "", "", &InvalidEndpointError{Endpoint: ep, Reason: "not transport://address"}
 	}
 	switch transport {
-	case "tcp", "ipc", "inproc":
+	case "tcp", "ipc", "inproc", "ws", "wss":
 		return transport, addr, nil
 	}
 	return "", "", &InvalidEndpointError{Endpoint: ep, Reason: fmt.Sprintf("unsupported transport %q", transport)}
@@ -86,6 +86,10 @@ func (s *Socket) Bind(ep string) error {
 		}
 		if ln, err = net.Listen("unix", addr); err != nil {
 			s.emit(Event{Type: EventBindFailed, Endpoint: ep, Err: err})
+			return err
+		}
+	case "ws", "wss":
+		if ln, err = s.listenWS(ep, transport, addr); err != nil {
 			return err
 		}
 	}
@@ -141,10 +145,16 @@ func (s *Socket) ConnectWith(ep string, co ConnectOptions) error {
 		return s.connectInproc(addr)
 	}
 	network, source := "unix", net.Addr(nil)
-	if transport == "tcp" {
+	switch transport {
+	case "tcp":
 		if network, addr, source, err = resolveTCPDial(addr); err != nil {
 			return err
 		}
+	case "ws", "wss":
+		if _, _, _, err = resolveWS(transport, addr, false); err != nil {
+			return err
+		}
+		network, addr = transport, ep
 	}
 	e := &endpoint{s: s, addr: ep, source: source, done: make(chan struct{}), conns: map[*Conn]struct{}{}}
 	e.connectID = bytes.Clone(co.RoutingID)
@@ -174,6 +184,9 @@ func (s *Socket) ConnectWith(ep string, co ConnectOptions) error {
 // net.Dialer with the keep-alive option and the source address local (nil
 // for none), or a SOCKS5 dialer through it.
 func (s *Socket) dialer(network string, local net.Addr) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if network == "ws" || network == "wss" {
+		return s.wsDialer(network)
+	}
 	d := &net.Dialer{KeepAlive: s.options().TCPKeepAlive, LocalAddr: local}
 	if network != "tcp" || s.options().SOCKSProxy == "" {
 		return d.DialContext

@@ -1,6 +1,7 @@
 package zmtp
 
 import (
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"time"
@@ -151,6 +152,13 @@ type Options struct {
 	// SOCKSProxy, when set, is the host:port of a SOCKS5 proxy through
 	// which tcp Connects are made (ZMQ_SOCKS_PROXY).
 	SOCKSProxy string
+	// TLSConfig is the TLS configuration of wss endpoints (libzmq's
+	// ZMQ_WSS_* options): a wss Bind needs a certificate (Certificates or
+	// GetCertificate: ZMQ_WSS_CERT_PEM, ZMQ_WSS_KEY_PEM); a wss Connect
+	// verifies the server against RootCAs (ZMQ_WSS_TRUST_PEM), the
+	// system's roots when nil (ZMQ_WSS_TRUST_SYSTEM), for ServerName
+	// (ZMQ_WSS_HOSTNAME), the endpoint's host when empty.
+	TLSConfig *tls.Config
 	// Logger receives debug records; nil means none.
 	Logger *slog.Logger
 }
