@@ -120,6 +120,7 @@ func Cases() []Case {
 	out = append(out, lifecycleCases()...)
 	out = append(out, legacyCases()...)
 	out = append(out, goZeromqCases()...)
+	out = append(out, nodeCases()...)
 	return out
 }
 

@@ -21,6 +21,10 @@ var (
 // that no goroutine of ours is left behind.
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if err := conformance.StopNodePeer(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
 	mu.Lock()
 	if len(results) > 0 {
 		fmt.Printf("\nConformance with libzmq %s:\n\n%s", libzmq.Version(), conformance.Markdown(results))

@@ -45,6 +45,9 @@ func main() {
 		}
 		fmt.Fprintf(os.Stderr, "%s/%s (%v) %s\n", r.Name, r.Role, r.Elapsed.Round(1e6), status)
 	})
+	if err := conformance.StopNodePeer(); err != nil {
+		fmt.Fprintln(os.Stderr, "matrix:", err)
+	}
 	fmt.Printf("Conformance with libzmq %s over TCP on loopback:\n\n%s", libzmq.Version(), conformance.Markdown(results))
 	if conformance.Failed(results) {
 		os.Exit(1)

@@ -1,0 +1,110 @@
+"use strict"
+// A libzmq peer for the conformance suite: the libzmq 4.3.5 (built with
+// draft sockets, ws:// and udp://) that the npm package zeromq 6.8.0
+// bundles. The suite drives it over standard input and output, one JSON
+// request a line, each answered by one JSON line with the same "seq":
+//
+//   {"seq":1,"op":"socket","id":1,"type":"PULL","options":{"linger":0}}
+//   {"seq":2,"op":"bind","id":1,"endpoint":"ws://127.0.0.1:*/zmq"} -> {"endpoint":...}
+//   {"seq":3,"op":"connect","id":1,"endpoint":"tcp://127.0.0.1:5555"}
+//   {"seq":4,"op":"subscribe","id":1,"topic":BASE64}
+//   {"seq":5,"op":"send","id":1,"frames":[BASE64,...]}
+//   {"seq":6,"op":"recv","id":1,"timeout":MS} -> {"frames":[BASE64,...]}
+//   {"seq":7,"op":"close","id":1}
+//   {"seq":8,"op":"version"} -> {"version":"4.3.5"}
+//
+// A failure is answered {"seq":N,"error":MESSAGE,"code":CODE} (code
+// "EAGAIN" when a recv or send timed out). The program ends, closing every
+// socket at once, when its standard input ends.
+const zmq = require("zeromq")
+const readline = require("readline")
+
+const types = {
+  PAIR: zmq.Pair,
+  PUB: zmq.Publisher,
+  SUB: zmq.Subscriber,
+  XPUB: zmq.XPublisher,
+  XSUB: zmq.XSubscriber,
+  REQ: zmq.Request,
+  REP: zmq.Reply,
+  DEALER: zmq.Dealer,
+  ROUTER: zmq.Router,
+  PUSH: zmq.Push,
+  PULL: zmq.Pull,
+}
+
+const sockets = new Map()
+
+function socket(id) {
+  const s = sockets.get(id)
+  if (!s) throw new Error(`no socket ${id}`)
+  return s
+}
+
+const decode = (f) => Buffer.from(f, "base64")
+const encode = (b) => Buffer.from(b).toString("base64")
+
+async function handle(req) {
+  switch (req.op) {
+    case "version":
+      return { version: zmq.version }
+    case "socket": {
+      const T = types[req.type]
+      if (!T) throw new Error(`unknown socket type ${req.type}`)
+      sockets.set(req.id, new T({ linger: 0, ...(req.options || {}) }))
+      return {}
+    }
+    case "bind": {
+      const s = socket(req.id)
+      await s.bind(req.endpoint)
+      return { endpoint: s.lastEndpoint }
+    }
+    case "connect":
+      socket(req.id).connect(req.endpoint)
+      return {}
+    case "subscribe":
+      socket(req.id).subscribe(decode(req.topic))
+      return {}
+    case "send": {
+      const s = socket(req.id)
+      s.sendTimeout = req.timeout === undefined ? -1 : req.timeout
+      await s.send(req.frames.map(decode))
+      return {}
+    }
+    case "recv": {
+      const s = socket(req.id)
+      s.receiveTimeout = req.timeout === undefined ? -1 : req.timeout
+      const frames = await s.receive()
+      return { frames: frames.map(encode) }
+    }
+    case "close":
+      socket(req.id).close()
+      sockets.delete(req.id)
+      return {}
+    default:
+      throw new Error(`unknown op ${req.op}`)
+  }
+}
+
+function answer(seq, body) {
+  process.stdout.write(JSON.stringify({ seq, ...body }) + "\n")
+}
+
+const rl = readline.createInterface({ input: process.stdin })
+rl.on("line", (line) => {
+  let req
+  try {
+    req = JSON.parse(line)
+  } catch (e) {
+    answer(-1, { error: `bad request: ${e.message}` })
+    return
+  }
+  handle(req).then(
+    (body) => answer(req.seq, body),
+    (e) => answer(req.seq, { error: String((e && e.message) || e), code: e && e.code }),
+  )
+})
+rl.on("close", () => {
+  for (const s of sockets.values()) s.close()
+  process.exit(0)
+})
