@@ -11,8 +11,8 @@
 // the writer batches queued messages into few writes (vectored for large
 // bodies) and sends heartbeats. Close stops both.
 //
-// A Socket binds and connects any number of tcp, ipc and inproc endpoints
-// and routes messages among its peers by the rule of its type: PAIR, PUB,
+// A Socket binds and connects any number of tcp, ipc, inproc, ws and wss
+// endpoints and routes messages among its peers by the rule of its type: PAIR, PUB,
 // SUB, XPUB, XSUB, REQ, REP, DEALER, ROUTER, PUSH, PULL and STREAM share one
 // machinery of per-peer pipes (bounded queues that outlive reconnects) and
 // differ only in routing: load-balance, fair-queue, fan-out with prefix
@@ -32,4 +32,5 @@
 //     exclusive pair semantics.
 //   - RFC 27/ZAP: https://rfc.zeromq.org/spec/27/
 //   - RFC 13/ZMTP 1.0 and RFC 15/ZMTP 2.0, for older peers.
+//   - RFC 45/ZWS 2.0 (ws:// and wss://): https://rfc.zeromq.org/spec/45/
 package zmtp
