@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -202,7 +203,17 @@ type zwsConn struct {
 
 	upOnce sync.Once
 	upErr  error
-	ws     *websocket.Conn
+	ws     *websocket.Conn // set once by upgrade, before upOnce ends
+
+	// Heartbeats: a WebSocket ping every ivl, answered within hbTimeout,
+	// by a goroutine that Close stops and waits for.
+	ivl, hbTimeout time.Duration
+	hbFailed       atomic.Bool
+	hbDone         chan struct{}
+
+	cmu      sync.Mutex
+	closed   bool
+	hbCancel context.CancelFunc
 
 	rd  sync.Mutex
 	in  []byte // what Read hands out next: the greeting, or a frame's header
@@ -222,6 +233,12 @@ func newZWSConn(raw net.Conn, client bool, url string, o *Options) *zwsConn {
 		limit = frame.HardMaxFrameSize
 	}
 	z := &zwsConn{raw: raw, client: client, url: url, proto: zwsSubprotocol(o.Mechanism), mech: o.Mechanism, limit: limit + 1}
+	if o.HeartbeatInterval > 0 {
+		z.ivl, z.hbTimeout = o.HeartbeatInterval, o.HeartbeatTimeout
+		if z.hbTimeout <= 0 {
+			z.hbTimeout = z.ivl
+		}
+	}
 	z.out.skip = frame.GreetingSize
 	return z
 }
@@ -230,17 +247,32 @@ func newZWSConn(raw net.Conn, client bool, url string, o *Options) *zwsConn {
 // Write comes first.
 func (z *zwsConn) upgrade() error {
 	z.upOnce.Do(func() {
+		var ws *websocket.Conn
 		if z.client {
-			z.ws, z.upErr = z.dialUpgrade()
+			ws, z.upErr = z.dialUpgrade()
 		} else {
-			z.ws, z.upErr = z.acceptUpgrade()
+			ws, z.upErr = z.acceptUpgrade()
 		}
 		if z.upErr != nil {
 			z.raw.Close()
 			return
 		}
-		z.ws.SetReadLimit(z.limit)
+		ws.SetReadLimit(z.limit)
+		z.cmu.Lock()
+		defer z.cmu.Unlock()
+		if z.closed {
+			ws.CloseNow()
+			z.upErr = net.ErrClosed
+			return
+		}
+		z.ws = ws
 		z.in = z.peerGreeting()
+		if z.ivl > 0 {
+			var ctx context.Context
+			ctx, z.hbCancel = context.WithCancel(context.Background())
+			z.hbDone = make(chan struct{})
+			go z.heartbeat(ctx, ws)
+		}
 	})
 	return z.upErr
 }
@@ -409,6 +441,8 @@ func (z *zwsConn) next() error {
 	typ, b, err := z.ws.Read(context.Background())
 	switch {
 	case err == nil:
+	case z.hbFailed.Load():
+		return fmt.Errorf("zmtp: websocket ping unanswered for %v: %w", z.hbTimeout, os.ErrDeadlineExceeded)
 	case z.deadlinePassed(true):
 		return os.ErrDeadlineExceeded
 	case errors.Is(err, websocket.ErrMessageTooBig):
@@ -532,11 +566,54 @@ func (e *zwsEncoder) feed(p []byte, send func([]byte) error) error {
 	return nil
 }
 
-func (z *zwsConn) Close() error {
-	if z.ws != nil {
-		return z.ws.CloseNow()
+// heartbeat pings the peer every ivl and ends the connection when a pong
+// takes longer than hbTimeout, as libzmq does over ws with
+// ZMQ_HEARTBEAT_IVL and ZMQ_HEARTBEAT_TIMEOUT. It ends when ctx does.
+func (z *zwsConn) heartbeat(ctx context.Context, ws *websocket.Conn) {
+	defer close(z.hbDone)
+	t := time.NewTicker(z.ivl)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, z.hbTimeout)
+		err := ws.Ping(pctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				z.hbFailed.Store(true)
+				ws.CloseNow()
+			}
+			return
+		}
 	}
-	return z.raw.Close()
+}
+
+// Close closes the connection at once (ZMTP has said all it had to) and
+// waits for the heartbeat goroutine.
+func (z *zwsConn) Close() error {
+	z.cmu.Lock()
+	first := !z.closed
+	z.closed = true
+	ws, cancel := z.ws, z.hbCancel
+	z.cmu.Unlock()
+	if !first {
+		return nil
+	}
+	if cancel != nil {
+		cancel()
+		<-z.hbDone
+	}
+	if ws != nil {
+		ws.CloseNow() // closes raw too
+	}
+	if err := z.raw.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	return nil
 }
 
 func (z *zwsConn) LocalAddr() net.Addr  { return z.raw.LocalAddr() }

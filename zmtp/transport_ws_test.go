@@ -12,6 +12,7 @@ import (
 	"errors"
 	"math/big"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -445,5 +446,43 @@ func TestZWSToZMTP(t *testing.T) {
 		if err != nil || !bytes.Equal(hdr, c.hdr) || !bytes.Equal(body, c.in[1:]) {
 			t.Errorf("%x: %x %x %v", c.in, hdr, body, err)
 		}
+	}
+}
+
+// TestWSHeartbeat: with heartbeats on, a peer that answers no WebSocket
+// ping is dropped after HeartbeatTimeout.
+func TestWSHeartbeat(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+			Subprotocols:   []string{"ZWS2.0/NULL"},
+			OnPingReceived: func(context.Context, []byte) bool { return false }, // never answers
+		})
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		ready := frame.AppendReady(nil, frame.Metadata{{Name: "Socket-Type", Value: []byte("PULL")}})[2:]
+		ws.Write(r.Context(), websocket.MessageBinary, append([]byte{zwsCommand}, ready...))
+		for {
+			if _, _, err := ws.Read(context.Background()); err != nil {
+				return
+			}
+		}
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	push := newSock(t, Push, Options{HeartbeatInterval: 20 * time.Millisecond, HeartbeatTimeout: 100 * time.Millisecond})
+	events := push.Monitor(EventHandshakeSucceeded | EventDisconnected)
+	push.Connect("ws://" + ln.Addr().String() + "/")
+	expectEvent(t, events, EventHandshakeSucceeded)
+	ev := expectEvent(t, events, EventDisconnected)
+	var te *TimeoutError
+	if !errors.As(ev.Err, &te) {
+		t.Errorf("disconnected with %v, want a TimeoutError", ev.Err)
 	}
 }
