@@ -121,6 +121,7 @@ func Cases() []Case {
 	out = append(out, legacyCases()...)
 	out = append(out, goZeromqCases()...)
 	out = append(out, nodeCases()...)
+	out = append(out, nodeSecurityCases()...)
 	return out
 }
 

@@ -12,6 +12,10 @@
 //   {"seq":6,"op":"recv","id":1,"timeout":MS} -> {"frames":[BASE64,...]}
 //   {"seq":7,"op":"close","id":1}
 //   {"seq":8,"op":"version"} -> {"version":"4.3.5"}
+//   {"seq":9,"op":"zap","username":"admin","password":"secret"}
+//     serves ZAP (RFC 27) at inproc://zeromq.zap.01: PLAIN clients with
+//     these credentials are accepted (user id "admin"), others refused
+//     (400); other mechanisms are accepted
 //
 // A failure is answered {"seq":N,"error":MESSAGE,"code":CODE} (code
 // "EAGAIN" when a recv or send timed out). The program ends, closing every
@@ -77,12 +81,41 @@ async function handle(req) {
       const frames = await s.receive()
       return { frames: frames.map(encode) }
     }
+    case "zap":
+      zapCredentials = [req.username, req.password]
+      if (!zapHandler) {
+        zapHandler = new zmq.Reply({ linger: 0 })
+        await zapHandler.bind("inproc://zeromq.zap.01")
+        serveZAP(zapHandler)
+      }
+      return {}
     case "close":
       socket(req.id).close()
       sockets.delete(req.id)
       return {}
     default:
       throw new Error(`unknown op ${req.op}`)
+  }
+}
+
+let zapHandler = null
+let zapCredentials = null
+
+async function serveZAP(rep) {
+  for (;;) {
+    let req
+    try {
+      req = await rep.receive()
+    } catch (e) {
+      return // closed
+    }
+    const [version, id, , , , mech, user, pass] = req
+    let status = "200"
+    if (String(mech) === "PLAIN") {
+      const ok = zapCredentials && String(user) === zapCredentials[0] && String(pass) === zapCredentials[1]
+      status = ok ? "200" : "400"
+    }
+    await rep.send([version, id, status, status === "200" ? "OK" : "refused", status === "200" ? "admin" : "", ""])
   }
 }
 
@@ -106,5 +139,6 @@ rl.on("line", (line) => {
 })
 rl.on("close", () => {
   for (const s of sockets.values()) s.close()
+  if (zapHandler) zapHandler.close()
   process.exit(0)
 })
