@@ -151,7 +151,7 @@ func (s *Socket) ConnectWith(ep string, co ConnectOptions) error {
 			return err
 		}
 	case "ws", "wss":
-		if _, _, _, err = resolveWS(transport, addr, false); err != nil {
+		if _, _, _, err = s.checkWS(transport, addr, false); err != nil {
 			return err
 		}
 		network, addr = transport, ep

@@ -103,9 +103,18 @@ func resolveWS(transport, addr string, bind bool) (network, hostport, path strin
 	return network, hostport, path, err
 }
 
+// checkWS refuses the ws and wss endpoints that cannot work: malformed
+// ones, and any for a STREAM socket, whose peers speak raw TCP.
+func (s *Socket) checkWS(transport, addr string, bind bool) (network, hostport, path string, err error) {
+	if s.typ == Stream {
+		return "", "", "", &InvalidEndpointError{Endpoint: transport + "://" + addr, Reason: "a STREAM socket speaks raw TCP, not ZWS"}
+	}
+	return resolveWS(transport, addr, bind)
+}
+
 // listenWS binds a ws or wss endpoint. ep is the endpoint as given.
 func (s *Socket) listenWS(ep, transport, addr string) (net.Listener, error) {
-	network, hostport, path, err := resolveWS(transport, addr, true)
+	network, hostport, path, err := s.checkWS(transport, addr, true)
 	if err != nil {
 		return nil, err
 	}

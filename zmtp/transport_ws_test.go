@@ -278,6 +278,13 @@ func TestWSEndpoints(t *testing.T) {
 			t.Errorf("Connect(%q) = %v", ep, err)
 		}
 	}
+	stream := newSock(t, Stream, Options{})
+	if err := stream.Bind("ws://127.0.0.1:*"); !errors.Is(err, ErrInvalidEndpoint) {
+		t.Errorf("STREAM Bind ws: %v", err)
+	}
+	if err := stream.Connect("ws://127.0.0.1:5555"); !errors.Is(err, ErrInvalidEndpoint) {
+		t.Errorf("STREAM Connect ws: %v", err)
+	}
 	ep := bindWS(t, s, "ws://127.0.0.1:*")
 	if !strings.HasSuffix(ep, "/") {
 		t.Errorf("LastEndpoint %q has no path", ep)
