@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -492,4 +493,79 @@ func TestWSHeartbeat(t *testing.T) {
 	if !errors.As(ev.Err, &te) {
 		t.Errorf("disconnected with %v, want a TimeoutError", ev.Err)
 	}
+}
+
+// scriptedConn is a connection whose peer sends in and then closes; what
+// is written to it is dropped.
+type scriptedConn struct {
+	r *bytes.Reader
+}
+
+func (c *scriptedConn) Read(p []byte) (int, error)       { return c.r.Read(p) }
+func (c *scriptedConn) Write(p []byte) (int, error)      { return len(p), nil }
+func (c *scriptedConn) Close() error                     { return nil }
+func (c *scriptedConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
+func (c *scriptedConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
+func (c *scriptedConn) SetDeadline(time.Time) error      { return nil }
+func (c *scriptedConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *scriptedConn) SetWriteDeadline(time.Time) error { return nil }
+
+// FuzzZWSServer feeds a ws listener's connection what a client might send:
+// the upgrade request and frames. It must end in an error, never a panic
+// or a hang, and hand out only well-formed ZMTP frames.
+func FuzzZWSServer(f *testing.F) {
+	req := "GET /zmq HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: ZWS2.0/NULL\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	ready := append([]byte{zwsCommand}, frame.AppendReady(nil, frame.Metadata{{Name: "Socket-Type", Value: []byte("PUSH")}})[2:]...)
+	// A client's frame, masked with the key 0.
+	masked := func(op byte, p []byte) []byte {
+		return append([]byte{0x80 | op, 0x80 | byte(len(p)), 0, 0, 0, 0}, p...)
+	}
+	f.Add([]byte(req))
+	f.Add(append([]byte(req), masked(2, ready)...))
+	f.Add(append(append([]byte(req), masked(2, ready)...), masked(2, []byte{0, 'h', 'i'})...))
+	f.Add(append([]byte(req), masked(1, ready)...))
+	f.Add(append([]byte(req), masked(9, []byte("ping"))...))
+	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		z := newZWSConn(&scriptedConn{r: bytes.NewReader(in)}, false, "", &Options{MaxMessageSize: 1 << 16})
+		var stream []byte
+		buf := make([]byte, 512)
+		for {
+			n, err := z.Read(buf)
+			stream = append(stream, buf[:n]...)
+			if err != nil {
+				break
+			}
+			if len(stream) > 1<<20 {
+				t.Fatalf("%d octets out of %d in", len(stream), len(in))
+			}
+		}
+		z.Close()
+		if len(stream) == 0 {
+			return
+		}
+		// The greeting, then whole frames (the last may be cut short).
+		if len(stream) < frame.GreetingSize {
+			t.Fatalf("a greeting of %d octets", len(stream))
+		}
+		rest := stream[frame.GreetingSize:]
+		for len(rest) > 0 {
+			h, n, err := frame.ParseHeader(rest)
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Fatalf("a header cut short: %x", rest)
+			}
+			if err != nil && !errors.Is(err, frame.ErrProtocol) {
+				t.Fatal(err)
+			}
+			if err != nil {
+				// command+more passes through for the reader to refuse.
+				return
+			}
+			if uint64(len(rest)-n) < h.Size {
+				t.Fatalf("a frame of %d octets with %d", h.Size, len(rest)-n)
+			}
+			rest = rest[n+int(h.Size):]
+		}
+	})
 }
