@@ -1,14 +1,17 @@
 package zmtp
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"errors"
 	"io"
 	"math/big"
@@ -568,4 +571,74 @@ func FuzzZWSServer(f *testing.F) {
 			rest = rest[n+int(h.Size):]
 		}
 	})
+}
+
+// TestZWSWireBytes pins what our client sends, as libzmq 4.3.5 sends it:
+// a GET of the endpoint's path offering ZWS2.0/NULL, then, once the server
+// took it, no greeting but READY as a masked binary message whose first
+// octet is the command flag; and what it accepts from a libzmq server
+// (whose 101 response carries headers in libzmq's order and case).
+func TestZWSWireBytes(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	push := newSock(t, Push, Options{})
+	push.Connect("ws://" + ln.Addr().String() + "/some/path")
+	nc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(waitTimeout))
+	br := bufio.NewReader(nc)
+	req, err := http.ReadRequest(br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.Method != "GET" || req.URL.Path != "/some/path" || req.Header.Get("Sec-WebSocket-Protocol") != "ZWS2.0/NULL" ||
+		req.Header.Get("Upgrade") != "websocket" || req.Header.Get("Sec-WebSocket-Version") != "13" {
+		t.Fatalf("upgrade request %s %s %v", req.Method, req.URL, req.Header)
+	}
+	// libzmq 4.3.5's answer, byte for byte but for the key.
+	accept := websocketAccept(req.Header.Get("Sec-WebSocket-Key"))
+	nc.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Accept: " + accept + "\r\nSec-WebSocket-Protocol: ZWS2.0/NULL\r\n\r\n" +
+		"\x82\x1b\x02\x05READY\x0bSocket-Type\x00\x00\x00\x04PULL"))
+	// Our READY: FIN+binary, masked, 27 octets.
+	var hdr [6]byte
+	if _, err := io.ReadFull(br, hdr[:]); err != nil {
+		t.Fatal(err)
+	}
+	if hdr[0] != 0x82 || hdr[1] != 0x80|0x1b {
+		t.Fatalf("frame header %x, want 82 9b", hdr[:2])
+	}
+	body := make([]byte, 0x1b)
+	io.ReadFull(br, body)
+	for i := range body {
+		body[i] ^= hdr[2+i%4]
+	}
+	if want := "\x02\x05READY\x0bSocket-Type\x00\x00\x00\x04PUSH"; string(body) != want {
+		t.Fatalf("READY %q, want %q", body, want)
+	}
+	// A message is then one frame per ZMTP frame: 01 'a', 00 'b'.
+	send(t, push, "a", "b")
+	for _, want := range []string{"\x01a", "\x00b"} {
+		io.ReadFull(br, hdr[:])
+		m := make([]byte, hdr[1]&0x7f)
+		io.ReadFull(br, m)
+		for i := range m {
+			m[i] ^= hdr[2+i%4]
+		}
+		if hdr[0] != 0x82 || string(m) != want {
+			t.Fatalf("frame %x %q, want 82 %q", hdr[0], m, want)
+		}
+	}
+}
+
+// websocketAccept is RFC 6455's Sec-WebSocket-Accept for a key.
+func websocketAccept(key string) string {
+	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	return base64.StdEncoding.EncodeToString(h[:])
 }
