@@ -20,9 +20,9 @@ var nodeTransports = []string{"tcp", "ws"}
 // nodeCaseTimeout bounds each libzmq 4.3.5 case.
 const nodeCaseTimeout = 10 * time.Second
 
-// side is one end of an exchange, ours or libzmq's, so that each exchange
+// nodeSide is one end of an exchange, ours or libzmq's, so that each exchange
 // is written once for both ways round.
-type side interface {
+type nodeSide interface {
 	send(ctx context.Context, msg [][]byte) error
 	// recv waits at most d; errNodeTimeout or context.DeadlineExceeded
 	// when nothing came.
@@ -31,38 +31,40 @@ type side interface {
 	name() string
 }
 
-type ourSide struct{ s *zmtp.Socket }
+type nodeOurSide struct{ s *zmtp.Socket }
 
-func (o ourSide) send(ctx context.Context, msg [][]byte) error { return o.s.Send(ctx, cloneMsg(msg)) }
+func (o nodeOurSide) send(ctx context.Context, msg [][]byte) error {
+	return o.s.Send(ctx, nodeCloneMsg(msg))
+}
 
-func (o ourSide) recv(ctx context.Context, d time.Duration) ([][]byte, error) {
+func (o nodeOurSide) recv(ctx context.Context, d time.Duration) ([][]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	m, err := o.s.Recv(ctx)
 	return m.Frames, err
 }
 
-func (o ourSide) subscribe(_ context.Context, topic string) error {
+func (o nodeOurSide) subscribe(_ context.Context, topic string) error {
 	return o.s.Subscribe([]byte(topic))
 }
 
-func (o ourSide) name() string { return "our " + string(o.s.Type()) }
+func (o nodeOurSide) name() string { return "our " + string(o.s.Type()) }
 
-type theirSide struct {
+type nodeTheirSide struct {
 	z   *nodeSock
 	typ string
 }
 
-func (t theirSide) send(ctx context.Context, msg [][]byte) error { return t.z.send(ctx, msg) }
-func (t theirSide) recv(ctx context.Context, d time.Duration) ([][]byte, error) {
+func (t nodeTheirSide) send(ctx context.Context, msg [][]byte) error { return t.z.send(ctx, msg) }
+func (t nodeTheirSide) recv(ctx context.Context, d time.Duration) ([][]byte, error) {
 	return t.z.recv(ctx, d)
 }
-func (t theirSide) subscribe(ctx context.Context, topic string) error {
+func (t nodeTheirSide) subscribe(ctx context.Context, topic string) error {
 	return t.z.subscribe(ctx, topic)
 }
-func (t theirSide) name() string { return "libzmq 4.3.5 " + t.typ }
+func (t nodeTheirSide) name() string { return "libzmq 4.3.5 " + t.typ }
 
-func cloneMsg(m [][]byte) [][]byte {
+func nodeCloneMsg(m [][]byte) [][]byte {
 	out := make([][]byte, len(m))
 	for i, f := range m {
 		out[i] = bytes.Clone(f)
@@ -74,7 +76,7 @@ func cloneMsg(m [][]byte) [][]byte {
 type nodePairing struct {
 	ours   zmtp.SocketType
 	theirs string
-	run    func(ctx context.Context, o, t side) error
+	run    func(ctx context.Context, o, t nodeSide) error
 }
 
 // Routing ids of the DEALER rows.
@@ -85,24 +87,24 @@ const (
 
 func nodePairings() []nodePairing {
 	return []nodePairing{
-		{zmtp.Pair, "PAIR", func(ctx context.Context, o, t side) error { return roundTrips(ctx, o, t) }},
-		{zmtp.Push, "PULL", func(ctx context.Context, o, t side) error { return pipeline(ctx, o, t) }},
-		{zmtp.Pull, "PUSH", func(ctx context.Context, o, t side) error { return pipeline(ctx, t, o) }},
-		{zmtp.Pub, "SUB", func(ctx context.Context, o, t side) error { return publish(ctx, o, t, false, false) }},
-		{zmtp.Sub, "PUB", func(ctx context.Context, o, t side) error { return publish(ctx, t, o, false, false) }},
-		{zmtp.XPub, "SUB", func(ctx context.Context, o, t side) error { return publish(ctx, o, t, true, false) }},
-		{zmtp.XSub, "PUB", func(ctx context.Context, o, t side) error { return publish(ctx, t, o, false, true) }},
-		{zmtp.Pub, "XSUB", func(ctx context.Context, o, t side) error { return publish(ctx, o, t, false, true) }},
-		{zmtp.Sub, "XPUB", func(ctx context.Context, o, t side) error { return publish(ctx, t, o, true, false) }},
-		{zmtp.Req, "REP", func(ctx context.Context, o, t side) error { return request(ctx, o, t, "", "") }},
-		{zmtp.Rep, "REQ", func(ctx context.Context, o, t side) error { return request(ctx, t, o, "", "") }},
-		{zmtp.Req, "ROUTER", func(ctx context.Context, o, t side) error { return request(ctx, o, t, "", ourDealerID) }},
-		{zmtp.Router, "REQ", func(ctx context.Context, o, t side) error { return request(ctx, t, o, "", theirDealerID) }},
-		{zmtp.Dealer, "REP", func(ctx context.Context, o, t side) error { return request(ctx, o, t, "dealer", "") }},
-		{zmtp.Rep, "DEALER", func(ctx context.Context, o, t side) error { return request(ctx, t, o, "dealer", "") }},
-		{zmtp.Dealer, "ROUTER", func(ctx context.Context, o, t side) error { return dealing(ctx, o, t, ourDealerID) }},
-		{zmtp.Router, "DEALER", func(ctx context.Context, o, t side) error { return dealing(ctx, t, o, theirDealerID) }},
-		{zmtp.Dealer, "DEALER", func(ctx context.Context, o, t side) error { return roundTrips(ctx, o, t) }},
+		{zmtp.Pair, "PAIR", func(ctx context.Context, o, t nodeSide) error { return nodeRoundTrips(ctx, o, t) }},
+		{zmtp.Push, "PULL", func(ctx context.Context, o, t nodeSide) error { return nodePipeline(ctx, o, t) }},
+		{zmtp.Pull, "PUSH", func(ctx context.Context, o, t nodeSide) error { return nodePipeline(ctx, t, o) }},
+		{zmtp.Pub, "SUB", func(ctx context.Context, o, t nodeSide) error { return nodePublish(ctx, o, t, false, false) }},
+		{zmtp.Sub, "PUB", func(ctx context.Context, o, t nodeSide) error { return nodePublish(ctx, t, o, false, false) }},
+		{zmtp.XPub, "SUB", func(ctx context.Context, o, t nodeSide) error { return nodePublish(ctx, o, t, true, false) }},
+		{zmtp.XSub, "PUB", func(ctx context.Context, o, t nodeSide) error { return nodePublish(ctx, t, o, false, true) }},
+		{zmtp.Pub, "XSUB", func(ctx context.Context, o, t nodeSide) error { return nodePublish(ctx, o, t, false, true) }},
+		{zmtp.Sub, "XPUB", func(ctx context.Context, o, t nodeSide) error { return nodePublish(ctx, t, o, true, false) }},
+		{zmtp.Req, "REP", func(ctx context.Context, o, t nodeSide) error { return nodeRequest(ctx, o, t, "", "") }},
+		{zmtp.Rep, "REQ", func(ctx context.Context, o, t nodeSide) error { return nodeRequest(ctx, t, o, "", "") }},
+		{zmtp.Req, "ROUTER", func(ctx context.Context, o, t nodeSide) error { return nodeRequest(ctx, o, t, "", ourDealerID) }},
+		{zmtp.Router, "REQ", func(ctx context.Context, o, t nodeSide) error { return nodeRequest(ctx, t, o, "", theirDealerID) }},
+		{zmtp.Dealer, "REP", func(ctx context.Context, o, t nodeSide) error { return nodeRequest(ctx, o, t, "dealer", "") }},
+		{zmtp.Rep, "DEALER", func(ctx context.Context, o, t nodeSide) error { return nodeRequest(ctx, t, o, "dealer", "") }},
+		{zmtp.Dealer, "ROUTER", func(ctx context.Context, o, t nodeSide) error { return nodeDealing(ctx, o, t, ourDealerID) }},
+		{zmtp.Router, "DEALER", func(ctx context.Context, o, t nodeSide) error { return nodeDealing(ctx, t, o, theirDealerID) }},
+		{zmtp.Dealer, "DEALER", func(ctx context.Context, o, t nodeSide) error { return nodeRoundTrips(ctx, o, t) }},
 	}
 }
 
@@ -180,17 +182,17 @@ func (p nodePairing) exec(ctx context.Context, tr, role string) (err error) {
 			return err
 		}
 	}
-	return p.run(ctx, ourSide{s}, theirSide{z, p.theirs})
+	return p.run(ctx, nodeOurSide{s}, nodeTheirSide{z, p.theirs})
 }
 
 // The messages of the exchanges: a frame too long for ZMTP's short header
 // and ZWS's short length, an empty frame, several frames.
 var (
-	bigFrame = bytes.Repeat([]byte("0123456789abcdef"), 70000/16)
-	nodeMsgs = [][][]byte{msgOf("one"), msgOf("multi", "", "part"), {bigFrame}, msgOf("end")}
+	nodeBigFrame = bytes.Repeat([]byte("0123456789abcdef"), 70000/16)
+	nodeMsgs     = [][][]byte{nodeMsgOf("one"), nodeMsgOf("multi", "", "part"), {nodeBigFrame}, nodeMsgOf("end")}
 )
 
-func msgOf(frames ...string) [][]byte {
+func nodeMsgOf(frames ...string) [][]byte {
 	m := make([][]byte, len(frames))
 	for i, f := range frames {
 		m[i] = []byte(f)
@@ -198,7 +200,7 @@ func msgOf(frames ...string) [][]byte {
 	return m
 }
 
-func sameMsg(a, b [][]byte) bool {
+func nodeSameMsg(a, b [][]byte) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -210,7 +212,7 @@ func sameMsg(a, b [][]byte) bool {
 	return true
 }
 
-func showMsg(m [][]byte) string {
+func nodeShowMsg(m [][]byte) string {
 	parts := make([]string, len(m))
 	for i, f := range m {
 		if len(f) > 32 {
@@ -222,123 +224,123 @@ func showMsg(m [][]byte) string {
 	return "[" + strings.Join(parts, " | ") + "]"
 }
 
-// expect receives one message at rx and compares it with want.
-func expect(ctx context.Context, rx side, want [][]byte) error {
-	got, err := rx.recv(ctx, msLeft(ctx))
+// nodeExpect receives one message at rx and compares it with want.
+func nodeExpect(ctx context.Context, rx nodeSide, want [][]byte) error {
+	got, err := rx.recv(ctx, nodeMsLeft(ctx))
 	if err != nil {
-		return fmt.Errorf("%s: waiting for %s: %w", rx.name(), showMsg(want), err)
+		return fmt.Errorf("%s: waiting for %s: %w", rx.name(), nodeShowMsg(want), err)
 	}
-	if !sameMsg(got, want) {
-		return fmt.Errorf("%s received %s, want %s", rx.name(), showMsg(got), showMsg(want))
+	if !nodeSameMsg(got, want) {
+		return fmt.Errorf("%s received %s, want %s", rx.name(), nodeShowMsg(got), nodeShowMsg(want))
 	}
 	return nil
 }
 
-func msLeft(ctx context.Context) time.Duration {
+func nodeMsLeft(ctx context.Context) time.Duration {
 	if d, ok := ctx.Deadline(); ok {
 		return time.Until(d)
 	}
 	return nodeCaseTimeout
 }
 
-// pipeline: tx sends nodeMsgs, rx receives them in order.
-func pipeline(ctx context.Context, tx, rx side) error {
+// nodePipeline: tx sends nodeMsgs, rx receives them in order.
+func nodePipeline(ctx context.Context, tx, rx nodeSide) error {
 	for _, m := range nodeMsgs {
 		if err := tx.send(ctx, m); err != nil {
 			return fmt.Errorf("%s send: %w", tx.name(), err)
 		}
 	}
 	for _, m := range nodeMsgs {
-		if err := expect(ctx, rx, m); err != nil {
+		if err := nodeExpect(ctx, rx, m); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// roundTrips: each of nodeMsgs from a to b, and back from b to a.
-func roundTrips(ctx context.Context, a, b side) error {
+// nodeRoundTrips: each of nodeMsgs from a to b, and back from b to a.
+func nodeRoundTrips(ctx context.Context, a, b nodeSide) error {
 	for _, m := range nodeMsgs {
 		if err := a.send(ctx, m); err != nil {
 			return fmt.Errorf("%s send: %w", a.name(), err)
 		}
-		if err := expect(ctx, b, m); err != nil {
+		if err := nodeExpect(ctx, b, m); err != nil {
 			return err
 		}
-		back := append(msgOf("back"), m...)
+		back := append(nodeMsgOf("back"), m...)
 		if err := b.send(ctx, back); err != nil {
 			return fmt.Errorf("%s send: %w", b.name(), err)
 		}
-		if err := expect(ctx, a, back); err != nil {
+		if err := nodeExpect(ctx, a, back); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// request: req asks, rep answers, twice. req is a REQ, or a DEALER that
+// nodeRequest: req asks, rep answers, twice. req is a REQ, or a DEALER that
 // writes the empty delimiter itself (reqKind "dealer"); rep is a REP, or a
 // ROUTER (routerSeesID the id it sees for req) that handles the envelope.
-func request(ctx context.Context, req, rep side, reqKind, routerSeesID string) error {
-	for i, body := range [][][]byte{msgOf("hello", "world"), {bigFrame}} {
+func nodeRequest(ctx context.Context, req, rep nodeSide, reqKind, routerSeesID string) error {
+	for i, body := range [][][]byte{nodeMsgOf("hello", "world"), {nodeBigFrame}} {
 		out := body
 		if reqKind == "dealer" {
-			out = append(msgOf(""), body...)
+			out = append(nodeMsgOf(""), body...)
 		}
 		if err := req.send(ctx, out); err != nil {
 			return fmt.Errorf("%s send: %w", req.name(), err)
 		}
 		in := body
 		if routerSeesID != "" {
-			in = append(msgOf(routerSeesID, ""), body...)
+			in = append(nodeMsgOf(routerSeesID, ""), body...)
 		}
-		if err := expect(ctx, rep, in); err != nil {
+		if err := nodeExpect(ctx, rep, in); err != nil {
 			return err
 		}
-		reply := msgOf(fmt.Sprintf("reply %d", i))
+		reply := nodeMsgOf(fmt.Sprintf("reply %d", i))
 		if routerSeesID != "" {
-			reply = append(msgOf(routerSeesID, ""), reply...)
+			reply = append(nodeMsgOf(routerSeesID, ""), reply...)
 		}
 		if err := rep.send(ctx, reply); err != nil {
 			return fmt.Errorf("%s send: %w", rep.name(), err)
 		}
-		want := msgOf(fmt.Sprintf("reply %d", i))
+		want := nodeMsgOf(fmt.Sprintf("reply %d", i))
 		if reqKind == "dealer" {
-			want = append(msgOf(""), want...)
+			want = append(nodeMsgOf(""), want...)
 		}
-		if err := expect(ctx, req, want); err != nil {
+		if err := nodeExpect(ctx, req, want); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// dealing: a DEALER (with routing id id) and a ROUTER, which replies by
+// nodeDealing: a DEALER (with routing id id) and a ROUTER, which replies by
 // that id.
-func dealing(ctx context.Context, dealer, router side, id string) error {
+func nodeDealing(ctx context.Context, dealer, router nodeSide, id string) error {
 	for _, m := range nodeMsgs {
 		if err := dealer.send(ctx, m); err != nil {
 			return fmt.Errorf("%s send: %w", dealer.name(), err)
 		}
-		if err := expect(ctx, router, append(msgOf(id), m...)); err != nil {
+		if err := nodeExpect(ctx, router, append(nodeMsgOf(id), m...)); err != nil {
 			return err
 		}
-		if err := router.send(ctx, append(msgOf(id, "back"), m...)); err != nil {
+		if err := router.send(ctx, append(nodeMsgOf(id, "back"), m...)); err != nil {
 			return fmt.Errorf("%s send: %w", router.name(), err)
 		}
-		if err := expect(ctx, dealer, append(msgOf("back"), m...)); err != nil {
+		if err := nodeExpect(ctx, dealer, append(nodeMsgOf("back"), m...)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// publish: sub subscribes to "a" (xsub: by sending the subscription
+// nodePublish: sub subscribes to "a" (xsub: by sending the subscription
 // message), an XPUB (xpub) sees that subscription, then pub publishes
 // until a probe gets through and sub receives only the "a" messages.
-func publish(ctx context.Context, pub, sub side, xpub, xsub bool) error {
+func nodePublish(ctx context.Context, pub, sub nodeSide, xpub, xsub bool) error {
 	if xsub {
-		if err := sub.send(ctx, msgOf("\x01a")); err != nil {
+		if err := sub.send(ctx, nodeMsgOf("\x01a")); err != nil {
 			return fmt.Errorf("%s send subscription: %w", sub.name(), err)
 		}
 	} else if err := sub.subscribe(ctx, "a"); err != nil {
@@ -350,8 +352,8 @@ func publish(ctx context.Context, pub, sub side, xpub, xsub bool) error {
 		for {
 			got, err := pub.recv(ctx, 100*time.Millisecond)
 			if err == nil {
-				if !sameMsg(got, msgOf("\x01a")) {
-					return fmt.Errorf("%s received %s, want the subscription", pub.name(), showMsg(got))
+				if !nodeSameMsg(got, nodeMsgOf("\x01a")) {
+					return fmt.Errorf("%s received %s, want the subscription", pub.name(), nodeShowMsg(got))
 				}
 				break
 			}
@@ -363,15 +365,15 @@ func publish(ctx context.Context, pub, sub side, xpub, xsub bool) error {
 	}
 	// Until the subscription has reached the publisher, what it publishes
 	// goes nowhere: probe.
-	probe := msgOf("a-probe")
+	probe := nodeMsgOf("a-probe")
 	for {
 		if err := pub.send(ctx, probe); err != nil {
 			return fmt.Errorf("%s send: %w", pub.name(), err)
 		}
 		got, err := sub.recv(ctx, 100*time.Millisecond)
 		if err == nil {
-			if !sameMsg(got, probe) {
-				return fmt.Errorf("%s received %s, want a probe", sub.name(), showMsg(got))
+			if !nodeSameMsg(got, probe) {
+				return fmt.Errorf("%s received %s, want a probe", sub.name(), nodeShowMsg(got))
 			}
 			break
 		}
@@ -379,22 +381,22 @@ func publish(ctx context.Context, pub, sub side, xpub, xsub bool) error {
 			return fmt.Errorf("%s: waiting for the subscription to take: %w", sub.name(), err)
 		}
 	}
-	for _, m := range [][][]byte{msgOf("b-0"), msgOf("a-1", "more", ""), msgOf("b-2"), {append([]byte("a-3"), bigFrame...)}, msgOf("a-end")} {
+	for _, m := range [][][]byte{nodeMsgOf("b-0"), nodeMsgOf("a-1", "more", ""), nodeMsgOf("b-2"), {append([]byte("a-3"), nodeBigFrame...)}, nodeMsgOf("a-end")} {
 		if err := pub.send(ctx, m); err != nil {
 			return fmt.Errorf("%s send: %w", pub.name(), err)
 		}
 	}
-	for _, want := range [][][]byte{msgOf("a-1", "more", ""), {append([]byte("a-3"), bigFrame...)}, msgOf("a-end")} {
+	for _, want := range [][][]byte{nodeMsgOf("a-1", "more", ""), {append([]byte("a-3"), nodeBigFrame...)}, nodeMsgOf("a-end")} {
 		for {
-			got, err := sub.recv(ctx, msLeft(ctx))
+			got, err := sub.recv(ctx, nodeMsLeft(ctx))
 			if err != nil {
-				return fmt.Errorf("%s: waiting for %s: %w", sub.name(), showMsg(want), err)
+				return fmt.Errorf("%s: waiting for %s: %w", sub.name(), nodeShowMsg(want), err)
 			}
-			if sameMsg(got, probe) {
+			if nodeSameMsg(got, probe) {
 				continue // a probe sent before the first one got through
 			}
-			if !sameMsg(got, want) {
-				return fmt.Errorf("%s received %s, want %s", sub.name(), showMsg(got), showMsg(want))
+			if !nodeSameMsg(got, want) {
+				return fmt.Errorf("%s received %s, want %s", sub.name(), nodeShowMsg(got), nodeShowMsg(want))
 			}
 			break
 		}

@@ -118,13 +118,13 @@ func nodeSecure(ctx context.Context, mech string, weServe bool, role string) (er
 		}
 	}
 	if !weServe {
-		return pipeline(ctx, ourSide{s}, theirSide{z, theirType})
+		return nodePipeline(ctx, nodeOurSide{s}, nodeTheirSide{z, theirType})
 	}
-	if err := pipeline(ctx, theirSide{z, theirType}, ourSide{s}); err != nil {
+	if err := nodePipeline(ctx, nodeTheirSide{z, theirType}, nodeOurSide{s}); err != nil {
 		return err
 	}
 	// Our server's authenticator named the client.
-	if err := z.send(ctx, msgOf("who")); err != nil {
+	if err := z.send(ctx, nodeMsgOf("who")); err != nil {
 		return err
 	}
 	m, err := s.Recv(ctx)
