@@ -299,24 +299,14 @@ func (z *zwsConn) peerGreeting() []byte {
 }
 
 func (z *zwsConn) dialUpgrade() (*websocket.Conn, error) {
-	raw := z.raw
-	used := false
-	dial := func(context.Context, string, string) (net.Conn, error) {
-		if used {
-			return nil, errors.New("zmtp: websocket: one connection per upgrade")
-		}
-		used = true
-		return raw, nil
-	}
-	tr := &http.Transport{DialContext: dial, DialTLSContext: dial, DisableKeepAlives: true, DisableCompression: true}
-	defer tr.CloseIdleConnections()
+	rt := &upgradeTripper{nc: z.raw}
 	url := z.url
 	if t, rest, ok := strings.Cut(url, "://"); ok && t == "wss" {
 		// The TLS connection is ours already: plain HTTP over it.
 		url = "ws://" + rest
 	}
 	ws, resp, err := websocket.Dial(context.Background(), url, &websocket.DialOptions{
-		HTTPClient:   &http.Client{Transport: tr},
+		HTTPClient:   &http.Client{Transport: rt, CheckRedirect: noRedirect},
 		Subprotocols: []string{z.proto},
 	})
 	if err != nil {
@@ -366,6 +356,49 @@ func (z *zwsConn) acceptUpgrade() (*websocket.Conn, error) {
 	}
 	return ws, nil
 }
+
+// upgradeTripper is the http.RoundTripper of a client's upgrade: it
+// writes the request on the connection already made and reads the
+// response off it, with no goroutine of its own, and hands the connection
+// over as the body of a 101 response.
+type upgradeTripper struct {
+	nc   net.Conn
+	used bool
+}
+
+func (t *upgradeTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.used {
+		return nil, errors.New("one request per connection")
+	}
+	t.used = true
+	if err := req.Write(t.nc); err != nil {
+		return nil, err
+	}
+	br := bufio.NewReader(io.LimitReader(t.nc, maxUpgradeRequest))
+	resp, err := http.ReadResponse(br, req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		// What the server sent after its response stays readable.
+		b, _ := br.Peek(br.Buffered())
+		resp.Body = &upgradedBody{Reader: io.MultiReader(bytes.NewReader(bytes.Clone(b)), t.nc), nc: t.nc}
+	}
+	return resp, nil
+}
+
+// upgradedBody is the connection after a 101 response.
+type upgradedBody struct {
+	io.Reader
+	nc net.Conn
+}
+
+func (b *upgradedBody) Write(p []byte) (int, error) { return b.nc.Write(p) }
+func (b *upgradedBody) Close() error                { return b.nc.Close() }
+
+// noRedirect refuses the redirections of an upgrade: the connection is
+// made already.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // offers reports whether a request's Sec-WebSocket-Protocol headers list p.
 func offers(h http.Header, p string) bool {

@@ -387,20 +387,26 @@ func waitClosed(t *testing.T, nc net.Conn) {
 	}
 }
 
-// TestWSConnectToNonWebSocket connects over ws to a tcp ZMTP endpoint: the
-// upgrade fails with an error of the WebSocket layer, which the socket
-// reports while it retries.
+// TestWSConnectToNonWebSocket connects over ws to an HTTP server that
+// is no WebSocket server: the upgrade fails with an error of the
+// WebSocket layer, which the socket reports while it retries.
 func TestWSConnectToNonWebSocket(t *testing.T) {
-	// The request may pass for a ZMTP 1.0 greeting ("G" a length): the
-	// server waits for more until its handshake timeout, then closes.
-	pull := newSock(t, Pull, Options{HandshakeTimeout: DurationOf(200 * time.Millisecond)})
-	ep := bindLocal(t, pull)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.NotFoundHandler()}
+	go srv.Serve(ln)
+	defer srv.Close()
 	push := newSock(t, Push, Options{})
-	push.Connect("ws" + strings.TrimPrefix(ep, "tcp"))
+	push.Connect("ws://" + ln.Addr().String() + "/zmq")
 	waitFor(t, "the upgrade failure", func() bool {
 		var ee *EndpointError
-		return errors.As(push.Err(), &ee) && errors.Is(ee, ErrWebSocket)
+		return errors.As(push.Err(), &ee) && errors.Is(ee, ErrWebSocket) && errors.Is(ee, frame.ErrProtocol)
 	})
+	if !strings.Contains(push.Err().Error(), "404") {
+		t.Errorf("Err() = %v, want the server's 404", push.Err())
+	}
 }
 
 func TestZWSEncoderSplits(t *testing.T) {
