@@ -210,13 +210,8 @@ func AppendLeave(dst, group []byte) []byte {
 // ParseGroup checks the data of a JOIN or LEAVE command: at most 255
 // octets, none of them zero.
 func ParseGroup(data []byte) ([]byte, error) {
-	if len(data) > MaxGroupSize {
+	if CheckGroup(data) != nil {
 		return nil, ErrMalformedCommand
-	}
-	for _, c := range data {
-		if c == 0 {
-			return nil, ErrMalformedCommand
-		}
 	}
 	return data, nil
 }

@@ -463,3 +463,35 @@ func FuzzMetadata(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseDatagram: a udp datagram from a RADIO parses into views of the
+// input that re-encode to it exactly, or is refused as malformed; a group
+// message parses only as two frames with a valid group.
+func FuzzParseDatagram(f *testing.F) {
+	f.Add(frame.AppendDatagram(nil, []byte("weather"), []byte("sunny")))
+	f.Add([]byte{})
+	f.Add([]byte{0xFF, 'a'})
+	f.Add([]byte{0x02, 'a', 0x00, 'b'})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		g, body, err := frame.ParseDatagram(data)
+		if err != nil {
+			if !errors.Is(err, frame.ErrMalformedDatagram) || g != nil || body != nil {
+				t.Fatalf("ParseDatagram(% X) = %q, %q, %v", data, g, body, err)
+			}
+			if len(data) > 0 && int(data[0]) <= len(data)-1 && frame.CheckGroup(data[1:1+int(data[0])]) == nil {
+				t.Fatalf("ParseDatagram refused a well-formed datagram % X", data)
+			}
+			return
+		}
+		if frame.CheckGroup(g) != nil {
+			t.Fatalf("ParseDatagram accepted group % X", g)
+		}
+		if re := frame.AppendDatagram(nil, g, body); !bytes.Equal(re, data) {
+			t.Fatalf("re-encoded % X, want % X", re, data)
+		}
+		gm, bm, err := frame.ParseGroupMessage([][]byte{g, body})
+		if err != nil || !bytes.Equal(gm, g) || !bytes.Equal(bm, body) {
+			t.Fatalf("ParseGroupMessage(%q, %q) = %q, %q, %v", g, body, gm, bm, err)
+		}
+	})
+}
