@@ -25,6 +25,9 @@ var (
 	// ErrWouldBlock is returned by TrySend and TryRecv when they cannot
 	// proceed at once.
 	ErrWouldBlock = errors.New("zmtp: operation would block")
+	// ErrMultipart: a socket type of single-frame messages (RADIO, DISH)
+	// was given a message of several frames.
+	ErrMultipart = errors.New("zmtp: multipart message on a socket type of single-frame messages")
 )
 
 // TimeoutError reports a handshake or heartbeat that ran out of time. It

@@ -28,9 +28,11 @@ type pipe struct {
 	id      []byte // routing id at a ROUTER; guarded by s.mu
 	fixedID []byte // ConnectOptions.RoutingID: the id to give this peer
 	dialed  bool   // made by a Connect (else accepted)
+	// datagram: a udp pipe, which has no connection (transport_udp.go).
+	datagram bool
 
 	pubMark  uint64 // PUB: the send that last matched this peer (under Socket.sendMu)
-	subsSent *Conn  // SUB: the connection that has every subscription (under the rule's mu)
+	subsSent *Conn  // SUB, DISH: the connection that has every subscription or group (under the rule's mu)
 
 	// Messages taken from in and not yet returned by tryRecv: ahead[next:].
 	// Under Socket.recvMu.

@@ -209,7 +209,13 @@ func (c *Conn) handleCommand(body []byte) error {
 		// Any traffic is a sign of life; countingConn has seen it.
 	case frame.CmdError:
 		return peerError(cmd.Data)
-	case frame.CmdSubscribe, frame.CmdCancel, frame.CmdJoin, frame.CmdLeave:
+	case frame.CmdJoin, frame.CmdLeave:
+		// A group RFC 48 forbids is a protocol error, whoever receives it.
+		if _, err := frame.ParseGroup(cmd.Data); err != nil {
+			return err
+		}
+		c.sess.command(cmd)
+	case frame.CmdSubscribe, frame.CmdCancel:
 		c.sess.command(cmd)
 	default:
 		// Unknown commands are ignored for forward compatibility.

@@ -74,6 +74,9 @@ type socketKind struct {
 	// the reader made them, so RecvInto may give their memory back for
 	// receiving into again.
 	recycles bool
+	// grouped: received messages are a group frame and a body, returned
+	// as Message.Group and Message.Frames (DISH).
+	grouped bool
 }
 
 // socketKinds is the table of the socket types a Socket can be. The names
@@ -98,6 +101,8 @@ var socketKinds = map[SocketType]socketKind{
 	XPub:   {rule: func(s *Socket) routingRule { return newPubRouter(s) }},
 	Sub:    {rule: func(s *Socket) routingRule { return newSubRouter(s) }, recycles: true},
 	XSub:   {rule: func(s *Socket) routingRule { return newSubRouter(s) }, recycles: true},
+	Radio:  {rule: func(s *Socket) routingRule { return newRadioRule(s) }},
+	Dish:   {rule: func(s *Socket) routingRule { return newDishRule(s) }, grouped: true},
 }
 
 // kindOf returns the table entry of socket type t.

@@ -51,13 +51,21 @@ type Message struct {
 	// Metadata is the sending peer's metadata (Socket-Type, Identity,
 	// User-Id, ...). It is shared: do not modify it.
 	Metadata frame.Metadata
+	// Group is the group of a message a DISH received (RFC 48).
+	Group string
 }
 
-func message(m [][]byte, p *pipe) Message {
-	if p == nil {
-		return Message{Frames: m}
+// message makes the Message of m, received from p (nil for none).
+func (s *Socket) message(m [][]byte, p *pipe) Message {
+	var msg Message
+	if s.kind.grouped {
+		msg.Group, m = string(m[0]), m[1:]
 	}
-	return Message{Frames: m, Metadata: p.metadata()}
+	msg.Frames = m
+	if p != nil {
+		msg.Metadata = p.metadata()
+	}
+	return msg
 }
 
 // Socket is a ZeroMQ socket: it binds and connects to any number of
@@ -249,7 +257,7 @@ func (s *Socket) Recv(ctx context.Context) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	return message(m, p), nil
+	return s.message(m, p), nil
 }
 
 // TryRecv is Recv that returns ErrWouldBlock instead of blocking.
@@ -267,7 +275,7 @@ func (s *Socket) TryRecv() (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	return message(m, p), nil
+	return s.message(m, p), nil
 }
 
 func (s *Socket) isClosed() bool { return s.closing.Load() }
@@ -292,10 +300,10 @@ func (s *Socket) RecvInto(ctx context.Context, m *Message) error {
 	if err != nil {
 		return err
 	}
-	m.Frames = copyFrames(m.Frames, in)
-	m.Metadata = nil
+	got := s.message(in, p)
+	m.Frames = copyFrames(m.Frames, got.Frames)
+	m.Metadata, m.Group = got.Metadata, got.Group
 	if p != nil {
-		m.Metadata = p.metadata()
 		s.recycle(in, p)
 	}
 	return nil
