@@ -47,7 +47,7 @@ func parseEndpoint(ep string) (transport, addr string, err error) {
 		return "", "", &InvalidEndpointError{Endpoint: ep, Reason: "not transport://address"}
 	}
 	switch transport {
-	case "tcp", "ipc", "inproc", "ws", "wss":
+	case "tcp", "ipc", "inproc", "ws", "wss", "udp":
 		return transport, addr, nil
 	}
 	return "", "", &InvalidEndpointError{Endpoint: ep, Reason: fmt.Sprintf("unsupported transport %q", transport)}
@@ -66,6 +66,9 @@ func (s *Socket) Bind(ep string) error {
 	}
 	if transport == "inproc" {
 		return s.bindInproc(addr)
+	}
+	if transport == "udp" {
+		return s.bindUDP(ep, addr) // transport_udp.go
 	}
 	var ln net.Listener
 	switch transport {
@@ -143,6 +146,9 @@ func (s *Socket) ConnectWith(ep string, co ConnectOptions) error {
 	}
 	if transport == "inproc" {
 		return s.connectInproc(addr)
+	}
+	if transport == "udp" {
+		return s.connectUDP(ep, addr) // transport_udp.go
 	}
 	network, source := "unix", net.Addr(nil)
 	switch transport {
