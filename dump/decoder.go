@@ -567,6 +567,9 @@ func (d *Decoder) flushMessage(complete bool) {
 	if complete && m.FrameCount == 1 {
 		d.checkSubscription(m)
 	}
+	if complete && m.FrameCount == 2 {
+		d.checkGroup(m)
+	}
 	d.stats.Messages++
 	if m.Subscription != "" {
 		d.stats.Subscriptions++
@@ -597,6 +600,26 @@ func (d *Decoder) checkSubscription(m *Message) {
 		m.Subscription = "subscribe"
 	}
 	m.Topic = f.Data[1:]
+}
+
+// checkGroup recognises a RADIO message: a group frame and the body, from
+// a RADIO (or, when the sender's type is unknown, toward a DISH), the
+// group whole and valid.
+func (d *Decoder) checkGroup(m *Message) {
+	switch d.sockType {
+	case frame.SocketRadio:
+	case "":
+		if d.peer == nil || d.peer.sockType != frame.SocketDish {
+			return
+		}
+	default:
+		return
+	}
+	g := m.Frames[0]
+	if int64(len(g.Data)) != g.Size || g.Missing > 0 || frame.CheckGroup(g.Data) != nil {
+		return
+	}
+	m.Grouped, m.Group = true, g.Data
 }
 
 // finishCommand decodes and emits the current command frame.

@@ -699,3 +699,37 @@ func TestWireDetails(t *testing.T) {
 		}
 	}
 }
+
+// A RADIO's messages are a group frame and a body; other senders' two-frame
+// messages, and a RADIO's messages of another shape, are plain messages.
+func TestRadioGroupFrames(t *testing.T) {
+	readyRadio := frame.AppendReady(nil, frame.Metadata{{Name: "Socket-Type", Value: []byte("RADIO")}})
+	long := strings.Repeat("g", 256)
+	evs := decodeEvents(t, Options{}, cat(greeting31, readyRadio,
+		msgFrames("weather", "sunny"),
+		msgFrames("", "no group"),
+		msgFrames("a", "b", "c"),
+		msgFrames(long, "too long"),
+	))
+	wantSummaries(t, evs,
+		"greeting ZMTP 3.1 NULL",
+		`READY Socket-Type="RADIO"`,
+		`message group "weather", 5 octets: "sunny"`,
+		`message group "", 8 octets: "no group"`,
+		`message 3 frames, 3 octets: "a" | "b" | "c"`,
+		`message 2 frames, 264 octets: "`+strings.Repeat("g", 64)+`"...(256) | "too long"`,
+	)
+	j, err := json.Marshal(JSONEvent(evs[3]))
+	if err != nil || !strings.Contains(string(j), `"group":""`) {
+		t.Errorf("JSON of an empty group: %s, %v", j, err)
+	}
+	j, _ = json.Marshal(JSONEvent(evs[2]))
+	if !strings.Contains(string(j), `"group":"weather","group_hex":"77656174686572"`) {
+		t.Errorf("JSON: %s", j)
+	}
+	// The same frames from a DEALER are no group message.
+	evs = decodeEvents(t, Options{}, cat(greeting31, readyDealer, msgFrames("weather", "sunny")))
+	if evs[2].Message.Grouped {
+		t.Errorf("a DEALER's message decoded as a group message")
+	}
+}

@@ -237,6 +237,11 @@ type Message struct {
 	// is the topic (its first octets).
 	Subscription string
 	Topic        []byte
+	// Grouped reports a message from a RADIO peer (RFC 48): a group frame
+	// of at most 255 octets and the body. Group is the group; the body is
+	// the last frame.
+	Grouped bool
+	Group   []byte
 	// Incomplete reports a message cut short: the stream ended, or a gap
 	// broke the framing, before its last frame.
 	Incomplete bool

@@ -126,6 +126,8 @@ type JSONMessage struct {
 	Subscription string      `json:"subscription,omitempty"`
 	Topic        string      `json:"topic,omitempty"`
 	TopicHex     string      `json:"topic_hex,omitempty"`
+	Group        *string     `json:"group,omitempty"`
+	GroupHex     string      `json:"group_hex,omitempty"`
 	Incomplete   bool        `json:"incomplete,omitempty"`
 }
 
@@ -232,6 +234,10 @@ func JSONEvent(ev Event) JSONRecord {
 	if m := ev.Message; m != nil {
 		jm := &JSONMessage{FrameCount: m.FrameCount, Size: m.Size, Subscription: m.Subscription, Incomplete: m.Incomplete}
 		jm.Topic, jm.TopicHex = textHex(m.Topic)
+		if m.Grouped {
+			g, gh := textHex(m.Group)
+			jm.Group, jm.GroupHex = &g, gh
+		}
 		jm.Frames = make([]JSONFrame, len(m.Frames))
 		for i, f := range m.Frames {
 			jm.Frames[i] = jsonFrame(f)

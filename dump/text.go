@@ -470,6 +470,11 @@ func messageSummary(m *Message) string {
 		fmt.Fprintf(&b, "%s %s (message form)", m.Subscription, showBytes(m.Topic, m.Size-1))
 		return b.String()
 	}
+	if m.Grouped {
+		body := m.Frames[len(m.Frames)-1]
+		fmt.Fprintf(&b, "message group %s, %d octets: %s", showBytes(m.Group, int64(len(m.Group))), body.Size, showBytes(body.Data, body.Size))
+		return b.String()
+	}
 	if m.FrameCount == 1 {
 		fmt.Fprintf(&b, "message %d octets: ", m.Size)
 	} else {
