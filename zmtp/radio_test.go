@@ -201,14 +201,21 @@ func TestRadioDishAPIErrors(t *testing.T) {
 // it with the commands it receives.
 func rawPeer(t *testing.T, ep, typ string) (*Conn, <-chan frame.Command) {
 	t.Helper()
+	return rawPeerWith(t, ep, ConnConfig{SocketType: typ})
+}
+
+// rawPeerWith is rawPeer with a configuration of the connection.
+func rawPeerWith(t *testing.T, ep string, cfg ConnConfig) (*Conn, <-chan frame.Command) {
+	t.Helper()
 	cmds := make(chan frame.Command, 64)
 	nc, err := net.Dial("tcp", strings.TrimPrefix(ep, "tcp://"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := NewConn(testCtx(t), nc, ConnConfig{SocketType: typ, OnCommand: func(cmd frame.Command) {
+	cfg.OnCommand = func(cmd frame.Command) {
 		cmds <- frame.Command{Name: cmd.Name, Data: bytes.Clone(cmd.Data)}
-	}})
+	}
+	c, err := NewConn(testCtx(t), nc, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,4 +402,43 @@ func TestRadioDishConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	rg.Wait()
+}
+
+// A ZMTP 3.0 peer gets JOIN and LEAVE as commands too, as libzmq sends
+// them (it has no message form for them), and a 3.0 DISH's JOIN counts.
+func TestRadioDishZMTP30(t *testing.T) {
+	ctx := testCtx(t)
+	dish := newSock(t, Dish, Options{})
+	dish.Join("a")
+	r, cmds := rawPeerWith(t, bindLocal(t, dish), ConnConfig{SocketType: "RADIO", ZMTP30: true})
+	if cmd := <-cmds; cmd.Name != frame.CmdJoin || string(cmd.Data) != "a" {
+		t.Fatalf("DISH sent %s %q to a ZMTP 3.0 RADIO, want JOIN a", cmd.Name, cmd.Data)
+	}
+	r.Send(ctx, [][]byte{[]byte("a"), []byte("from 3.0")})
+	if g, b := recvGroup(t, dish); g != "a" || b != "from 3.0" {
+		t.Fatalf("received %q %q", g, b)
+	}
+
+	radio := newSock(t, Radio, Options{})
+	d, _ := rawPeerWith(t, bindLocal(t, radio), ConnConfig{SocketType: "DISH", ZMTP30: true})
+	d.SendCommand(ctx, frame.Command{Name: frame.CmdJoin, Data: []byte("b")})
+	waitJoined(t, radio, "b", 1)
+	radio.SendGroup(ctx, "b", []byte("to 3.0"))
+	if m, err := d.Recv(ctx); err != nil || len(m) != 2 || string(m[0]) != "b" || string(m[1]) != "to 3.0" {
+		t.Fatalf("ZMTP 3.0 DISH received %q, %v", m, err)
+	}
+}
+
+// RecvInto on a DISH fills the group too.
+func TestDishRecvInto(t *testing.T) {
+	ctx := testCtx(t)
+	radio, dish := radioDishPair(t, "inproc", "g")
+	radio.SendGroup(ctx, "g", []byte("one"))
+	var m Message
+	if err := dish.RecvInto(ctx, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Group != "g" || len(m.Frames) != 1 || string(m.Frames[0]) != "one" {
+		t.Fatalf("RecvInto: %q %q", m.Group, m.Frames)
+	}
 }

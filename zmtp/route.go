@@ -81,9 +81,9 @@ type socketKind struct {
 
 // socketKinds is the table of the socket types a Socket can be. The names
 // and the compatibility of peer types are the protocol's (package
-// mechanism). The draft types of RFC 41, 48, 49, 51 and 52 (CLIENT,
-// SERVER, RADIO, DISH, SCATTER, GATHER, PEER, CHANNEL) are not here yet:
-// each will be one entry with a rule of its own.
+// mechanism). Of the draft types, RADIO and DISH (RFC 48) are here; those
+// of RFC 41, 49, 51 and 52 (CLIENT, SERVER, SCATTER, GATHER, PEER,
+// CHANNEL) are not yet: each will be one entry with a rule of its own.
 var socketKinds = map[SocketType]socketKind{
 	Pair: {rule: func(s *Socket) routingRule {
 		return &pairRouter{basic: basic{s: s, canSend: true, canRecv: true}}
