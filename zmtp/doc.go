@@ -23,7 +23,9 @@
 // sockets like zmq_proxy; ServeZAP and Context.ZAPAuthenticator carry RFC 27
 // requests over inproc://zeromq.zap.01. A Poller waits on several sockets
 // at once, like zmq_poll, reading readiness from their queues without
-// taking any message.
+// taking any message. RADIO and DISH (RFC 48) send and receive
+// single-frame messages with a group (Socket.SendGroup, Socket.Join,
+// Message.Group), also over udp, with libzmq's datagrams.
 //
 // References:
 //   - RFC 23/ZMTP 3.0: https://rfc.zeromq.org/spec/23/
@@ -33,4 +35,5 @@
 //   - RFC 27/ZAP: https://rfc.zeromq.org/spec/27/
 //   - RFC 13/ZMTP 1.0 and RFC 15/ZMTP 2.0, for older peers.
 //   - RFC 45/ZWS 2.0 (ws:// and wss://): https://rfc.zeromq.org/spec/45/
+//   - RFC 48/RADIO-DISH: https://rfc.zeromq.org/spec/48/
 package zmtp

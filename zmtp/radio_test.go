@@ -10,16 +10,24 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/zmtp-go/zmtp/frame"
 )
 
-// joinedBy reports how many peers of a RADIO joined group.
+// joinedBy reports how many peers of a RADIO joined group on their
+// current connection.
 func joinedBy(s *Socket, group string) int {
 	r := s.rule.(*radioRule)
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return len(r.joined[group])
+	n := 0
+	for p, c := range r.joined[group] {
+		if p.conn.Load() == c {
+			n++
+		}
+	}
+	return n
 }
 
 // waitJoined waits until n peers of radio joined group.
@@ -440,5 +448,58 @@ func TestDishRecvInto(t *testing.T) {
 	}
 	if m.Group != "g" || len(m.Frames) != 1 || string(m.Frames[0]) != "one" {
 		t.Fatalf("RecvInto: %q %q", m.Group, m.Frames)
+	}
+}
+
+// A RADIO that connects forgets a DISH's joins with its connection: what
+// it sends while the DISH is away is not queued for it, and on the next
+// connection only the joins sent again count.
+func TestRadioForgetsJoinsOnReconnect(t *testing.T) {
+	ctx := testCtx(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accept := func() *Conn {
+		nc, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := NewConn(ctx, nc, ConnConfig{SocketType: "DISH"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	radio := newSock(t, Radio, Options{ReconnectInterval: DurationOf(time.Millisecond)})
+	if err := radio.Connect("tcp://" + ln.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	first := accept()
+	first.SendCommand(ctx, frame.Command{Name: frame.CmdJoin, Data: []byte("g")})
+	waitJoined(t, radio, "g", 1)
+	first.Close()
+	waitFor(t, "the RADIO to see the connection end", func() bool {
+		for _, p := range radio.snapshot() {
+			if p.conn.Load() != nil {
+				return false
+			}
+		}
+		return true
+	})
+	radio.SendGroup(ctx, "g", []byte("while away"))
+	second := accept()
+	waitPipes(t, radio, 1)
+	if n := joinedBy(radio, "g"); n != 0 {
+		t.Fatalf("the old connection's join still counts (%d)", n)
+	}
+	second.SendCommand(ctx, frame.Command{Name: frame.CmdJoin, Data: []byte("g")})
+	waitJoined(t, radio, "g", 1)
+	radio.SendGroup(ctx, "g", []byte("marker"))
+	m, err := second.Recv(ctx)
+	if err != nil || string(m[1]) != "marker" {
+		t.Fatalf("first message on the new connection: %q, %v", m, err)
 	}
 }

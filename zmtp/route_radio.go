@@ -43,21 +43,22 @@ func checkGroup(group string) error {
 // waits for its room, as libzmq's ZMQ_XPUB_NODROP on a RADIO. Messages
 // from peers are dropped; their JOIN and LEAVE commands are kept per
 // peer as a set: a second JOIN of a group changes nothing and one LEAVE
-// removes it.
+// removes it. A join holds for the connection it came on only: libzmq
+// forgets joins with the connection, and its DISH joins again on the next.
 type radioRule struct {
 	noSubscriptions
 	admitAll
 	s *Socket
 
 	mu     sync.RWMutex
-	joined map[string]map[*pipe]struct{} // group -> the peers that joined it
-	all    []*pipe                       // udp destinations: every group
+	joined map[string]map[*pipe]*Conn // group -> the peers that joined it, and on which connection (nil inproc)
+	all    []*pipe                    // udp destinations: every group
 
 	targets []*pipe // used by send only (sends are serialised by Socket.sendMu)
 }
 
 func newRadioRule(s *Socket) *radioRule {
-	return &radioRule{s: s, joined: map[string]map[*pipe]struct{}{}}
+	return &radioRule{s: s, joined: map[string]map[*pipe]*Conn{}}
 }
 
 func (r *radioRule) attached(p *pipe) {
@@ -71,7 +72,7 @@ func (r *radioRule) attached(p *pipe) {
 func (r *radioRule) detached(p *pipe) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.forgetLocked(p)
+	r.forgetLocked(p, nil)
 	for i, q := range r.all {
 		if q == p {
 			r.all = append(r.all[:i:i], r.all[i+1:]...)
@@ -80,22 +81,25 @@ func (r *radioRule) detached(p *pipe) {
 	}
 }
 
-// forgetLocked drops every group p joined; r.mu is held.
-func (r *radioRule) forgetLocked(p *pipe) {
+// forgetLocked drops every group p joined on a connection other than
+// keep (all of them when keep is nil); r.mu is held.
+func (r *radioRule) forgetLocked(p *pipe, keep *Conn) {
 	for g, peers := range r.joined {
-		delete(peers, p)
+		if c, ok := peers[p]; ok && (keep == nil || c != keep) {
+			delete(peers, p)
+		}
 		if len(peers) == 0 {
 			delete(r.joined, g)
 		}
 	}
 }
 
-// connected forgets what the peer joined on its previous connection: a
-// DISH sends every group it has joined on each new connection.
+// connected drops what the peer joined on its previous connections (they
+// no longer count: see deliver).
 func (r *radioRule) connected(p *pipe, c *Conn) {
 	if c != nil {
 		r.mu.Lock()
-		r.forgetLocked(p)
+		r.forgetLocked(p, c)
 		r.mu.Unlock()
 	}
 }
@@ -109,10 +113,11 @@ func (r *radioRule) onCommand(p *pipe, cmd frame.Command) {
 	peers := r.joined[string(cmd.Data)]
 	if cmd.Name == frame.CmdJoin {
 		if peers == nil {
-			peers = map[*pipe]struct{}{}
+			peers = map[*pipe]*Conn{}
 			r.joined[string(cmd.Data)] = peers
 		}
-		peers[p] = struct{}{}
+		// The command comes from the reader of p's current connection.
+		peers[p] = p.conn.Load()
 		return
 	}
 	delete(peers, p)
@@ -136,8 +141,12 @@ func (r *radioRule) send(ctx context.Context, msg [][]byte, nonblock bool) error
 // group and to every udp destination.
 func (r *radioRule) deliver(ctx context.Context, m [][]byte, nonblock bool) error {
 	r.mu.RLock()
-	for p := range r.joined[string(m[0])] {
-		r.targets = append(r.targets, p)
+	for p, c := range r.joined[string(m[0])] {
+		// Joins made on an earlier connection, or on none (inproc), hold
+		// on the current one only.
+		if p.conn.Load() == c {
+			r.targets = append(r.targets, p)
+		}
 	}
 	r.targets = append(r.targets, r.all...)
 	r.mu.RUnlock()
