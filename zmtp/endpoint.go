@@ -38,6 +38,8 @@ type endpoint struct {
 	// attempt failed while it goes on trying.
 	failed, lastErr error
 	source          net.Addr // the source address of a tcp Connect, or nil
+
+	udp *net.UDPConn // the socket of a udp endpoint (transport_udp.go)
 }
 
 // parseEndpoint splits "transport://address".

@@ -143,6 +143,13 @@ type Options struct {
 	// InvertMatching makes PUB/XPUB send to peers that did not subscribe
 	// to a prefix of the message and SUB/XSUB deliver only those.
 	InvertMatching bool
+	// MulticastHops is the TTL of a RADIO's multicast datagrams
+	// (ZMQ_MULTICAST_HOPS); 0 means libzmq's default, 1 (this network
+	// only). MulticastNoLoop stops them from being looped back to the
+	// sending host (ZMQ_MULTICAST_LOOP 0; libzmq loops them by default).
+	// Both apply to udp Connects made from then on.
+	MulticastHops   int
+	MulticastNoLoop bool
 	// Conflate keeps only the last message in each inbound and outbound
 	// queue (ZMQ_CONFLATE); for single-frame messages.
 	Conflate bool
@@ -171,6 +178,9 @@ func (o *Options) validate() error {
 	}
 	if o.HandshakeTimeout.d < 0 {
 		return errors.New("zmtp: HandshakeTimeout cannot be negative")
+	}
+	if o.MulticastHops < 0 || o.MulticastHops > 255 {
+		return errors.New("zmtp: MulticastHops must be from 0 to 255")
 	}
 	if len(o.RoutingID) > 255 {
 		return errors.New("zmtp: RoutingID must be at most 255 octets")

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/zmtp-go/zmtp/frame"
+	"golang.org/x/net/ipv4"
 )
 
 // udpPair binds a DISH that joined groups on dishEP and connects a RADIO
@@ -148,5 +149,31 @@ func TestRadioUDPUnbindAndClose(t *testing.T) {
 	}
 	if err := radio.SendGroup(testCtx(t), "g", []byte("to nobody")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// MulticastHops and MulticastNoLoop set the socket options of a RADIO's
+// multicast socket.
+func TestRadioMulticastOptions(t *testing.T) {
+	if _, err := NewSocket(Radio, Options{MulticastHops: 256}); err == nil {
+		t.Fatal("MulticastHops 256 accepted")
+	}
+	for _, o := range []Options{{}, {MulticastHops: 7, MulticastNoLoop: true}} {
+		radio := newSock(t, Radio, o)
+		if err := radio.Connect("udp://127.0.0.1;239.255.77.9:5555"); err != nil {
+			t.Fatal(err)
+		}
+		pc := ipv4.NewPacketConn(endpointOf(t, radio, "udp://127.0.0.1;239.255.77.9:5555").udp)
+		ttl, err := pc.MulticastTTL()
+		if err != nil {
+			t.Fatal(err)
+		}
+		loop, err := pc.MulticastLoopback()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := max(o.MulticastHops, 1); ttl != want || loop == o.MulticastNoLoop {
+			t.Errorf("options %+v: TTL %d, loop %v", o, ttl, loop)
+		}
 	}
 }

@@ -20,7 +20,8 @@ import (
 // (udp://host:port, or a group). libzmq's "iface;group:port" names the
 // interface of a multicast group: "*", an IP address of the interface,
 // or its name. As in libzmq, multicast is sent with a TTL of 1 and looped
-// back to the sending host.
+// back to the sending host unless Options say otherwise (MulticastHops,
+// MulticastNoLoop).
 
 // udpAddr is a udp endpoint, resolved.
 type udpAddr struct {
@@ -158,7 +159,7 @@ func (s *Socket) bindUDP(ep, addr string) error {
 	}
 	uc := pc.(*net.UDPConn)
 	port := uc.LocalAddr().(*net.UDPAddr).Port
-	e := &endpoint{s: s, bound: true, done: make(chan struct{}), conns: map[*Conn]struct{}{}}
+	e := &endpoint{s: s, bound: true, udp: uc, done: make(chan struct{}), conns: map[*Conn]struct{}{}}
 	if ua.multicast {
 		if err := ipv4.NewPacketConn(uc).JoinGroup(ua.iface, &net.UDPAddr{IP: ua.target.Addr().AsSlice()}); err != nil {
 			uc.Close()
@@ -256,8 +257,9 @@ func (s *Socket) connectUDP(ep, addr string) error {
 		return err
 	}
 	if ua.multicast {
+		o := s.options()
 		pc := ipv4.NewPacketConn(uc)
-		err = errors.Join(pc.SetMulticastTTL(1), pc.SetMulticastLoopback(true))
+		err = errors.Join(pc.SetMulticastTTL(max(o.MulticastHops, 1)), pc.SetMulticastLoopback(!o.MulticastNoLoop))
 		if ua.iface != nil {
 			err = errors.Join(err, pc.SetMulticastInterface(ua.iface))
 		}
@@ -266,7 +268,7 @@ func (s *Socket) connectUDP(ep, addr string) error {
 			return err
 		}
 	}
-	e := &endpoint{s: s, addr: ep, done: make(chan struct{}), conns: map[*Conn]struct{}{}}
+	e := &endpoint{s: s, addr: ep, udp: uc, done: make(chan struct{}), conns: map[*Conn]struct{}{}}
 	p := newPipe(s)
 	p.datagram, p.dialed = true, true
 	p.outReady = make(chan struct{}, 1)
