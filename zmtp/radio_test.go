@@ -503,3 +503,24 @@ func TestRadioForgetsJoinsOnReconnect(t *testing.T) {
 		t.Fatalf("first message on the new connection: %q, %v", m, err)
 	}
 }
+
+// A Poller sees a DISH readable only for a message of a joined group.
+func TestDishPoll(t *testing.T) {
+	ctx := testCtx(t)
+	radio, dish := radioDishPair(t, "inproc", "g")
+	p := NewPoller()
+	defer p.Close()
+	p.Add(dish, PollIn)
+	radio.SendGroup(ctx, "x", []byte("not joined"))
+	if got, err := p.Poll(0); err != nil || len(got) != 0 {
+		t.Fatalf("Poll after an unjoined group's message: %v, %v", got, err)
+	}
+	radio.SendGroup(ctx, "g", []byte("joined"))
+	got, err := p.Wait(ctx)
+	if err != nil || len(got) != 1 || got[0].Socket != dish {
+		t.Fatalf("Wait: %v, %v", got, err)
+	}
+	if m, err := dish.TryRecv(); err != nil || m.Group != "g" {
+		t.Fatalf("TryRecv: %+v, %v", m, err)
+	}
+}
