@@ -177,3 +177,16 @@ func TestRadioMulticastOptions(t *testing.T) {
 		}
 	}
 }
+
+// udp over IPv6 loopback, and a DISH bound on every interface.
+func TestRadioDishUDPOtherAddresses(t *testing.T) {
+	for _, ep := range []string{"udp://[::1]:*", "udp://*:*"} {
+		t.Run(ep, func(t *testing.T) {
+			radio, dish := udpPair(t, ep, "g")
+			radio.SendGroup(testCtx(t), "g", []byte("hello"))
+			if g, b := recvGroup(t, dish); g != "g" || b != "hello" {
+				t.Fatalf("received %q %q", g, b)
+			}
+		})
+	}
+}
