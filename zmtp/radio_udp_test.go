@@ -57,7 +57,7 @@ func TestRadioDishUDPUnicast(t *testing.T) {
 
 // Datagrams a RADIO would not send are ignored; the DISH goes on.
 func TestDishUDPHostile(t *testing.T) {
-	dish := newSock(t, Dish, Options{})
+	dish := newSock(t, Dish, Options{MaxMessageSize: 10})
 	dish.Join("g")
 	if err := dish.Bind("udp://127.0.0.1:*"); err != nil {
 		t.Fatal(err)
@@ -75,6 +75,7 @@ func TestDishUDPHostile(t *testing.T) {
 		{},                     // empty
 		{0xFF, 'g'},            // group size beyond the datagram
 		{0x02, 'g', 0x00, 'b'}, // zero octet in the group
+		frame.AppendDatagram(nil, []byte("g"), []byte("beyond MaxMessageSize")),
 		frame.AppendDatagram(nil, []byte("g"), []byte("good")),
 	} {
 		if _, err := uc.Write(d); err != nil {
