@@ -166,11 +166,9 @@ func (s *Socket) bindUDP(ep, addr string) error {
 			s.emit(Event{Type: EventBindFailed, Endpoint: ep, Err: err})
 			return err
 		}
-		src, _, _ := strings.Cut(addr, ";")
-		if src == addr {
-			src = ""
-		} else {
-			src += ";"
+		src := ""
+		if i := strings.LastIndexByte(addr, ';'); i >= 0 {
+			src = addr[:i+1]
 		}
 		e.addr = "udp://" + src + netip.AddrPortFrom(ua.target.Addr(), uint16(port)).String()
 	} else {
