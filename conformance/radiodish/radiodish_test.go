@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zmtp-go/zmtp/frame"
 	"github.com/zmtp-go/zmtp/zmtp"
 )
 
@@ -263,6 +264,61 @@ func TestOurRadioLibzmqDish(t *testing.T) {
 				case <-ctx.Done():
 					t.Fatalf("libzmq's DISH received %v", seen)
 				}
+			}
+		})
+	}
+}
+
+// What libzmq's DISH sends and takes on the wire, met by a zmtp.Conn
+// playing the RADIO: a JOIN command for each group, to a ZMTP 3.0 peer as
+// to a 3.1 one; a message as a group frame and a body; a message of
+// another shape ends the connection.
+func TestLibzmqDishWire(t *testing.T) {
+	for _, v30 := range []bool{false, true} {
+		name := "ZMTP 3.1"
+		if v30 {
+			name = "ZMTP 3.0"
+		}
+		t.Run(name, func(t *testing.T) {
+			ctx := testCtx(t)
+			p := startPeer(t, "dish", "bind", "tcp://127.0.0.1:*", "g", "h")
+			nc, err := net.Dial("tcp", strings.TrimPrefix(p.ready, "tcp://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmds := make(chan string, 16)
+			c, err := zmtp.NewConn(ctx, nc, zmtp.ConnConfig{SocketType: "RADIO", ZMTP30: v30, OnCommand: func(cmd frame.Command) {
+				cmds <- cmd.Name + " " + string(cmd.Data)
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			joined := map[string]bool{}
+			for len(joined) < 2 {
+				select {
+				case cmd := <-cmds:
+					joined[cmd] = true
+				case <-ctx.Done():
+					t.Fatalf("libzmq sent %v", joined)
+				}
+			}
+			if !joined["JOIN g"] || !joined["JOIN h"] {
+				t.Fatalf("libzmq sent %v, want JOIN g and JOIN h", joined)
+			}
+			if err := c.Send(ctx, [][]byte{[]byte("g"), []byte("g#raw")}); err != nil {
+				t.Fatal(err)
+			}
+			m := <-p.lines
+			if g, _ := base64.StdEncoding.DecodeString(m["group"]); string(g) != "g" {
+				t.Fatalf("libzmq received %v", m)
+			}
+			// Three frames: libzmq drops the connection.
+			c.Send(ctx, [][]byte{[]byte("g"), []byte("a"), []byte("b")})
+			select {
+			case <-c.Done():
+			case <-ctx.Done():
+				t.Fatal("libzmq kept the connection of a peer that sent three frames")
 			}
 		})
 	}
