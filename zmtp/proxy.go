@@ -77,7 +77,7 @@ func (p *Proxy) relay(ctx context.Context, from, to *Socket, st *proxyCounters) 
 			// Frames are only read by the sockets, so sharing them is safe.
 			p.Capture.TrySend(append([][]byte(nil), m.Frames...))
 		}
-		if err := to.Send(ctx, m.Frames); err != nil {
+		if err := to.sendMessage(ctx, m); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}

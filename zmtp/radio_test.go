@@ -524,3 +524,30 @@ func TestDishPoll(t *testing.T) {
 		t.Fatalf("TryRecv: %+v, %v", m, err)
 	}
 }
+
+// A Proxy from a DISH to a RADIO keeps each message's group.
+func TestProxyDishRadio(t *testing.T) {
+	ctx := testCtx(t)
+	var zc Context
+	upstream, front := newInprocSock(t, &zc, Radio), newInprocSock(t, &zc, Dish)
+	back, downstream := newInprocSock(t, &zc, Radio), newInprocSock(t, &zc, Dish)
+	upstream.Bind("inproc://up")
+	back.Bind("inproc://down")
+	front.Join("a")
+	front.Join("b")
+	front.Connect("inproc://up")
+	downstream.Join("b")
+	downstream.Connect("inproc://down")
+	pctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- (&Proxy{Frontend: front, Backend: back}).Run(pctx) }()
+	defer func() {
+		stop()
+		<-done
+	}()
+	upstream.SendGroup(ctx, "a", []byte("for a"))
+	upstream.SendGroup(ctx, "b", []byte("for b"))
+	if g, b := recvGroup(t, downstream); g != "b" || b != "for b" {
+		t.Fatalf("through the proxy: %q %q", g, b)
+	}
+}

@@ -313,6 +313,16 @@ func (s *Socket) TrySendGroup(group string, body []byte) error {
 	return s.sendGroup(context.Background(), group, body, true)
 }
 
+// sendMessage sends a received message on: a RADIO sends it with its
+// group (a DISH's message keeps its group through a Proxy, as libzmq's
+// messages carry theirs), other types send its frames.
+func (s *Socket) sendMessage(ctx context.Context, m Message) error {
+	if _, ok := s.rule.(*radioRule); ok && len(m.Frames) == 1 {
+		return s.SendGroup(ctx, m.Group, m.Frames[0])
+	}
+	return s.Send(ctx, m.Frames)
+}
+
 func (s *Socket) sendGroup(ctx context.Context, group string, body []byte, nonblock bool) error {
 	r, ok := s.rule.(*radioRule)
 	if !ok {
