@@ -122,6 +122,9 @@ func TestRadioDishGroups(t *testing.T) {
 			}
 			waitJoined(t, radio, "weather", 0)
 			waitJoined(t, radio, "late", 1)
+			if st, dt := radio.Stats(), dish.Stats(); st.Topics != 2 || st.TopicBytes != len("newslate") || dt.Topics != 2 {
+				t.Fatalf("Stats: RADIO %+v, DISH %+v; want the groups news and late", st, dt)
+			}
 			radio.SendGroup(ctx, "weather", []byte("left"))
 			radio.SendGroup(ctx, "late", []byte("joined late"))
 			if g, b := recvGroup(t, dish); g != "late" || b != "joined late" {

@@ -156,6 +156,16 @@ func (r *radioRule) deliver(ctx context.Context, m [][]byte, nonblock bool) erro
 	return err
 }
 
+// topics counts the groups peers joined (once each) and their octets.
+func (r *radioRule) topics() (n, octets int) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for g := range r.joined {
+		n, octets = n+1, octets+len(g)
+	}
+	return n, octets
+}
+
 func (r *radioRule) recv(context.Context, bool) ([][]byte, *pipe, error) {
 	return nil, nil, ErrNotSupported
 }
@@ -226,6 +236,16 @@ func (r *dishRule) intercept(p *pipe, msg [][]byte) bool {
 }
 
 func (r *dishRule) send(context.Context, [][]byte, bool) error { return ErrNotSupported }
+
+// topics counts the groups joined and their octets.
+func (r *dishRule) topics() (n, octets int) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for g := range r.groups {
+		n, octets = n+1, octets+len(g)
+	}
+	return n, octets
+}
 
 // member reports whether a received message's group is joined.
 func (r *dishRule) member(m [][]byte) bool {

@@ -167,7 +167,8 @@ type SocketStats struct {
 	// Dropped and Discarded are as the methods of the same names.
 	Dropped, Discarded int64
 	// Topics and TopicBytes count the subscriptions a PUB/XPUB holds for
-	// its peers (distinct topics) or a SUB/XSUB holds for itself, and the
+	// its peers (distinct topics) or a SUB/XSUB holds for itself (groups
+	// for a RADIO and a DISH), and the
 	// octets of topic they store: what subscriptions cost in memory,
 	// besides about a hundred octets of bookkeeping per topic and peer.
 	Topics, TopicBytes int
