@@ -122,6 +122,7 @@ func Cases() []Case {
 	out = append(out, goZeromqCases()...)
 	out = append(out, nodeCases()...)
 	out = append(out, nodeSecurityCases()...)
+	out = append(out, nodeRadioCases()...)
 	return out
 }
 

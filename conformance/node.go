@@ -51,6 +51,7 @@ type nodeAnswer struct {
 	Endpoint string   `json:"endpoint"`
 	Version  string   `json:"version"`
 	Frames   [][]byte `json:"frames"` // base64 in JSON
+	Group    []byte   `json:"group"`  // a DISH's message's group
 }
 
 func startNodePeer() (*nodePeer, error) {

@@ -8,8 +8,11 @@
 //   {"seq":2,"op":"bind","id":1,"endpoint":"ws://127.0.0.1:*/zmq"} -> {"endpoint":...}
 //   {"seq":3,"op":"connect","id":1,"endpoint":"tcp://127.0.0.1:5555"}
 //   {"seq":4,"op":"subscribe","id":1,"topic":BASE64}
+//   {"seq":4,"op":"join","id":1,"groups":[BASE64,...]}    (a DISH)
 //   {"seq":5,"op":"send","id":1,"frames":[BASE64,...]}
 //   {"seq":6,"op":"recv","id":1,"timeout":MS} -> {"frames":[BASE64,...]}
+//     RADIO sends with "group":BASE64 and one frame; a DISH answers with
+//     "group" too
 //   {"seq":7,"op":"close","id":1}
 //   {"seq":8,"op":"version"} -> {"version":"4.3.5"}
 //   {"seq":9,"op":"zap","username":"admin","password":"secret"}
@@ -37,6 +40,9 @@ const types = {
   PULL: zmq.Pull,
 }
 
+// The draft types, loaded on first use (zeromq/draft prints a notice).
+const draftTypes = { RADIO: "Radio", DISH: "Dish" }
+
 const sockets = new Map()
 
 function socket(id) {
@@ -53,7 +59,11 @@ async function handle(req) {
     case "version":
       return { version: zmq.version }
     case "socket": {
-      const T = types[req.type]
+      let T = types[req.type]
+      if (!T && draftTypes[req.type]) {
+        process.removeAllListeners("warning")
+        T = require("zeromq/draft")[draftTypes[req.type]]
+      }
       if (!T) throw new Error(`unknown socket type ${req.type}`)
       sockets.set(req.id, new T({ linger: 0, ...(req.options || {}) }))
       return {}
@@ -61,7 +71,11 @@ async function handle(req) {
     case "bind": {
       const s = socket(req.id)
       await s.bind(req.endpoint)
-      return { endpoint: s.lastEndpoint }
+      try {
+        return { endpoint: s.lastEndpoint }
+      } catch (e) {
+        return { endpoint: req.endpoint } // libzmq has none for a udp bind
+      }
     }
     case "connect":
       socket(req.id).connect(req.endpoint)
@@ -69,17 +83,24 @@ async function handle(req) {
     case "subscribe":
       socket(req.id).subscribe(decode(req.topic))
       return {}
+    case "join":
+      socket(req.id).join(...req.groups.map(decode))
+      return {}
     case "send": {
       const s = socket(req.id)
       s.sendTimeout = req.timeout === undefined ? -1 : req.timeout
-      await s.send(req.frames.map(decode))
+      if (req.group !== undefined) await s.send(decode(req.frames[0]), { group: decode(req.group) })
+      else await s.send(req.frames.map(decode))
       return {}
     }
     case "recv": {
       const s = socket(req.id)
       s.receiveTimeout = req.timeout === undefined ? -1 : req.timeout
-      const frames = await s.receive()
-      return { frames: frames.map(encode) }
+      const got = await s.receive()
+      if (got.length === 2 && got[1] && got[1].group !== undefined) {
+        return { frames: [encode(got[0])], group: encode(got[1].group) } // a DISH
+      }
+      return { frames: got.map(encode) }
     }
     case "zap":
       zapCredentials = [req.username, req.password]
