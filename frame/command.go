@@ -33,6 +33,11 @@ const (
 type Command struct {
 	Name string
 	Data []byte
+	// Raw, when not nil, is the body sent in place of the one Name and
+	// Data make: a command written in a form ParseCommand rejects, such as
+	// the ERROR of LibzmqError. Name and Data then say what it means.
+	// ParseCommand never sets it.
+	Raw []byte
 }
 
 // ParseCommand splits a command body into name and data. The name length
@@ -86,10 +91,19 @@ func internCommandName(b []byte) string {
 }
 
 // BodyLen returns the size of the command's body on the wire.
-func (c Command) BodyLen() int { return 1 + len(c.Name) + len(c.Data) }
+func (c Command) BodyLen() int {
+	if c.Raw != nil {
+		return len(c.Raw)
+	}
+	return 1 + len(c.Name) + len(c.Data)
+}
 
-// AppendBody appends the command body: name length, name, data.
+// AppendBody appends the command body: name length, name, data; or Raw
+// when it is not nil.
 func (c Command) AppendBody(dst []byte) []byte {
+	if c.Raw != nil {
+		return append(dst, c.Raw...)
+	}
 	dst = append(dst, byte(len(c.Name)))
 	dst = append(dst, c.Name...)
 	return append(dst, c.Data...)

@@ -64,6 +64,18 @@ func TestCommandEncodingsWire(t *testing.T) {
 		{"LEAVE", frame.AppendLeave(nil, []byte("group")), wire("04 0B 05 'LEAVE' 'group'")},
 		{"Command.Append", frame.Command{Name: "HELLO", Data: []byte{0, 0}}.Append(nil),
 			wire("04 08 05 'HELLO' 00 00")},
+		// The bytes libzmq 4.3.4's and 4.3.5's PLAIN servers send when a
+		// ZAP handler answers 400 (conformance: plain/rejected-we-client,
+		// zmtpdump's testdata/libzmq-plain-refused.txt).
+		{"libzmq's PLAIN ERROR", frame.LibzmqError("400").Append(nil),
+			wire("04 09 5E 'RROR' 03 '400'")},
+		{"libzmq's PLAIN ERROR body", frame.AppendLibzmqErrorBody([]byte("x"), "400"),
+			wire("'x' 5E 'RROR' 03 '400'")},
+		{"libzmq's PLAIN ERROR cut to 255", frame.LibzmqError(long).Append(nil),
+			append(wire("06 00 00 00 00 00 00 01 05 5E 'RROR' FF"), long[:255]...)},
+		{"Raw wins over Name and Data", frame.Command{Name: "HELLO", Data: []byte{1}, Raw: []byte("\x00ab")}.Append(nil),
+			wire("04 03 00 'ab'")},
+		{"empty Raw", frame.Command{Name: "HELLO", Raw: []byte{}}.Append(nil), wire("04 00")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,6 +98,8 @@ func TestAppendKeepsPrefix(t *testing.T) {
 		"join":      frame.AppendJoin(dst[:6:6], nil),
 		"leave":     frame.AppendLeave(dst[:6:6], nil),
 		"command":   frame.Command{Name: "X"}.Append(dst[:6:6]),
+		"raw":       frame.Command{Raw: []byte("x")}.Append(dst[:6:6]),
+		"libzmq":    frame.AppendLibzmqErrorBody(dst[:6:6], "x"),
 	} {
 		if !bytes.HasPrefix(got, []byte("prefix")) {
 			t.Errorf("%s: lost the prefix: %q", name, got)
@@ -401,5 +415,29 @@ func TestErrorsAreProtocolErrors(t *testing.T) {
 	}
 	if errors.Is(frame.ErrMalformedCommand, frame.ErrMalformedMetadata) {
 		t.Error("distinct sentinels match each other")
+	}
+}
+
+// TestLibzmqErrorMeaning: the command LibzmqError returns means the
+// well-formed ERROR with the same reason, and its wire form reads back
+// through ParseLibzmqError, not ParseCommand.
+func TestLibzmqErrorMeaning(t *testing.T) {
+	for _, reason := range []string{"400", "", strings.Repeat("r", 300)} {
+		cmd := frame.LibzmqError(reason)
+		want := reason[:min(len(reason), frame.MaxReasonSize)]
+		got, err := frame.ParseError(cmd.Data)
+		if cmd.Name != frame.CmdError || err != nil || got != want {
+			t.Errorf("LibzmqError(%.8q...) means %s %q (%v), want ERROR %q", reason, cmd.Name, got, err, want)
+		}
+		body := bodyOf(t, cmd.Append(nil))
+		if len(body) != cmd.BodyLen() {
+			t.Errorf("BodyLen %d, body of %d octets", cmd.BodyLen(), len(body))
+		}
+		if r, ok := frame.ParseLibzmqError(body); !ok || r != want {
+			t.Errorf("ParseLibzmqError(% X) = %q, %v", body, r, ok)
+		}
+		if _, err := frame.ParseCommand(body); !errors.Is(err, frame.ErrMalformedCommand) {
+			t.Errorf("ParseCommand(% X) = %v, want ErrMalformedCommand", body, err)
+		}
 	}
 }

@@ -26,6 +26,11 @@ type Plain struct {
 	// Authenticator decides whether the server accepts a client. When it is
 	// nil the server refuses every client with ERROR "400": PLAIN never
 	// accepts all comers by default.
+	//
+	// The server writes the ERROR that refuses a client as libzmq 4.3's
+	// PLAIN server does, malformed (frame.LibzmqError), since libzmq's
+	// PLAIN client recognises no other form; a client that follows RFC 24
+	// to the letter sees a malformed command, as it does from libzmq.
 	Authenticator Authenticator
 	// Domain is the server's authentication domain, passed to the
 	// Authenticator.
@@ -232,7 +237,7 @@ func (h *plainServer) handle(ctx context.Context, cmd frame.Command) ([]frame.Co
 		}
 		grant, cmds, err := authenticate(ctx, h.auth, req)
 		if err != nil {
-			return cmds, err
+			return asLibzmqErrors(cmds), err
 		}
 		h.grant = grant
 		h.state = plainExpectInitiate
@@ -251,6 +256,19 @@ func (h *plainServer) handle(ctx context.Context, cmd frame.Command) ([]frame.Co
 		return []frame.Command{{Name: frame.CmdReady, Data: frame.AppendMetadata(nil, ready)}}, nil
 	}
 	return nil, ErrUnexpectedCommand
+}
+
+// asLibzmqErrors rewrites the well-formed ERROR commands in cmds in the
+// form libzmq 4.3's PLAIN server writes (frame.LibzmqError): libzmq's
+// PLAIN client recognises no other, and takes a well-formed ERROR for an
+// unexpected command rather than a refusal.
+func asLibzmqErrors(cmds []frame.Command) []frame.Command {
+	for i, c := range cmds {
+		if reason, err := frame.ParseError(c.Data); c.Name == frame.CmdError && c.Raw == nil && err == nil {
+			cmds[i] = frame.LibzmqError(reason)
+		}
+	}
+	return cmds
 }
 
 // parsePlainHello splits HELLO data into copies of the user name and the

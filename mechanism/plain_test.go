@@ -162,7 +162,10 @@ func TestPlainWelcomeWithData(t *testing.T) {
 	}
 }
 
-// HP-03 and HP-04: refused clients get ERROR "400" and stop.
+// HP-03 and HP-04: refused clients get ERROR "400" and stop. The ERROR is
+// written as libzmq 4.3.4's and 4.3.5's PLAIN servers write it, 0x5E
+// "RROR" (conformance: plain/rejected-we-client captures it), the only
+// form libzmq's PLAIN client takes for a refusal; our client takes it too.
 func TestPlainRefused(t *testing.T) {
 	refuse := &recorder{resp: ZAPResponse{StatusCode: 400, StatusText: "wrong password"}}
 	for _, auth := range []Authenticator{refuse, nil} {
@@ -180,8 +183,29 @@ func TestPlainRefused(t *testing.T) {
 		if !errors.As(o.clientErr, &pe) || pe.Reason != "400" || !errors.Is(o.clientErr, ErrHandshake) {
 			t.Errorf("authenticator %v: client error %v", auth, o.clientErr)
 		}
-		if string(o.find('S', frame.CmdError)) != "\x05ERROR\x03400" {
-			t.Errorf("ERROR body %q", o.find('S', frame.CmdError))
+		if got := o.find('S', frame.CmdError); string(got) != "\x5eRROR\x03400" {
+			t.Errorf("authenticator %v: ERROR body % X, want 5E 'RROR' 03 '400'", auth, got)
+		}
+	}
+}
+
+// TestPlainRefusalFrame: the frame a connection writes for the server's
+// refusal, header included, for each status code that sends one.
+func TestPlainRefusalFrame(t *testing.T) {
+	for code, want := range map[int]string{
+		400: "\x04\x09\x5eRROR\x03400",
+		500: "\x04\x09\x5eRROR\x03500",
+	} {
+		_, server := newPlainPair(t, Plain{}, Plain{Authenticator: &recorder{resp: ZAPResponse{StatusCode: code, StatusText: "no"}}},
+			testParams(Dealer, ""), testParams(Router, ""))
+		server.Start()
+		cmds, err := server.Handle(context.Background(), frame.Command{Name: frame.CmdHello, Data: []byte("\x01u\x01p")})
+		var ae *AuthError
+		if !errors.As(err, &ae) || len(cmds) != 1 {
+			t.Fatalf("%d: %v, %v", code, cmds, err)
+		}
+		if got := cmds[0].Append(nil); string(got) != want {
+			t.Errorf("%d: frame % X, want % X", code, got, want)
 		}
 	}
 }
