@@ -299,14 +299,12 @@ func TestPyzmqClientsPlainAndNull(t *testing.T) {
 			case <-ctx.Done():
 				t.Fatalf("%s: no refusal", who)
 			}
-			// ... which libzmq 4.3.4's PLAIN client does not recognise as an
-			// ERROR command (it expects its own server's malformed one): it
-			// reports a protocol error, ZMQ_PROTOCOL_ERROR_ZMTP_UNEXPECTED_COMMAND.
-			line := p.next()
-			if line != "REFUSED 400" && line != "PROTOCOL 268435457" {
-				t.Errorf("%s: the client printed %q", who, line)
+			// ... written as libzmq's PLAIN server writes it (5E 'RROR'),
+			// so libzmq 4.3.4's PLAIN client reports an authentication
+			// failure with the status code, as against a libzmq server.
+			if line := p.next(); line != "REFUSED 400" {
+				t.Errorf("%s: the client printed %q, want REFUSED 400", who, line)
 			}
-			t.Logf("%s: libzmq's client: %s", who, line)
 		}
 		p.finish()
 	})

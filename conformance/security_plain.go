@@ -106,9 +106,10 @@ func plainAcceptedWeClient(ctx context.Context, role string) (err error) {
 
 // plainRejectedWeClient: our REQ, a PLAIN client with a wrong password, is
 // refused by libzmq's ZAP handler. libzmq 4.3.4's PLAIN server sends its
-// ERROR malformed (5E 'RROR' 03 '400': "\x05ERROR" in its C source reads as
-// "\x5E" "RROR"); we report it as a *mechanism.PeerError "400" with
-// EventHandshakeFailedAuth. When we connect, we make no further attempt
+// ERROR malformed, 5E 'RROR' 03 '400' ("\x05ERROR" in its C source reads
+// as "\x5E" "RROR"; frame.LibzmqError), the bytes our PLAIN server sends
+// (plainRejectedWeServer); we report it as a *mechanism.PeerError "400"
+// with EventHandshakeFailedAuth. When we connect, we make no further attempt
 // with the same credentials; nothing reaches libzmq's application.
 func plainRejectedWeClient(ctx context.Context, role string) (err error) {
 	l, err := secStart(ctx, role, secSetup{
@@ -135,8 +136,8 @@ func plainRejectedWeClient(ctx context.Context, role string) (err error) {
 	if zev.Type != zmq.EVENT_HANDSHAKE_FAILED_AUTH || zev.Value != 400 {
 		return fmt.Errorf("libzmq reports %v, want EVENT_HANDSHAKE_FAILED_AUTH(400)", zev)
 	}
-	if err := l.relayWait(ctx, "libzmq's ERROR", func() bool { return checkLibzmqPlainError(l.fromLibzmq().Commands) == nil }); err != nil {
-		return fmt.Errorf("%w: %w", err, checkLibzmqPlainError(l.fromLibzmq().Commands))
+	if err := l.relayWait(ctx, "libzmq's ERROR", func() bool { return lastCommandIs(l.fromLibzmq().Commands, libzmqPlainError400) }); err != nil {
+		return fmt.Errorf("%w: libzmq's handshake commands %q, want % X last", err, l.fromLibzmq().Commands, libzmqPlainError400)
 	}
 	if role == WeDial {
 		if err := l.noReconnect(ctx); err != nil {
@@ -153,20 +154,15 @@ func plainRejectedWeClient(ctx context.Context, role string) (err error) {
 	return l.zmqGotNothing()
 }
 
-// checkLibzmqPlainError checks that the last handshake command libzmq sent
-// is an ERROR "400": well-formed or in the malformed form of libzmq 4.3.
-func checkLibzmqPlainError(cmds [][]byte) error {
-	if len(cmds) == 0 {
-		return errors.New("libzmq sent no handshake command")
-	}
-	last := cmds[len(cmds)-1]
-	if bytes.Equal(last, []byte("\x05ERROR\x03400")) {
-		return nil
-	}
-	if reason, ok := mechanism.IsLibzmqMalformedError(last); ok && reason == "400" {
-		return nil
-	}
-	return fmt.Errorf("libzmq's last handshake command is % x, not an ERROR \"400\"", last)
+// libzmqPlainError400 is the body of the ERROR "400" of libzmq 4.3.4's
+// and 4.3.5's PLAIN servers, as captured by plainRejectedWeClient and
+// nodePlainRefused: malformed, 0x5E 'RROR', where RFC 24 has 05 'ERROR'.
+var libzmqPlainError400 = []byte("\x5eRROR\x03400")
+
+// lastCommandIs reports whether the last handshake command in cmds is
+// body.
+func lastCommandIs(cmds [][]byte, body []byte) bool {
+	return len(cmds) > 0 && bytes.Equal(cmds[len(cmds)-1], body)
 }
 
 // plainServerSetup returns the setup of libzmq's REQ, a PLAIN client with
@@ -213,9 +209,11 @@ func plainAcceptedWeServer(zap bool) func(context.Context, string) error {
 }
 
 // plainRejectedWeServer: libzmq's REQ, a PLAIN client with a wrong
-// password, is refused by our authenticator: we send ERROR "400" and
-// report EventHandshakeFailedAuth with a *mechanism.AuthError; libzmq
-// reports a failed handshake; nothing reaches our application.
+// password, is refused by our authenticator: we send ERROR "400" as
+// libzmq's PLAIN server does (malformed, 5E 'RROR') and report
+// EventHandshakeFailedAuth with a *mechanism.AuthError; libzmq reports
+// EVENT_HANDSHAKE_FAILED_AUTH with 400, as against a libzmq server;
+// nothing reaches our application.
 func plainRejectedWeServer(zap bool) func(context.Context, string) error {
 	return func(ctx context.Context, role string) (err error) {
 		s, auth := plainServerSetup("wrong", zap)
@@ -247,16 +245,17 @@ func plainNoAuthenticator(ctx context.Context, role string) (err error) {
 
 // refusedByUs checks that our server refused libzmq's client with an
 // ERROR carrying status: our EventHandshakeFailedAuth with a
-// *mechanism.AuthError, the ERROR on the wire, a handshake failure on
-// libzmq's side, and no message delivered, then or during secQuiet.
+// *mechanism.AuthError, the ERROR on the wire, libzmq's
+// EVENT_HANDSHAKE_FAILED_AUTH with the status code, and no message
+// delivered, then or during secQuiet.
 //
-// libzmq 4.3.4's CURVE client reports our well-formed ERROR as it should,
-// EVENT_HANDSHAKE_FAILED_AUTH with the status code. Its PLAIN client
-// reports EVENT_HANDSHAKE_FAILED_PROTOCOL with
-// ZMQ_PROTOCOL_ERROR_ZMTP_UNEXPECTED_COMMAND instead: it compares commands
-// with the same "\x05ERROR" C string that makes its server's ERROR
-// malformed (0x5E 'RROR'), so it recognises no well-formed ERROR. That is
-// accepted here, for the PLAIN client only.
+// Our PLAIN server writes the ERROR as libzmq's PLAIN server does,
+// malformed (libzmqPlainError400's form): libzmq 4.3.4's PLAIN client
+// compares commands with the same "\x05ERROR" C string that makes its
+// server's ERROR malformed, so it takes a well-formed ERROR for an
+// unexpected command (EVENT_HANDSHAKE_FAILED_PROTOCOL with
+// ZMQ_PROTOCOL_ERROR_ZMTP_UNEXPECTED_COMMAND). NULL and CURVE send it
+// well-formed, as libzmq does.
 func (l *secLink) refusedByUs(ctx context.Context, status int) error {
 	l.zmqTrySend("must not arrive")
 	ev, err := l.ourHandshakeFailure(ctx)
@@ -270,30 +269,22 @@ func (l *secLink) refusedByUs(ctx context.Context, status int) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case zev.Type == zmq.EVENT_HANDSHAKE_FAILED_AUTH && zev.Value == status:
-	case zev.Type == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL && zev.Value == zmqProtocolErrorUnexpectedCommand && isPlain(l.zs):
-	default:
+	if zev.Type != zmq.EVENT_HANDSHAKE_FAILED_AUTH || zev.Value != status {
 		return fmt.Errorf("libzmq reports %v, want EVENT_HANDSHAKE_FAILED_AUTH(%d)", zev, status)
 	}
 	want := fmt.Appendf(nil, "\x05ERROR\x03%d", status)
-	sentError := func() bool {
-		cmds := l.fromOurs().Commands
-		return len(cmds) > 0 && bytes.Equal(cmds[len(cmds)-1], want)
+	if isPlain(l.zs) {
+		want = fmt.Appendf(nil, "\x5eRROR\x03%d", status)
 	}
+	sentError := func() bool { return lastCommandIs(l.fromOurs().Commands, want) }
 	if err := l.relayWait(ctx, "our ERROR", sentError); err != nil {
-		return fmt.Errorf("%w: our handshake commands %q, want ERROR %q last", err, l.fromOurs().Commands, want)
+		return fmt.Errorf("%w: our handshake commands %q, want % X last", err, l.fromOurs().Commands, want)
 	}
 	if err := l.ev.quiet(ctx, secQuiet, zmtp.EventHandshakeSucceeded); err != nil {
 		return err
 	}
 	return l.ourGotNothing()
 }
-
-// zmqProtocolErrorUnexpectedCommand is libzmq's
-// ZMQ_PROTOCOL_ERROR_ZMTP_UNEXPECTED_COMMAND, the value of an
-// EVENT_HANDSHAKE_FAILED_PROTOCOL event.
-const zmqProtocolErrorUnexpectedCommand = 0x10000001
 
 // isPlain reports whether libzmq's socket uses PLAIN.
 func isPlain(s *libzmq.Socket) bool {
