@@ -45,13 +45,21 @@ type nodePeer struct {
 }
 
 type nodeAnswer struct {
-	Seq      int      `json:"seq"`
-	Error    string   `json:"error"`
-	Code     string   `json:"code"`
-	Endpoint string   `json:"endpoint"`
-	Version  string   `json:"version"`
-	Frames   [][]byte `json:"frames"` // base64 in JSON
-	Group    []byte   `json:"group"`  // a DISH's message's group
+	Seq      int        `json:"seq"`
+	Error    string     `json:"error"`
+	Code     string     `json:"code"`
+	Endpoint string     `json:"endpoint"`
+	Version  string     `json:"version"`
+	Frames   [][]byte   `json:"frames"` // base64 in JSON
+	Group    []byte     `json:"group"`  // a DISH's message's group
+	Event    *nodeEvent `json:"event"`
+}
+
+// nodeEvent is a monitor event of a socket in the node peer.
+type nodeEvent struct {
+	Type   string `json:"type"`   // zeromq.js's name, such as "handshake:error:auth"
+	Status int    `json:"status"` // of an authentication failure: the ZAP status code
+	Code   string `json:"code"`   // of a protocol error, such as "ERR_ZMTP_UNEXPECTED_COMMAND"
 }
 
 func startNodePeer() (*nodePeer, error) {
@@ -261,6 +269,28 @@ func (s *nodeSock) recv(ctx context.Context, d time.Duration) ([][]byte, error) 
 	defer cancel()
 	a, err := s.p.call(cctx, map[string]any{"op": "recv", "id": s.id, "timeout": ms})
 	return a.Frames, err
+}
+
+// monitor records the socket's monitor events from now on, for event.
+func (s *nodeSock) monitor(ctx context.Context) error {
+	_, err := s.p.call(ctx, map[string]any{"op": "monitor", "id": s.id})
+	return err
+}
+
+// event returns the next monitor event recorded, waiting at most d
+// (errNodeTimeout) or for ctx.
+func (s *nodeSock) event(ctx context.Context, d time.Duration) (nodeEvent, error) {
+	ms := min(d.Milliseconds(), msUntil(ctx))
+	cctx, cancel := context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond+5*time.Second)
+	defer cancel()
+	a, err := s.p.call(cctx, map[string]any{"op": "event", "id": s.id, "timeout": ms})
+	if err == nil && a.Event == nil {
+		err = errors.New("libzmq 4.3.5 peer: event: no event in the answer")
+	}
+	if err != nil {
+		return nodeEvent{}, err
+	}
+	return *a.Event, nil
 }
 
 // close closes the socket at once (linger 0).

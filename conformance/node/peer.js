@@ -19,9 +19,16 @@
 //     serves ZAP (RFC 27) at inproc://zeromq.zap.01: PLAIN clients with
 //     these credentials are accepted (user id "admin"), others refused
 //     (400); other mechanisms are accepted
+//   {"seq":10,"op":"monitor","id":1}
+//     records the socket's monitor events from now on (before its bind or
+//     connect, to see them all)
+//   {"seq":11,"op":"event","id":1,"timeout":MS}
+//     -> {"event":{"type":"handshake:error:auth","status":400}}
+//     the next recorded event, in order: its zeromq.js type, its error's
+//     "status" (an authentication failure) or "code" (ERR_ZMTP_...)
 //
 // A failure is answered {"seq":N,"error":MESSAGE,"code":CODE} (code
-// "EAGAIN" when a recv or send timed out). The program ends, closing every
+// "EAGAIN" when a recv, send or event timed out). The program ends, closing every
 // socket at once, when its standard input ends.
 const zmq = require("zeromq")
 const readline = require("readline")
@@ -44,6 +51,7 @@ const types = {
 const draftTypes = { RADIO: "Radio", DISH: "Dish" }
 
 const sockets = new Map()
+const monitors = new Map() // socket id -> {events, waiter}
 
 function socket(id) {
   const s = sockets.get(id)
@@ -110,12 +118,54 @@ async function handle(req) {
         serveZAP(zapHandler)
       }
       return {}
+    case "monitor": {
+      const s = socket(req.id)
+      if (monitors.has(req.id)) throw new Error(`socket ${req.id} is monitored already`)
+      const m = { events: [], waiter: null }
+      monitors.set(req.id, m)
+      record(s.events, m)
+      return {}
+    }
+    case "event": {
+      const m = monitors.get(req.id)
+      if (!m) throw new Error(`socket ${req.id} is not monitored`)
+      if (m.waiter) throw new Error(`socket ${req.id}: an event request is pending`)
+      if (m.events.length === 0) {
+        await new Promise((resolve) => {
+          const timer = setTimeout(() => { m.waiter = null; resolve() }, req.timeout === undefined ? 10000 : req.timeout)
+          m.waiter = () => { clearTimeout(timer); m.waiter = null; resolve() }
+        })
+      }
+      if (m.events.length === 0) {
+        const e = new Error("no event before the timeout")
+        e.code = "EAGAIN"
+        throw e
+      }
+      return { event: m.events.shift() }
+    }
     case "close":
       socket(req.id).close()
       sockets.delete(req.id)
+      monitors.delete(req.id)
       return {}
     default:
       throw new Error(`unknown op ${req.op}`)
+  }
+}
+
+// record appends the events of observer to m until it ends.
+async function record(observer, m) {
+  try {
+    for await (const ev of observer) {
+      const e = { type: ev.type }
+      if (ev.address !== undefined) e.address = ev.address
+      if (ev.error && ev.error.status !== undefined) e.status = ev.error.status
+      if (ev.error && ev.error.code !== undefined) e.code = String(ev.error.code)
+      m.events.push(e)
+      if (m.waiter) m.waiter()
+    }
+  } catch (e) {
+    // the socket closed
   }
 }
 
