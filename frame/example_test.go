@@ -68,3 +68,20 @@ func ExampleParseGreeting() {
 	// NULL 31 <nil>
 	// zmtp: peer speaks ZMTP 1.0
 }
+
+// A PLAIN server's refusal as libzmq writes it, and how a receiver that
+// knows the form reads it back.
+func ExampleLibzmqError() {
+	cmd := frame.LibzmqError("400")
+	wire := cmd.Append(nil)
+	fmt.Printf("% X\n", wire)
+
+	body := wire[2:] // after the short frame header
+	if _, err := frame.ParseCommand(body); err != nil {
+		reason, ok := frame.ParseLibzmqError(body)
+		fmt.Println(err, "- libzmq's ERROR:", reason, ok)
+	}
+	// Output:
+	// 04 09 5E 52 52 4F 52 03 34 30 30
+	// zmtp: malformed command - libzmq's ERROR: 400 true
+}
