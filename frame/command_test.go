@@ -441,3 +441,22 @@ func TestLibzmqErrorMeaning(t *testing.T) {
 		}
 	}
 }
+
+// FuzzLibzmqError: any reason of at most 255 octets reads back from the
+// body AppendLibzmqErrorBody makes; any body either is that form,
+// re-encoded the same, or is not, without a panic.
+func FuzzLibzmqError(f *testing.F) {
+	f.Add([]byte("400"))
+	f.Add([]byte("\x5eRROR\x03400"))
+	f.Add([]byte("\x5eRROR\x00"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		reason := string(b[:min(len(b), frame.MaxReasonSize)])
+		if got, ok := frame.ParseLibzmqError(frame.AppendLibzmqErrorBody(nil, reason)); !ok || got != reason {
+			t.Fatalf("reason %q read back as %q, %v", reason, got, ok)
+		}
+		if got, ok := frame.ParseLibzmqError(b); ok && !bytes.Equal(frame.AppendLibzmqErrorBody(nil, got), b) {
+			t.Fatalf("body % X read as %q, which encodes differently", b, got)
+		}
+	})
+}
