@@ -25,6 +25,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		code = 1
 	}
+	if err := conformance.StopKerberos(); err != nil {
+		fmt.Fprintln(os.Stderr, "stopping the Kerberos realm:", err)
+		code = 1
+	}
 	mu.Lock()
 	if len(results) > 0 {
 		fmt.Printf("\nConformance with libzmq %s:\n\n%s", libzmq.Version(), conformance.Markdown(results))
@@ -43,6 +47,10 @@ func TestMain(m *testing.M) {
 // after Close; the interop cases with it must not fail on its leak.
 var ignoreGoZeromq = goleak.IgnoreAnyFunction("github.com/go-zeromq/zmq4.(*pubMWriter).run")
 
+// ignoreKerberos skips the goroutine that waits for the krb5kdc of the
+// GSSAPI cases, which lives until StopKerberos.
+var ignoreKerberos = goleak.IgnoreAnyFunction(conformance.KerberosWaiter)
+
 // TestConformance runs every case as a subtest named case/role, such as
 // "PUSH-PULL/we-dial".
 func TestConformance(t *testing.T) {
@@ -58,7 +66,7 @@ func TestConformance(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			for _, c := range byName[name] {
 				t.Run(c.Role, func(t *testing.T) {
-					defer goleak.VerifyNone(t, goleak.IgnoreCurrent(), ignoreGoZeromq)
+					defer goleak.VerifyNone(t, goleak.IgnoreCurrent(), ignoreGoZeromq, ignoreKerberos)
 					r := c.Exec(context.Background())
 					mu.Lock()
 					results = append(results, r)

@@ -58,7 +58,7 @@ var securityScenarios = []scenario{
 // securityCases returns the security scenarios in both roles.
 func securityCases() []Case {
 	var out []Case
-	for _, s := range securityScenarios {
+	for _, s := range slices.Concat(securityScenarios, gssapiScenarios) {
 		for _, role := range Roles {
 			out = append(out, Case{
 				Name: s.name,
@@ -106,6 +106,8 @@ type secSetup struct {
 	// socket is made in (its mechanism then uses zc.ZAPAuthenticator()).
 	zc     *zmtp.Context
 	ourZAP mechanism.Authenticator
+	// relayGSSAPI makes the relay decode GSSAPI handshakes.
+	relayGSSAPI bool
 }
 
 // secLink is a running link. close releases everything, our side first.
@@ -219,6 +221,9 @@ func secStart(ctx context.Context, role string, s secSetup) (l *secLink, err err
 		if l.relay, err = newSniffRelay(addr); err != nil {
 			return l, err
 		}
+		if s.relayGSSAPI {
+			l.relay.SetGSSAPI()
+		}
 		if err := l.ours.Connect("tcp://" + l.relay.Addr()); err != nil {
 			return l, err
 		}
@@ -232,6 +237,9 @@ func secStart(ctx context.Context, role string, s secSetup) (l *secLink, err err
 		}
 		if l.relay, err = newSniffRelay(addr); err != nil {
 			return l, err
+		}
+		if s.relayGSSAPI {
+			l.relay.SetGSSAPI()
 		}
 		l.zmqIsDial = true
 		if err := l.zs.Connect(l.relay.Addr()); err != nil {
@@ -449,8 +457,9 @@ func (m *ourMonitor) count(types zmtp.EventType) int {
 // names with their passwords, and CURVE client keys in Z85 (the form of
 // pebbe/zmq4's AuthCurveAdd). An accepted client gets User-Id secUserID.
 type zapPolicy struct {
-	users map[string]string
-	keys  map[string]bool
+	users      map[string]string
+	keys       map[string]bool
+	principals map[string]bool // GSSAPI client principals, "alice@REALM"
 }
 
 // zapRecord is a request a ZAP handler answered.
@@ -471,6 +480,8 @@ func (p *zapPolicy) decide(mech string, creds [][]byte) mechanism.ZAPResponse {
 		}
 	case "CURVE":
 		ok = len(creds) == 1 && len(creds[0]) == 32 && p.keys[zmq.Z85encode(string(creds[0]))]
+	case "GSSAPI":
+		ok = len(creds) == 1 && p.principals[string(creds[0])]
 	}
 	if ok {
 		return mechanism.ZAPResponse{StatusCode: mechanism.ZAPSuccess, StatusText: "OK", UserID: secUserID}

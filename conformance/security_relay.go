@@ -24,6 +24,7 @@ type sniffRelay struct {
 	conns    []net.Conn
 	accepted int
 	closed   bool
+	gssapi   bool        // INITIATE does not end a handshake (see SetGSSAPI)
 	dialer   relayCounts // what the connecting side sent
 	targeted relayCounts // what the target sent
 }
@@ -55,6 +56,15 @@ func newSniffRelay(target string) (*sniffRelay, error) {
 	r.wg.Add(1)
 	go r.acceptLoop()
 	return r, nil
+}
+
+// SetGSSAPI makes the relay decode GSSAPI handshakes, in which INITIATE
+// carries Kerberos tokens both ways and does not end a direction's
+// handshake (READY, in clear text or wrapped in a MESSAGE, does).
+func (r *sniffRelay) SetGSSAPI() {
+	r.mu.Lock()
+	r.gssapi = true
+	r.mu.Unlock()
 }
 
 // Addr is the relay's address, host:port.
@@ -184,7 +194,7 @@ func (r *sniffRelay) decode(rd io.Reader, counts *relayCounts) error {
 			counts.Commands = append(counts.Commands, bytes.Clone(f.Body[:min(len(f.Body), maxRecordedCommand)]))
 			// READY (sent by a NULL peer or a server) and INITIATE (the
 			// last of a client) end the handshake of their direction.
-			if bytes.HasPrefix(f.Body, []byte("\x05READY")) || bytes.HasPrefix(f.Body, []byte("\x08INITIATE")) {
+			if bytes.HasPrefix(f.Body, []byte("\x05READY")) || (bytes.HasPrefix(f.Body, []byte("\x08INITIATE")) && !r.gssapi) {
 				handshake = false
 			}
 		default:

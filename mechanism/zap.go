@@ -217,3 +217,25 @@ func errorWithReason(reason string) frame.Command {
 	}
 	return frame.Command{Name: frame.CmdError, Data: append([]byte{byte(len(reason))}, reason...)}
 }
+
+// Authenticate asks a about req and interprets the answer as the built-in
+// mechanisms do, for mechanisms defined in other packages. On success it
+// returns the User-Id and the properties the answer grants (see
+// AuthenticatedMetadata). On refusal it returns an *AuthError; an invalid
+// answer gives ErrInvalidZAPReply and an authenticator error is wrapped;
+// all match ErrHandshake. A nil a refuses as if it had answered 400.
+func Authenticate(ctx context.Context, a Authenticator, req *ZAPRequest) (userID string, md frame.Metadata, err error) {
+	g, _, err := authenticate(ctx, a, req)
+	if err != nil {
+		return "", nil, err
+	}
+	return g.userID, g.metadata, nil
+}
+
+// AuthenticatedMetadata returns the metadata a server reports for a peer
+// that Authenticate accepted: the User-Id and the granted properties,
+// then the properties the peer sent except those of the same names and
+// any User-Id of its own. The result does not alias its arguments.
+func AuthenticatedMetadata(peer frame.Metadata, userID string, granted frame.Metadata) frame.Metadata {
+	return peerMetadataWithAuth(peer, &authGrant{userID: userID, metadata: cloneMetadata(granted)})
+}

@@ -48,6 +48,9 @@ func main() {
 	if err := conformance.StopNodePeer(); err != nil {
 		fmt.Fprintln(os.Stderr, "matrix:", err)
 	}
+	if err := conformance.StopKerberos(); err != nil {
+		fmt.Fprintln(os.Stderr, "matrix: stopping the Kerberos realm:", err)
+	}
 	fmt.Printf("Conformance with libzmq %s over TCP on loopback:\n\n%s", libzmq.Version(), conformance.Markdown(results))
 	if conformance.Failed(results) {
 		os.Exit(1)

@@ -1,0 +1,241 @@
+package gssapi
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/jcmturner/gokrb5/v8/crypto"
+	"github.com/jcmturner/gokrb5/v8/crypto/etype"
+	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
+	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
+	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/zmtp-go/zmtp/frame"
+)
+
+// Wrap token (RFC 4121 section 4.2.6.2) header fields.
+const (
+	wrapHeaderSize         = 16
+	wrapFlagSentByAcceptor = 0x01
+	wrapFlagSealed         = 0x02
+	wrapFlagAcceptorSubkey = 0x04
+	wrapFiller             = 0xff
+)
+
+// Flags octet in front of a wrapped frame's body (libzmq's encoding).
+const (
+	innerFlagMore    = 0x01
+	innerFlagCommand = 0x02
+)
+
+// messageName is the MESSAGE command's name with its length octet.
+const messageName = "\x07" + frame.CmdMessage
+
+// ErrEncryptionType reports a session key whose encryption type has no
+// RFC 4121 wrap tokens here: only AES (RFC 3962, RFC 8009) is supported.
+var ErrEncryptionType = errors.New("zmtp: GSSAPI: unsupported Kerberos encryption type")
+
+// wrapper seals and unseals RFC 4121 wrap tokens with confidentiality for
+// one security context. wrap uses only the send fields and unwrap only
+// the receive fields, so a writer and a reader may use it at once.
+type wrapper struct {
+	et  etype.EType
+	key []byte
+
+	sendUsage uint32
+	sendFlags byte
+	sendSeq   uint64 // next sequence number to send
+
+	recvUsage uint32
+	recvFlags byte
+	recvSeq   uint64 // next sequence number expected
+}
+
+// newWrapper returns the wrapper of a context. acceptor says whether we
+// accepted it (the server); acceptorSubkey whether key is the subkey the
+// acceptor sent in its AP-REP.
+func newWrapper(key types.EncryptionKey, acceptor, acceptorSubkey bool, sendSeq, recvSeq uint64) (*wrapper, error) {
+	switch key.KeyType {
+	case etypeID.AES128_CTS_HMAC_SHA1_96, etypeID.AES256_CTS_HMAC_SHA1_96,
+		etypeID.AES128_CTS_HMAC_SHA256_128, etypeID.AES256_CTS_HMAC_SHA384_192:
+	default:
+		return nil, fmt.Errorf("%w %d", ErrEncryptionType, key.KeyType)
+	}
+	et, err := crypto.GetEtype(key.KeyType)
+	if err != nil {
+		return nil, fmt.Errorf("%w %d: %w", ErrEncryptionType, key.KeyType, err)
+	}
+	if len(key.KeyValue) != et.GetKeyByteSize() {
+		return nil, &KerberosError{Op: "key of the wrong size"}
+	}
+	w := &wrapper{et: et, key: key.KeyValue, sendSeq: sendSeq, recvSeq: recvSeq,
+		sendFlags: wrapFlagSealed, recvFlags: wrapFlagSealed}
+	if acceptorSubkey {
+		w.sendFlags |= wrapFlagAcceptorSubkey
+		w.recvFlags |= wrapFlagAcceptorSubkey
+	}
+	if acceptor {
+		w.sendFlags |= wrapFlagSentByAcceptor
+		w.sendUsage, w.recvUsage = keyusage.GSSAPI_ACCEPTOR_SEAL, keyusage.GSSAPI_INITIATOR_SEAL
+	} else {
+		w.recvFlags |= wrapFlagSentByAcceptor
+		w.sendUsage, w.recvUsage = keyusage.GSSAPI_INITIATOR_SEAL, keyusage.GSSAPI_ACCEPTOR_SEAL
+	}
+	return w, nil
+}
+
+// wrap appends a wrap token with confidentiality holding payload: the
+// header, then payload and a copy of the header encrypted together (no
+// filler and no rotation, as MIT Kerberos sends them).
+func (w *wrapper) wrap(dst, payload []byte) ([]byte, error) {
+	var hdr [wrapHeaderSize]byte
+	binary.BigEndian.PutUint16(hdr[0:], tokWrap)
+	hdr[2] = w.sendFlags
+	hdr[3] = wrapFiller
+	binary.BigEndian.PutUint64(hdr[8:], w.sendSeq)
+	plain := make([]byte, 0, len(payload)+wrapHeaderSize)
+	plain = append(plain, payload...)
+	plain = append(plain, hdr[:]...)
+	_, sealed, err := w.et.EncryptMessage(w.key, plain, w.sendUsage)
+	clear(plain)
+	if err != nil {
+		return dst, &KerberosError{Op: "wrap", Err: err}
+	}
+	w.sendSeq++
+	dst = append(dst, hdr[:]...)
+	return append(dst, sealed...), nil
+}
+
+// unwrap checks and decrypts a wrap token from the peer and returns its
+// payload, in memory of its own. The token must be sealed, come from the
+// other side of the context, use the expected key and carry the next
+// sequence number.
+func (w *wrapper) unwrap(token []byte) ([]byte, error) {
+	if len(token) < wrapHeaderSize || binary.BigEndian.Uint16(token) != tokWrap || token[3] != wrapFiller {
+		return nil, ErrMessageMalformed
+	}
+	if token[2] != w.recvFlags {
+		return nil, ErrMessageMalformed
+	}
+	ec := int(binary.BigEndian.Uint16(token[4:]))
+	rrc := int(binary.BigEndian.Uint16(token[6:]))
+	seq := binary.BigEndian.Uint64(token[8:])
+	body := token[wrapHeaderSize:]
+	if len(body) == 0 {
+		return nil, ErrMessageMalformed
+	}
+	if r := rrc % len(body); r != 0 {
+		// Undo the right rotation: the last r octets moved to the front.
+		rot := make([]byte, len(body))
+		copy(rot, body[r:])
+		copy(rot[len(body)-r:], body[:r])
+		body = rot
+	}
+	plain, err := w.et.DecryptMessage(w.key, body, w.recvUsage)
+	if err != nil {
+		return nil, ErrMessageForged
+	}
+	if len(plain) < ec+wrapHeaderSize {
+		return nil, ErrMessageForged
+	}
+	alt := plain[len(plain)-wrapHeaderSize:]
+	// The encrypted copy of the header matches the clear one but for
+	// the RRC field.
+	if string(alt[0:6]) != string(token[0:6]) || string(alt[8:16]) != string(token[8:16]) {
+		return nil, ErrMessageForged
+	}
+	if seq != w.recvSeq {
+		return nil, ErrMessageSequence
+	}
+	w.recvSeq++
+	return plain[:len(plain)-wrapHeaderSize-ec], nil
+}
+
+// overhead is the most octets wrap adds to a payload: header, confounder,
+// encrypted header copy and integrity checksum.
+func (w *wrapper) overhead() int {
+	return wrapHeaderSize + w.et.GetConfounderByteSize() + wrapHeaderSize + w.et.GetHMACBitLength()/8
+}
+
+// sealFrame appends a frame holding a MESSAGE command that carries a
+// frame with the given inner flags octet and body, in a frame whose own
+// flags are cmdFlags.
+func (w *wrapper) sealFrame(dst []byte, cmdFlags, inner byte, body []byte) ([]byte, error) {
+	plain := make([]byte, 1+len(body))
+	plain[0] = inner
+	copy(plain[1:], body)
+	tok, err := w.wrap(nil, plain)
+	clear(plain)
+	if err != nil {
+		return dst, err
+	}
+	dst = frame.AppendHeader(dst, cmdFlags, len(messageName)+tokenLenSize+len(tok))
+	dst = append(dst, messageName...)
+	return appendTokenData(dst, tok), nil
+}
+
+// openData unwraps the data of a MESSAGE command and returns the inner
+// flags octet and body.
+func (w *wrapper) openData(data []byte) (byte, []byte, error) {
+	tok, err := parseTokenData(data)
+	if err != nil {
+		return 0, nil, ErrMessageMalformed
+	}
+	plain, err := w.unwrap(tok)
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(plain) == 0 {
+		return 0, nil, ErrMessageMalformed
+	}
+	return plain[0], plain[1:], nil
+}
+
+// cipher is the mechanism.Cipher of an encrypting GSSAPI connection.
+type cipher struct{ w *wrapper }
+
+var errSealFlags = errors.New("zmtp: Seal flags must be FlagMore or FlagCommand, not both")
+
+// Seal appends a MESSAGE command frame (frame flags zero, as libzmq sends
+// it) whose wrap token holds the flags octet and body.
+func (c cipher) Seal(dst []byte, flags byte, body []byte) ([]byte, error) {
+	var inner byte
+	switch flags {
+	case 0:
+	case frame.FlagMore:
+		inner = innerFlagMore
+	case frame.FlagCommand:
+		inner = innerFlagCommand
+	default:
+		return dst, errSealFlags
+	}
+	return c.w.sealFrame(dst, 0, inner, body)
+}
+
+// Open unwraps the data of a MESSAGE command and returns the carried
+// frame's flags and body (memory of its own).
+func (c cipher) Open(data []byte) (byte, []byte, error) {
+	inner, body, err := c.w.openData(data)
+	if err != nil {
+		return 0, nil, err
+	}
+	switch inner {
+	case 0:
+		return 0, body, nil
+	case innerFlagMore:
+		return frame.FlagMore, body, nil
+	case innerFlagCommand:
+		return frame.FlagCommand, body, nil
+	}
+	return 0, nil, ErrMessageMalformed
+}
+
+// Overhead is the most octets Seal adds to a body.
+func (c cipher) Overhead() int {
+	return frame.MaxHeaderSize + len(messageName) + tokenLenSize + 1 + c.w.overhead()
+}
+
+// String keeps the key out of anything that prints a cipher.
+func (c cipher) String() string   { return "GSSAPI cipher" }
+func (c cipher) GoString() string { return c.String() }
