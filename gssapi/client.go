@@ -84,12 +84,8 @@ func (h *clientHandshake) Start() ([]frame.Command, error) {
 	binary.LittleEndian.PutUint32(cksum[0:], 16)
 	binary.LittleEndian.PutUint32(cksum[20:], clientGSSFlags)
 	auth.Cksum = types.Checksum{CksumType: chksumtype.GSSAPI, Checksum: cksum}
-	et, err := crypto.GetEtype(key.KeyType)
-	if err != nil {
-		return nil, &KerberosError{Op: "session key", Err: err}
-	}
-	if auth.SubKey, err = types.GenerateEncryptionKey(et); err != nil {
-		return nil, &KerberosError{Op: "make subkey", Err: err}
+	if auth.SubKey, err = newSubkey(key); err != nil {
+		return nil, err
 	}
 	req, err := messages.NewAPReq(tkt, key, auth)
 	if err != nil {

@@ -149,13 +149,9 @@ func (h *server) acceptAPReq(tok []byte) ([]byte, error) {
 	}
 
 	sessionKey := req.Ticket.DecryptedEncPart.Key
-	et, err := crypto.GetEtype(sessionKey.KeyType)
+	subkey, err := newSubkey(sessionKey)
 	if err != nil {
-		return nil, &KerberosError{Op: "session key", Err: err}
-	}
-	subkey, err := types.GenerateEncryptionKey(et)
-	if err != nil {
-		return nil, &KerberosError{Op: "make subkey", Err: err}
+		return nil, err
 	}
 	var seqb [4]byte
 	if _, err := rand.Read(seqb[:]); err != nil {

@@ -1,6 +1,7 @@
 package gssapi
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -239,3 +240,13 @@ func (c cipher) Overhead() int {
 // String keeps the key out of anything that prints a cipher.
 func (c cipher) String() string   { return "GSSAPI cipher" }
 func (c cipher) GoString() string { return c.String() }
+
+// newSubkey returns a random key of the type and size of the session key
+// (for AES, random octets are a key).
+func newSubkey(session types.EncryptionKey) (types.EncryptionKey, error) {
+	k := make([]byte, len(session.KeyValue))
+	if _, err := rand.Read(k); err != nil {
+		return types.EncryptionKey{}, &KerberosError{Op: "make subkey", Err: err}
+	}
+	return types.EncryptionKey{KeyType: session.KeyType, KeyValue: k}, nil
+}
