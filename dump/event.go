@@ -187,6 +187,8 @@ type Command struct {
 	// Curve describes a CURVE command (HELLO, WELCOME, INITIATE, READY,
 	// MESSAGE), whose boxes cannot be opened.
 	Curve *Curve
+	// GSSAPI describes the token of a GSSAPI INITIATE or MESSAGE.
+	GSSAPI *GSSAPI
 	// Data is the first octets of the data of a command this package does
 	// not know.
 	Data []byte

@@ -428,6 +428,9 @@ func commandSummary(c *Command) string {
 		}
 		fmt.Fprintf(&b, " box %d octets", cv.Box)
 	}
+	if c.GSSAPI != nil {
+		b.WriteString(c.GSSAPI.summary())
+	}
 	for _, p := range c.Properties {
 		fmt.Fprintf(&b, " %s=%s", p.Name, showBytes(p.Value, int64(p.ValueLen)))
 	}
@@ -450,7 +453,7 @@ func commandSummary(c *Command) string {
 	case "PONG":
 		fmt.Fprintf(&b, " context %s", showBytes(c.Context, int64(len(c.Context))))
 	default:
-		if c.Curve == nil && c.Properties == nil && !knownCommand([]byte(c.Name)) {
+		if c.Curve == nil && c.GSSAPI == nil && c.Properties == nil && !knownCommand([]byte(c.Name)) {
 			n := c.Size - 1 - int64(len(c.Name))
 			fmt.Fprintf(&b, " (unknown command) %d octets %s", n, showBytes(c.Data, n))
 		}
