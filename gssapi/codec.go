@@ -9,13 +9,9 @@ import (
 // Command names and sizes of the GSSAPI commands as libzmq 4.3 writes
 // them: INITIATE and MESSAGE carry a 4-octet network-order token length
 // and the token, which must fill the command exactly.
-const (
-	tokenLenSize = 4
-	// maxTokenSize bounds the tokens of the handshake: a Kerberos AP-REQ
-	// is a few KiB (more with a large PAC); a frame larger than this is
-	// refused before it is read.
-	maxTokenSize = 64 << 10
-)
+// The size of a token is bounded by the frame that carries it (the
+// connection caps handshake frames before reading them).
+const tokenLenSize = 4
 
 // appendTokenData appends the data of an INITIATE or MESSAGE command:
 // the token's length and the token.
@@ -102,7 +98,7 @@ func parseContextToken(b []byte) (tokID uint16, msg []byte, err error) {
 }
 
 // parseDERLength reads a definite DER length of at most 3 octets in long
-// form (no token of the handshake is larger than maxTokenSize).
+// form (16 MiB, more than any handshake frame may hold).
 func parseDERLength(b []byte) (n int, rest []byte, ok bool) {
 	if len(b) == 0 {
 		return 0, nil, false
