@@ -158,8 +158,8 @@ func startRealm(ctx context.Context) (r *kdcRealm, err error) {
 		"KRB5_CLIENT_KTNAME": "FILE:" + r.keytab,
 		// A collection: libzmq's servers acquire credentials for their
 		// own principal and its clients for theirs, each with its cache.
-		"KRB5CCNAME":     "DIR:" + filepath.Join(dir, "ccache"),
-		"KRB5RCACHETYPE": "none",
+		"KRB5CCNAME":    "DIR:" + filepath.Join(dir, "ccache"),
+		"KRB5RCACHEDIR": dir, // MIT's replay cache, here rather than in /var/tmp
 	} {
 		if err := os.Setenv(k, v); err != nil {
 			return nil, err
