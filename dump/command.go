@@ -60,7 +60,8 @@ func (d *Decoder) decodeCommand(body []byte, size int64, truncated bool) (*Comma
 	if err != nil && size == 0 && d.mech() == frame.MechanismGSSAPI {
 		// libzmq's GSSAPI client sends an empty command once its security
 		// context is established; its server waits for it before READY.
-		return c, "", "GSSAPI client: empty command, security context established"
+		c.Empty = true
+		return c, "", "GSSAPI client: security context established"
 	}
 	if err != nil {
 		c.Data = clip(body, d.opts.Preview)
@@ -107,6 +108,8 @@ func (d *Decoder) decodeCommand(body []byte, size int64, truncated bool) (*Comma
 		}
 	case frame.CmdMessage:
 		if mech == frame.MechanismGSSAPI {
+			// A wrapped READY: from now on every frame is a MESSAGE.
+			d.gssSealed = true
 			c.GSSAPI, msg = gssapiToken(data, dataSize)
 			break
 		}

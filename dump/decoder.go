@@ -119,6 +119,7 @@ type Decoder struct {
 	mechanism string
 	asServer  bool
 	sockType  string
+	gssSealed bool  // GSSAPI READY came wrapped: every frame is a MESSAGE
 	legacyID  bool  // the next frame is a ZMTP 1.0/2.0 identity
 	sigFrame  bool  // and its header is the signature (flags not checked)
 	sent      sent  // what kind of greeting the sender sent
@@ -441,7 +442,9 @@ func (d *Decoder) readHeader(b []byte) (int, bool) {
 	d.fMissing, d.fHash, d.fStopKeep = 0, fnvOffset, false
 	// Under CURVE every frame carries a command; libzmq sends MESSAGE
 	// commands in frames without the COMMAND flag.
-	d.fAsCmd = flags&frame.FlagCommand == 0 && d.framing == fm3 && d.mech() == frame.MechanismCurve
+	// So it is under GSSAPI once READY came wrapped in a MESSAGE.
+	d.fAsCmd = flags&frame.FlagCommand == 0 && d.framing == fm3 &&
+		(d.mech() == frame.MechanismCurve || d.gssSealed && d.mech() == frame.MechanismGSSAPI)
 	switch {
 	case d.legacyID:
 		d.fCap = minValuePreview
@@ -633,13 +636,13 @@ func (d *Decoder) finishCommand() {
 	if d.fAsCmd {
 		c.DataFrame = true
 		if c.Name == "" {
-			ev.Err = "clear-text data frame under CURVE"
+			ev.Err = "clear-text data frame under " + d.mech()
 		}
 	}
 	if d.fMissing > 0 && c.Name == "" {
 		ev.Err = fmt.Sprintf("frame with %d of its %d octets missing", d.fMissing, d.fSize)
 	}
-	if c.Name == "" {
+	if c.Name == "" && !c.Empty {
 		ev.Kind = KindError
 		d.countError()
 	} else {

@@ -189,6 +189,9 @@ type Command struct {
 	Curve *Curve
 	// GSSAPI describes the token of a GSSAPI INITIATE or MESSAGE.
 	GSSAPI *GSSAPI
+	// Empty reports a command frame of no octets, which libzmq's GSSAPI
+	// client sends once its security context is established.
+	Empty bool
 	// Data is the first octets of the data of a command this package does
 	// not know.
 	Data []byte

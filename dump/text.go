@@ -408,6 +408,9 @@ func commandSummary(c *Command) string {
 	}
 	var b strings.Builder
 	b.WriteString(c.Name)
+	if c.Empty {
+		b.WriteString("empty command")
+	}
 	if cv := c.Curve; cv != nil {
 		b.WriteString(" (CURVE)")
 		if cv.Version != "" {
@@ -453,7 +456,7 @@ func commandSummary(c *Command) string {
 	case "PONG":
 		fmt.Fprintf(&b, " context %s", showBytes(c.Context, int64(len(c.Context))))
 	default:
-		if c.Curve == nil && c.GSSAPI == nil && c.Properties == nil && !knownCommand([]byte(c.Name)) {
+		if c.Curve == nil && c.GSSAPI == nil && !c.Empty && c.Properties == nil && !knownCommand([]byte(c.Name)) {
 			n := c.Size - 1 - int64(len(c.Name))
 			fmt.Fprintf(&b, " (unknown command) %d octets %s", n, showBytes(c.Data, n))
 		}
