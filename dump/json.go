@@ -96,6 +96,8 @@ type JSONCommand struct {
 	Topic       string         `json:"topic,omitempty"`
 	TopicHex    string         `json:"topic_hex,omitempty"`
 	Curve       *JSONCurve     `json:"curve,omitempty"`
+	GSSAPI      *JSONGSSAPI    `json:"gssapi,omitempty"`
+	Empty       bool           `json:"empty,omitempty"`
 	Data        string         `json:"data,omitempty"`
 	DataHex     string         `json:"data_hex,omitempty"`
 }
@@ -116,6 +118,15 @@ type JSONCurve struct {
 	Counter   uint64 `json:"nonce,omitempty"`
 	Cookie    int    `json:"cookie,omitempty"`
 	Box       int    `json:"box"`
+}
+
+// JSONGSSAPI is the JSON form of a GSSAPI token description.
+type JSONGSSAPI struct {
+	Token  int    `json:"token"`
+	Kind   string `json:"kind,omitempty"`
+	Sender string `json:"sender,omitempty"`
+	Sealed bool   `json:"sealed,omitempty"`
+	Seq    uint64 `json:"seq,omitempty"`
 }
 
 // JSONMessage is the JSON form of a Message.
@@ -297,6 +308,10 @@ func jsonCommand(c *Command) *JSONCommand {
 			jc.Curve.Counter = cv.Counter
 		}
 	}
+	if g := c.GSSAPI; g != nil {
+		jc.GSSAPI = &JSONGSSAPI{Token: g.Token, Kind: g.Kind, Sender: g.Sender, Sealed: g.Sealed, Seq: g.Seq}
+	}
+	jc.Empty = c.Empty
 	return jc
 }
 
