@@ -210,25 +210,15 @@ func (m *Mechanism) NewHandshake(p mechanism.Params) (mechanism.Handshake, error
 	return &clientHandshake{m: m, s: s, params: p}, nil
 }
 
-// readyBody returns the body of our READY command.
-func readyBody(p mechanism.Params) []byte {
-	return frame.Command{Name: frame.CmdReady,
-		Data: frame.AppendMetadata(nil, mechanism.ReadyMetadata(p))}.AppendBody(nil)
-}
-
 // readyCommands returns the commands that send our READY: in clear text,
 // or wrapped in a MESSAGE command frame (inner flags zero, as libzmq
 // sends it) when w is not nil.
 func readyCommands(p mechanism.Params, w *wrapper) ([]frame.Command, error) {
-	body := readyBody(p)
+	ready := frame.Command{Name: frame.CmdReady, Data: frame.AppendMetadata(nil, mechanism.ReadyMetadata(p))}
 	if w == nil {
-		cmd, err := frame.ParseCommand(body)
-		if err != nil {
-			return nil, err
-		}
-		return []frame.Command{cmd}, nil
+		return []frame.Command{ready}, nil
 	}
-	plain := append([]byte{0}, body...)
+	plain := ready.AppendBody([]byte{0})
 	tok, err := w.wrap(nil, plain)
 	if err != nil {
 		return nil, err

@@ -79,11 +79,13 @@ func (m Plain) NewHandshake(p Params) (Handshake, error) {
 //
 // The PLAIN client implements it to recognise the malformed ERROR command
 // that libzmq 4.3's PLAIN server sends when it refuses a client (see
-// IsLibzmqMalformedError).
+// IsLibzmqMalformedError); the GSSAPI server to take the empty command
+// libzmq's GSSAPI client sends.
 type RawCommandHandler interface {
 	// HandleMalformed consumes a command body that does not parse. It
-	// returns an error in every case: a *PeerError when the body is a
-	// refusal it recognises, otherwise a malformed-command error.
+	// returns an error unless the body is one the handshake expects: a
+	// *PeerError when the body is a refusal it recognises, otherwise a
+	// malformed-command error.
 	HandleMalformed(body []byte) ([]frame.Command, error)
 }
 

@@ -440,3 +440,25 @@ func z85String(b []byte) string {
 	s, _ := z85.EncodeToString(b)
 	return s
 }
+
+// Authenticate and AuthenticatedMetadata give other packages' mechanisms
+// the built-in ZAP rules: the answer's User-Id and properties first, the
+// peer's own User-Id dropped; a refusal is an *AuthError.
+func TestExportedAuthenticate(t *testing.T) {
+	ok := AuthenticatorFunc(func(context.Context, *ZAPRequest) (ZAPResponse, error) {
+		return ZAPResponse{StatusCode: ZAPSuccess, UserID: "u", Metadata: frame.Metadata{{Name: "X-Role", Value: []byte("r")}}}, nil
+	})
+	uid, md, err := Authenticate(context.Background(), ok, &ZAPRequest{Mechanism: "GSSAPI"})
+	if err != nil || uid != "u" || len(md) != 1 {
+		t.Fatalf("%q %v %v", uid, md, err)
+	}
+	peer := frame.Metadata{{Name: frame.PropUserID, Value: []byte("forged")}, {Name: frame.PropSocketType, Value: []byte("DEALER")}}
+	got := AuthenticatedMetadata(peer, uid, md)
+	if v, _ := got.Lookup(frame.PropUserID); string(v) != "u" || len(got) != 3 {
+		t.Fatalf("metadata %v", got)
+	}
+	var aerr *AuthError
+	if _, _, err := Authenticate(context.Background(), nil, &ZAPRequest{}); !errors.As(err, &aerr) || aerr.StatusCode != ZAPAuthFailure {
+		t.Fatalf("nil authenticator: %v", err)
+	}
+}
