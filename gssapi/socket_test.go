@@ -1,7 +1,12 @@
 package gssapi
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,5 +60,69 @@ func TestSockets(t *testing.T) {
 		cancel()
 		cli.Close()
 		srv.Close()
+	}
+}
+
+// TestHostilePeers sends malformed GSSAPI handshakes to our server over
+// TCP: each connection is closed with a protocol failure, nothing is
+// delivered, and a well-behaved client on the same socket is served.
+func TestHostilePeers(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	cm, sm := testPair(t, etypeID.AES256_CTS_HMAC_SHA1_96, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	srv, err := zmtp.NewSocket(zmtp.Dealer, zmtp.Options{Mechanism: sm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	events := srv.Monitor(zmtp.EventHandshakeFailedProtocol | zmtp.EventHandshakeFailedNoDetail | zmtp.EventHandshakeFailedAuth)
+	if err := srv.Bind("tcp://127.0.0.1:*"); err != nil {
+		t.Fatal(err)
+	}
+	addr := strings.TrimPrefix(srv.LastEndpoint(), "tcp://")
+	greeting := frame.AppendGreeting(nil, frame.Greeting{Major: 3, Minor: 1, Mechanism: MechanismName})
+	for _, cmd := range [][]byte{
+		frame.Command{Name: frame.CmdInitiate, Data: []byte{0, 0, 0, 9, 1}}.Append(nil),                                // length beyond the data
+		frame.Command{Name: frame.CmdInitiate, Data: appendTokenData(nil, []byte{0x60, 0x7f, 6})}.Append(nil),          // DER length beyond the token
+		frame.Command{Name: frame.CmdInitiate, Data: appendTokenData(nil, bytes.Repeat([]byte{0x60}, 40))}.Append(nil), // not Kerberos
+		frame.Command{Name: frame.CmdReady, Data: nil}.Append(nil),                                                     // READY before any token
+		{0x04, 0x00}, // the empty command before the AP-REQ
+	} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c.Write(greeting)
+		c.Write(cmd)
+		// The server sends its greeting, then closes without a word.
+		got, err := io.ReadAll(c)
+		c.Close()
+		if err != nil || len(got) != frame.GreetingSize {
+			t.Fatalf("after % x: read %d octets, %v", cmd[:min(len(cmd), 12)], len(got), err)
+		}
+		select {
+		case ev := <-events:
+			if ev.Type != zmtp.EventHandshakeFailedProtocol || !errors.Is(ev.Err, frame.ErrProtocol) {
+				t.Fatalf("after % x: event %v", cmd[:min(len(cmd), 12)], ev)
+			}
+		case <-ctx.Done():
+			t.Fatal("no handshake failure reported")
+		}
+	}
+	cli, err := zmtp.NewSocket(zmtp.Dealer, zmtp.Options{Mechanism: cm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if err := cli.Connect(srv.LastEndpoint()); err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.Send(ctx, [][]byte{[]byte("good")}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := srv.Recv(ctx); err != nil || string(m.Frames[0]) != "good" {
+		t.Fatalf("good client: %q %v", m.Frames, err)
 	}
 }
