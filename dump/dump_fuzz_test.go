@@ -21,11 +21,19 @@ func dumpSeeds() [][]byte {
 	curveHello := frame.Command{Name: "HELLO", Data: append([]byte{1, 0}, make([]byte, 192)...)}.Append(nil)
 	curveMsg := frame.AppendFrame(nil, 0, frame.Command{Name: "MESSAGE", Data: make([]byte, 30)}.AppendBody(nil))
 	sig := func() []byte { return []byte{0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F} }
+	// GSSAPI: an INITIATE whose token is a Kerberos initial context token
+	// (truncated), libzmq's empty command, a READY and a message wrapped
+	// in MESSAGE commands holding wrap tokens.
+	gssInitiate := frame.Command{Name: "INITIATE", Data: []byte("\x00\x00\x00\x0f\x60\x0d\x06\x09\x2a\x86\x48\x86\xf7\x12\x01\x02\x02\x01\x00")}.Append(nil)
+	wrap := append([]byte("\x00\x00\x00\x14\x05\x04\x06\xff\x00\x00\x00\x00"), make([]byte, 12)...)
+	gssReady := frame.Command{Name: "MESSAGE", Data: wrap}.Append(nil)
+	gssMsg := frame.AppendFrame(nil, 0, frame.Command{Name: "MESSAGE", Data: wrap}.AppendBody(nil))
 	return [][]byte{
 		bytes.Join([][]byte{g("NULL", 1, false), ready("DEALER"), msg, frame.AppendPing(nil, 10, []byte("c")), frame.AppendPong(nil, nil)}, nil),
 		bytes.Join([][]byte{g("NULL", 0, false), ready("SUB"), frame.AppendFrame(nil, 0, []byte("\x01topic")), frame.AppendSubscribe(nil, []byte("t"))}, nil),
 		bytes.Join([][]byte{g("PLAIN", 1, false), plainHello, frame.AppendFrame(nil, frame.FlagCommand, []byte("\x5eRROR\x03400"))}, nil),
 		bytes.Join([][]byte{g("CURVE", 0, false), curveHello, curveMsg, curveMsg}, nil),
+		bytes.Join([][]byte{g("GSSAPI", 1, false), gssInitiate, {0x04, 0x00}, gssReady, gssMsg, gssMsg}, nil),
 		{0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 1, 5, 0, 2, 'i', 'd', 1, 1, 'a', 0, 1, 'b'},
 		{3, 0, 'i', 'd', 6, 1, 'h', 'e', 'l', 'l', 'o', 1, 0},
 		append(g("NULL", 1, false), "\x02\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xF0data"...),
