@@ -18,18 +18,18 @@ import (
 )
 
 // TestSockets runs the mechanism between two of our sockets over TCP, with
-// and without encryption, heartbeats on: messages pass both ways and the
+// and without encryption: messages pass both ways and the
 // server sees the client's principal as User-Id.
 func TestSockets(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	for _, plaintext := range []bool{false, true} {
 		cm, sm := testPair(t, etypeID.AES256_CTS_HMAC_SHA1_96, plaintext)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		srv, err := zmtp.NewSocket(zmtp.Dealer, zmtp.Options{Mechanism: sm, HeartbeatInterval: 20 * time.Millisecond})
+		srv, err := zmtp.NewSocket(zmtp.Dealer, zmtp.Options{Mechanism: sm})
 		if err != nil {
 			t.Fatal(err)
 		}
-		cli, err := zmtp.NewSocket(zmtp.Dealer, zmtp.Options{Mechanism: cm, HeartbeatInterval: 20 * time.Millisecond})
+		cli, err := zmtp.NewSocket(zmtp.Dealer, zmtp.Options{Mechanism: cm})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,5 +124,68 @@ func TestHostilePeers(t *testing.T) {
 	}
 	if m, err := srv.Recv(ctx); err != nil || string(m.Frames[0]) != "good" {
 		t.Fatalf("good client: %q %v", m.Frames, err)
+	}
+}
+
+// TestConnHeartbeats runs heartbeats both ways over an encrypting
+// connection: PINGs and PONGs travel in wrap tokens, and messages still
+// pass after them.
+func TestConnHeartbeats(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	cm, sm := testPair(t, etypeID.AES128_CTS_HMAC_SHA1_96, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg := func(m *Mechanism) zmtp.ConnConfig {
+		return zmtp.ConnConfig{SocketType: "PAIR", Mechanism: m,
+			HeartbeatInterval: 5 * time.Millisecond, HeartbeatTimeout: 10 * time.Second}
+	}
+	type result struct {
+		c   *zmtp.Conn
+		err error
+	}
+	accepted := make(chan result, 1)
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			accepted <- result{nil, err}
+			return
+		}
+		c, err := zmtp.NewConn(ctx, nc, cfg(sm))
+		accepted <- result{c, err}
+	}()
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := zmtp.NewConn(ctx, nc, cfg(cm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	r := <-accepted
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	srv := r.c
+	defer srv.Close()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for cli.Stats().PingsIn < 3 || srv.Stats().PingsIn < 3 {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("PINGs in: client %d, server %d", cli.Stats().PingsIn, srv.Stats().PingsIn)
+		}
+	}
+	if err := cli.Send(ctx, [][]byte{[]byte("after"), []byte("pings")}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := srv.Recv(ctx); err != nil || len(m) != 2 || string(m[1]) != "pings" {
+		t.Fatalf("%q %v", m, err)
 	}
 }
