@@ -1,10 +1,6 @@
 package gssapi
 
-import (
-	"encoding/binary"
-
-	"github.com/zmtp-go/zmtp/frame"
-)
+import "encoding/binary"
 
 // Command names and sizes of the GSSAPI commands as libzmq 4.3 writes
 // them: INITIATE and MESSAGE carry a 4-octet network-order token length
@@ -32,17 +28,6 @@ func parseTokenData(data []byte) ([]byte, error) {
 		return nil, ErrMalformedToken
 	}
 	return data[tokenLenSize:], nil
-}
-
-// ParseCommandToken returns the GSS-API token carried by a GSSAPI
-// INITIATE or MESSAGE command, as zmtpdump shows it; ok is false for other
-// commands and for data whose token length does not fill it exactly.
-func ParseCommandToken(cmd frame.Command) (token []byte, ok bool) {
-	if cmd.Name != frame.CmdInitiate && cmd.Name != frame.CmdMessage {
-		return nil, false
-	}
-	t, err := parseTokenData(cmd.Data)
-	return t, err == nil
 }
 
 // Kerberos token identifiers of an initial context token (RFC 4121

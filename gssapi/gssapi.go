@@ -14,9 +14,6 @@ import (
 	"github.com/zmtp-go/zmtp/mechanism"
 )
 
-// MechanismName is the mechanism name sent in the greeting.
-const MechanismName = "GSSAPI"
-
 // DefaultMaxClockSkew is the clock difference a server tolerates between
 // itself and a client's authenticator when MaxClockSkew is zero, as
 // Kerberos implementations default to.
@@ -113,7 +110,7 @@ func (g gokrb5Tickets) clientName() (types.PrincipalName, string) {
 }
 
 // Name returns "GSSAPI".
-func (*Mechanism) Name() string { return MechanismName }
+func (*Mechanism) Name() string { return frame.MechanismGSSAPI }
 
 // AsServer reports whether m is configured as the server.
 func (m *Mechanism) AsServer() bool { return m.Server }

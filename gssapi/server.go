@@ -193,7 +193,7 @@ func (h *server) authorize(ctx context.Context) error {
 	req := &mechanism.ZAPRequest{
 		Domain:      h.m.Domain,
 		Address:     h.params.RemoteAddr,
-		Mechanism:   MechanismName,
+		Mechanism:   frame.MechanismGSSAPI,
 		Credentials: [][]byte{[]byte(h.client)},
 	}
 	userID, md, err := mechanism.Authenticate(ctx, h.m.Authenticator, req)

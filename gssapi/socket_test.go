@@ -81,7 +81,7 @@ func TestHostilePeers(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := strings.TrimPrefix(srv.LastEndpoint(), "tcp://")
-	greeting := frame.AppendGreeting(nil, frame.Greeting{Major: 3, Minor: 1, Mechanism: MechanismName})
+	greeting := frame.AppendGreeting(nil, frame.Greeting{Major: 3, Minor: 1, Mechanism: frame.MechanismGSSAPI})
 	for _, cmd := range [][]byte{
 		frame.Command{Name: frame.CmdInitiate, Data: []byte{0, 0, 0, 9, 1}}.Append(nil),                                // length beyond the data
 		frame.Command{Name: frame.CmdInitiate, Data: appendTokenData(nil, []byte{0x60, 0x7f, 6})}.Append(nil),          // DER length beyond the token
