@@ -31,6 +31,8 @@ var gssapiScenarios = []scenario{
 	{"GSSAPI-wrong-principal/we-server", gssWrongPrincipal(true)},
 	{"GSSAPI-ZAP-refused/we-client", gssZAPRefused(false)},
 	{"GSSAPI-ZAP-refused/we-server", gssZAPRefused(true)},
+	{"GSSAPI-multipart-1MiB/we-client", gssLarge(false)},
+	{"GSSAPI-multipart-1MiB/we-server", gssLarge(true)},
 	{"GSSAPI-heartbeat-libzmq-pings/we-client", gssHeartbeat(false, false)},
 	{"GSSAPI-heartbeat-libzmq-pings/we-server", gssHeartbeat(true, false)},
 	{"GSSAPI-heartbeat-our-pings/we-client", gssHeartbeat(false, true)},
@@ -325,6 +327,58 @@ func gssZAPRefused(weServer bool) func(context.Context, string) error {
 			return err
 		}
 		return l.ourGotNothing()
+	}
+}
+
+// gssLarge: multipart and 1 MiB messages both ways, every frame in its own
+// wrap token (libzmq wraps frame by frame, as we do).
+func gssLarge(weServer bool) func(context.Context, string) error {
+	return func(ctx context.Context, role string) (err error) {
+		l, err := gssStart(ctx, role, defaultGSSSides(weServer, false), nil)
+		defer gssFinish(&err, l)
+		if err != nil {
+			return err
+		}
+		out, in := largeMsgs(1), largeMsgs(100)
+		for i, m := range out {
+			if err := l.ours.Send(ctx, m); err != nil {
+				return fmt.Errorf("our send %d: %w", i, err)
+			}
+		}
+		for i, want := range out {
+			got, err := l.zs.Recv(ctx)
+			if err != nil {
+				return fmt.Errorf("libzmq receive %d: %w", i, err)
+			}
+			if err := sameMessage(want, got); err != nil {
+				return fmt.Errorf("message %d received by libzmq: %w", i, err)
+			}
+		}
+		for i, m := range in {
+			if err := l.zs.Send(ctx, m); err != nil {
+				return fmt.Errorf("libzmq send %d: %w", i, err)
+			}
+		}
+		for i, want := range in {
+			got, err := l.ours.Recv(ctx)
+			if err != nil {
+				return fmt.Errorf("our receive %d: %w", i, err)
+			}
+			if err := sameMessage(want, got.Frames); err != nil {
+				return fmt.Errorf("message %d received by us: %w", i, err)
+			}
+		}
+		frames := 0
+		for _, m := range out {
+			frames += len(m)
+		}
+		// Each frame is one MESSAGE, after the wrapped READY.
+		if err := l.relayWait(ctx, "every frame wrapped", func() bool {
+			return l.fromOurs().Boxes >= frames+1 && l.fromLibzmq().Boxes >= frames+1
+		}); err != nil {
+			return fmt.Errorf("%w: %d and %d MESSAGE commands for %d frames", err, l.fromOurs().Boxes, l.fromLibzmq().Boxes, frames)
+		}
+		return l.gssTraffic(ctx, false)
 	}
 }
 
