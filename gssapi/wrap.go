@@ -7,8 +7,6 @@ import (
 	"fmt"
 
 	"github.com/jcmturner/gokrb5/v8/crypto"
-	"github.com/jcmturner/gokrb5/v8/crypto/etype"
-	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/types"
 
@@ -41,77 +39,93 @@ var ErrEncryptionType = errors.New("zmtp: GSSAPI: unsupported Kerberos encryptio
 // one security context. wrap uses only the send fields and unwrap only
 // the receive fields, so a writer and a reader may use it at once.
 type wrapper struct {
-	et  etype.EType
-	key []byte
-
-	sendUsage uint32
+	send      *sealer
 	sendFlags byte
 	sendSeq   uint64 // next sequence number to send
 
-	recvUsage uint32
+	recv      *sealer
 	recvFlags byte
 	recvSeq   uint64 // next sequence number expected
+	rbuf      []byte // unwrap's scratch
 }
 
 // newWrapper returns the wrapper of a context. acceptor says whether we
 // accepted it (the server); acceptorSubkey whether key is the subkey the
 // acceptor sent in its AP-REP.
 func newWrapper(key types.EncryptionKey, acceptor, acceptorSubkey bool, sendSeq, recvSeq uint64) (*wrapper, error) {
-	switch key.KeyType {
-	case etypeID.AES128_CTS_HMAC_SHA1_96, etypeID.AES256_CTS_HMAC_SHA1_96,
-		etypeID.AES128_CTS_HMAC_SHA256_128, etypeID.AES256_CTS_HMAC_SHA384_192:
-	default:
+	size := keySize(key.KeyType)
+	if size == 0 {
 		return nil, fmt.Errorf("%w %d", ErrEncryptionType, key.KeyType)
+	}
+	if len(key.KeyValue) != size {
+		return nil, &KerberosError{Op: "key of the wrong size"}
 	}
 	et, err := crypto.GetEtype(key.KeyType)
 	if err != nil {
 		return nil, fmt.Errorf("%w %d: %w", ErrEncryptionType, key.KeyType, err)
 	}
-	if len(key.KeyValue) != et.GetKeyByteSize() {
-		return nil, &KerberosError{Op: "key of the wrong size"}
-	}
-	w := &wrapper{et: et, key: key.KeyValue, sendSeq: sendSeq, recvSeq: recvSeq,
-		sendFlags: wrapFlagSealed, recvFlags: wrapFlagSealed}
+	w := &wrapper{sendSeq: sendSeq, recvSeq: recvSeq, sendFlags: wrapFlagSealed, recvFlags: wrapFlagSealed}
 	if acceptorSubkey {
 		w.sendFlags |= wrapFlagAcceptorSubkey
 		w.recvFlags |= wrapFlagAcceptorSubkey
 	}
+	sendUsage, recvUsage := uint32(keyusage.GSSAPI_INITIATOR_SEAL), uint32(keyusage.GSSAPI_ACCEPTOR_SEAL)
 	if acceptor {
 		w.sendFlags |= wrapFlagSentByAcceptor
-		w.sendUsage, w.recvUsage = keyusage.GSSAPI_ACCEPTOR_SEAL, keyusage.GSSAPI_INITIATOR_SEAL
+		sendUsage, recvUsage = recvUsage, sendUsage
 	} else {
 		w.recvFlags |= wrapFlagSentByAcceptor
-		w.sendUsage, w.recvUsage = keyusage.GSSAPI_INITIATOR_SEAL, keyusage.GSSAPI_ACCEPTOR_SEAL
+	}
+	if w.send, err = newSealer(et, key.KeyValue, sendUsage); err != nil {
+		return nil, &KerberosError{Op: "derive keys", Err: err}
+	}
+	if w.recv, err = newSealer(et, key.KeyValue, recvUsage); err != nil {
+		return nil, &KerberosError{Op: "derive keys", Err: err}
 	}
 	return w, nil
 }
 
-// wrap appends a wrap token with confidentiality holding payload: the
-// header, then payload and a copy of the header encrypted together (no
-// filler and no rotation, as MIT Kerberos sends them).
-func (w *wrapper) wrap(dst, payload []byte) ([]byte, error) {
+// header returns the header of our next wrap token.
+func (w *wrapper) header() [wrapHeaderSize]byte {
 	var hdr [wrapHeaderSize]byte
 	binary.BigEndian.PutUint16(hdr[0:], tokWrap)
 	hdr[2] = w.sendFlags
 	hdr[3] = wrapFiller
 	binary.BigEndian.PutUint64(hdr[8:], w.sendSeq)
-	plain := make([]byte, 0, len(payload)+wrapHeaderSize)
-	plain = append(plain, payload...)
-	plain = append(plain, hdr[:]...)
-	_, sealed, err := w.et.EncryptMessage(w.key, plain, w.sendUsage)
-	clear(plain)
+	return hdr
+}
+
+// tokenSize is the size of a wrap token holding n octets.
+func (w *wrapper) tokenSize(n int) int {
+	return wrapHeaderSize + n + wrapHeaderSize + w.send.overhead()
+}
+
+// wrap appends a wrap token with confidentiality holding the concatenated
+// parts: the header, then the parts and a copy of the header encrypted
+// together (no filler and no rotation, as MIT Kerberos sends them).
+func (w *wrapper) wrap(dst []byte, parts ...[]byte) ([]byte, error) {
+	hdr := w.header()
+	dst = append(dst, hdr[:]...)
+	var err error
+	switch len(parts) {
+	case 1:
+		dst, err = w.send.seal(dst, parts[0], hdr[:])
+	case 2:
+		dst, err = w.send.seal(dst, parts[0], parts[1], hdr[:])
+	default:
+		return dst, errors.New("zmtp: GSSAPI: wrap takes one or two parts")
+	}
 	if err != nil {
 		return dst, &KerberosError{Op: "wrap", Err: err}
 	}
 	w.sendSeq++
-	dst = append(dst, hdr[:]...)
-	return append(dst, sealed...), nil
+	return dst, nil
 }
 
 // unwrap checks and decrypts a wrap token from the peer and returns its
-// payload, in memory of its own. The token must be sealed, come from the
-// other side of the context, use the expected key and carry the next
-// sequence number.
+// payload, which aliases a buffer valid until the next unwrap. The token
+// must be sealed, come from the other side of the context, use the
+// expected key and carry the next sequence number.
 func (w *wrapper) unwrap(token []byte) ([]byte, error) {
 	if len(token) < wrapHeaderSize || binary.BigEndian.Uint16(token) != tokWrap || token[3] != wrapFiller {
 		return nil, ErrMessageMalformed
@@ -126,14 +140,14 @@ func (w *wrapper) unwrap(token []byte) ([]byte, error) {
 	if len(body) == 0 {
 		return nil, ErrMessageMalformed
 	}
-	if r := rrc % len(body); r != 0 {
-		// Undo the right rotation: the last r octets moved to the front.
-		rot := make([]byte, len(body))
-		copy(rot, body[r:])
-		copy(rot[len(body)-r:], body[:r])
-		body = rot
-	}
-	plain, err := w.et.DecryptMessage(w.key, body, w.recvUsage)
+	// Decrypt a copy: the token is the connection's receive buffer. Undo
+	// the right rotation on the way: the last r octets moved to the front.
+	buf := scratch(w.rbuf, len(body))
+	r := rrc % len(body)
+	copy(buf, body[r:])
+	copy(buf[len(body)-r:], body[:r])
+	plain, err := w.recv.open(buf)
+	w.rbuf = retain(buf)
 	if err != nil {
 		return nil, ErrMessageForged
 	}
@@ -153,27 +167,47 @@ func (w *wrapper) unwrap(token []byte) ([]byte, error) {
 	return plain[:len(plain)-wrapHeaderSize-ec], nil
 }
 
+// maxRetained is the largest scratch buffer kept between calls: a large
+// message costs its memory while it is opened, not for the connection's
+// life.
+const maxRetained = 64<<10 + 256
+
+// scratch returns a slice of n octets that reuses buf when it is large
+// enough.
+func scratch(buf []byte, n int) []byte {
+	if n <= cap(buf) {
+		return buf[:n]
+	}
+	return make([]byte, n)
+}
+
+// retain returns the buffer to keep for the next call.
+func retain(b []byte) []byte {
+	if cap(b) > maxRetained {
+		return nil
+	}
+	return b
+}
+
 // overhead is the most octets wrap adds to a payload: header, confounder,
 // encrypted header copy and integrity checksum.
-func (w *wrapper) overhead() int {
-	return wrapHeaderSize + w.et.GetConfounderByteSize() + wrapHeaderSize + w.et.GetHMACBitLength()/8
-}
+func (w *wrapper) overhead() int { return w.tokenSize(0) }
 
 // sealFrame appends a frame holding a MESSAGE command that carries a
 // frame with the given inner flags octet and body, in a frame whose own
-// flags are cmdFlags.
+// flags are cmdFlags. It seals in place in dst.
 func (w *wrapper) sealFrame(dst []byte, cmdFlags, inner byte, body []byte) ([]byte, error) {
-	plain := make([]byte, 1+len(body))
-	plain[0] = inner
-	copy(plain[1:], body)
-	tok, err := w.wrap(nil, plain)
-	clear(plain)
-	if err != nil {
-		return dst, err
-	}
-	dst = frame.AppendHeader(dst, cmdFlags, len(messageName)+tokenLenSize+len(tok))
+	n := w.tokenSize(1 + len(body))
+	start := len(dst)
+	dst = frame.AppendHeader(dst, cmdFlags, len(messageName)+tokenLenSize+n)
 	dst = append(dst, messageName...)
-	return appendTokenData(dst, tok), nil
+	dst = binary.BigEndian.AppendUint32(dst, uint32(n))
+	flag := [1]byte{inner}
+	out, err := w.wrap(dst, flag[:], body)
+	if err != nil {
+		return dst[:start], err
+	}
+	return out, nil
 }
 
 // openData unwraps the data of a MESSAGE command and returns the inner
