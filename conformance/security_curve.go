@@ -589,8 +589,9 @@ func curveHeartbeat(weServer, ourPings bool) func(context.Context, string) error
 		}); err != nil {
 			return fmt.Errorf("%w: %d boxes answered %d PINGs", err, answerer().Boxes-a0, pings)
 		}
-		// A PONG to a PING sent after the count may be in too.
-		if pongs := answerer().Boxes - a0; pongs > pinger().Boxes-p0 {
+		// A PONG to a PING sent after the count may be in too, and one to
+		// a PING sent before the first count.
+		if pongs := answerer().Boxes - a0; pongs > pinger().Boxes-p0+1 {
 			return fmt.Errorf("%d boxes answered %d PINGs", pongs, pinger().Boxes-p0)
 		}
 		if err := l.noClearText(); err != nil {
