@@ -150,9 +150,18 @@ func (p *pipe) queues() (out, in *queue)  { return p.out, p.in }
 func (p *pipe) inRoom() <-chan struct{}   { return p.inRoomCh }
 func (p *pipe) command(cmd frame.Command) { p.s.rule.onCommand(p, cmd) }
 func (p *pipe) intercept(m [][]byte) bool { return p.s.rule.intercept(p, m) }
-func (p *pipe) recycled() *recycler       { return &p.s.free }
 func (p *pipe) lost(n int)                { p.s.lose(n) }
 func (p *pipe) buffers() *sync.Pool       { return &p.s.batches }
+
+// recycled is the socket's store of memory to receive into; nil for the
+// types that build envelopes around what they receive and give nothing
+// back, so that their readers do not look for it at every message.
+func (p *pipe) recycled() *recycler {
+	if !p.s.kind.recycles {
+		return nil
+	}
+	return &p.s.free
+}
 
 // ready stores the peer's metadata, which must be in place before its
 // first message can be received, since each Message carries it, and makes

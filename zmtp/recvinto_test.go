@@ -194,3 +194,54 @@ func TestRecvOneAllocationPerLargerMessage(t *testing.T) {
 		t.Errorf("%.2f allocations per 2,000-octet message received", per)
 	}
 }
+
+// A ROUTER receiving a stream of small messages cuts their envelopes
+// (routing id and body) from shared blocks: well under an allocation per
+// message, and the messages kept stay intact.
+func TestRouterSmallMessagesShareMemory(t *testing.T) {
+	ep := freeEndpoint(t)
+	dealer := newSock(t, Dealer, Options{SendHWM: Unlimited, ReconnectInterval: DurationOf(10 * time.Millisecond)})
+	dealer.Connect(ep)
+	const n = 20000
+	for i := range n {
+		if err := dealer.TrySend([][]byte{[]byte(fmt.Sprintf("message %06d", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := testCtx(t)
+	router := newSock(t, Router, Options{RecvHWM: Unlimited})
+	if err := router.Bind(ep); err != nil {
+		t.Fatal(err)
+	}
+	first, err := router.Recv(ctx)
+	if err != nil || len(first.Frames) != 2 {
+		t.Fatalf("Recv: %v, %d frames", err, len(first.Frames))
+	}
+	kept := make([]Message, 0, n)
+	kept = append(kept, first)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	before := ms.Mallocs
+	for range n - 1 {
+		m, err := router.Recv(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept = append(kept, m)
+	}
+	runtime.ReadMemStats(&ms)
+	if per := float64(ms.Mallocs-before) / (n - 1); per > 0.5 {
+		t.Errorf("%.2f allocations per small message received", per)
+	}
+	for i, m := range kept {
+		if want := fmt.Sprintf("message %06d", i); len(m.Frames) != 2 || string(m.Frames[1]) != want || !bytes.Equal(m.Frames[0], first.Frames[0]) {
+			t.Fatalf("kept message %d became %q", i, m.Frames)
+		}
+	}
+	// An envelope is the message's own: appending to it leaves the next
+	// one alone.
+	kept[0].Frames = append(kept[0].Frames, []byte("extra"))
+	if len(kept[1].Frames) != 2 || string(kept[1].Frames[1]) != "message 000001" {
+		t.Fatalf("appending to one envelope changed the next: %q", kept[1].Frames)
+	}
+}

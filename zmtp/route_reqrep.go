@@ -90,6 +90,7 @@ type idRouter struct {
 	waiting map[string][]*pipe // peers whose id was taken, oldest first; guarded by s.mu
 	second  map[string]*pipe   // the other connection of a peer linked both ways; guarded by s.mu
 	nextID  uint32
+	envs    [][]byte // the rest of the block envelopes are cut from; under s.recvMu
 }
 
 func newIDRouter(s *Socket) *idRouter {
@@ -268,9 +269,36 @@ func (r *idRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, er
 	r.s.mu.Lock()
 	id := p.id
 	r.s.mu.Unlock()
-	out := make([][]byte, 0, len(m)+1)
-	out = append(out, id)
-	return append(out, m...), p, nil
+	out := r.envelope(m)
+	out[0] = id
+	copy(out[1:], m)
+	return out, p, nil
+}
+
+// Envelopes of small messages are cut from one block: a ROUTER receiving
+// many of them pays an allocation every envSlab/2 messages, not one each.
+// A block lives as long as any of its envelopes, and with them the
+// bodies of the others: hence only for messages of up to maxSlabbed
+// octets, so that one envelope kept pins at most envSlab/2 KiB.
+const envSlab = 128
+
+// envelope returns a slice of len(m)+1 frames for m with its routing id;
+// s.recvMu is held.
+func (r *idRouter) envelope(m [][]byte) [][]byte {
+	n := len(m) + 1
+	size := 0
+	for _, f := range m {
+		size += len(f)
+	}
+	if n > envSlab/8 || size > maxSlabbed {
+		return make([][]byte, n)
+	}
+	if len(r.envs) < n {
+		r.envs = make([][]byte, envSlab)
+	}
+	out := r.envs[:n:n]
+	r.envs = r.envs[n:]
+	return out
 }
 
 // repRouter is REP (RFC 28): it keeps the envelope of each request and
