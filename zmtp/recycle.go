@@ -1,6 +1,9 @@
 package zmtp
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // recycler holds single-frame messages whose memory the application is
 // done with (see Socket.RecvInto), for the socket's connections to
@@ -20,6 +23,10 @@ type recycler struct {
 	mu    sync.Mutex
 	msgs  [][][]byte
 	bytes int
+	// kept is len(msgs), read without the lock: a socket received from
+	// with Recv, which gives nothing back, has its readers look here at
+	// almost every message, and should not pay a lock for nothing.
+	kept atomic.Int32
 }
 
 // Bounds of the memory kept for reuse.
@@ -40,12 +47,16 @@ func (r *recycler) put(ms [][][]byte) {
 		r.msgs = append(r.msgs, m)
 		r.bytes += cap(m[0])
 	}
+	r.kept.Store(int32(len(r.msgs)))
 	r.mu.Unlock()
 	clear(ms)
 }
 
 // take moves up to n kept messages to dst.
 func (r *recycler) take(dst [][][]byte, n int) [][][]byte {
+	if r.kept.Load() == 0 {
+		return dst // a put racing with this is seen at a later take
+	}
 	r.mu.Lock()
 	k := max(len(r.msgs)-n, 0)
 	for _, m := range r.msgs[k:] {
@@ -54,6 +65,7 @@ func (r *recycler) take(dst [][][]byte, n int) [][][]byte {
 	}
 	clear(r.msgs[k:])
 	r.msgs = r.msgs[:k]
+	r.kept.Store(int32(k))
 	r.mu.Unlock()
 	return dst
 }

@@ -297,6 +297,9 @@ type subRouter struct {
 	// under it waits (subscriptions are queued beside the HWM).
 	mu   sync.RWMutex
 	subs subSet
+	// all: the empty topic is subscribed, every message matches; read
+	// without mu by each receive.
+	all atomic.Bool
 }
 
 func newSubRouter(s *Socket) *subRouter {
@@ -350,6 +353,7 @@ func (r *subRouter) change(topic []byte, on bool) {
 	} else {
 		send = r.subs.remove(topic)
 	}
+	r.all.Store(r.subs.has(nil))
 	if send {
 		for _, p := range r.s.snapshot() {
 			if c := p.conn.Load(); p.twin != nil || c != nil && p.subsSent == c {
@@ -390,6 +394,9 @@ func (r *subRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, e
 	if !r.xsub {
 		invert := r.s.options().InvertMatching
 		keep = func(_ *pipe, m [][]byte) bool {
+			if !invert && r.all.Load() {
+				return true
+			}
 			r.mu.RLock()
 			defer r.mu.RUnlock()
 			return r.subs.match(m[0]) != invert

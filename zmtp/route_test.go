@@ -54,3 +54,47 @@ func TestSubscribeSupport(t *testing.T) {
 		t.Errorf("XPUB_MANUAL Subscribe before any subscription = %v, want ErrState", err)
 	}
 }
+
+// Messages queued at a SUB under the empty subscription are filtered
+// again when it is cancelled before they are received.
+func TestSubFiltersQueuedAfterUnsubscribeAll(t *testing.T) {
+	zc := NewContext()
+	pub, _ := zc.NewSocket(Pub, Options{})
+	defer pub.Close()
+	if err := pub.Bind("inproc://sub-unsubscribe-all"); err != nil {
+		t.Fatal(err)
+	}
+	sub, _ := zc.NewSocket(Sub, Options{})
+	defer sub.Close()
+	if err := sub.Connect("inproc://sub-unsubscribe-all"); err != nil {
+		t.Fatal(err)
+	}
+	for _, topic := range []string{"", "a"} {
+		if err := sub.Subscribe([]byte(topic)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := testCtx(t)
+	// Both are delivered while the empty topic is subscribed.
+	for _, m := range []string{"b0", "a0"} {
+		if err := pub.Send(ctx, [][]byte{[]byte(m)}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := sub.Recv(ctx)
+		if err != nil || string(got.Frames[0]) != m {
+			t.Fatalf("Recv: %q, %v; want %q", got.Frames, err, m)
+		}
+	}
+	for _, m := range []string{"b1", "a1"} {
+		if err := pub.Send(ctx, [][]byte{[]byte(m)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sub.Unsubscribe(nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := sub.Recv(ctx)
+	if err != nil || string(got.Frames[0]) != "a1" {
+		t.Fatalf("Recv after Unsubscribe(\"\"): %q, %v; want a1", got.Frames, err)
+	}
+}
