@@ -255,7 +255,7 @@ func (c *Conn) singleFrame(body []byte) [][]byte {
 	if len(body) <= maxSlabbed {
 		return c.slabbed(body)
 	}
-	m := c.frameSlab()
+	m := c.frameSlab(len(body))
 	m[0] = append(make([]byte, 0, len(body)), body...)
 	return m
 }
@@ -281,16 +281,18 @@ func (c *Conn) slabbed(body []byte) [][]byte {
 	}
 	off := len(c.slab)
 	c.slab = append(c.slab, body...)
-	m := c.frameSlab()
+	m := c.frameSlab(len(body))
 	m[0] = c.slab[off:len(c.slab):len(c.slab)]
 	return m
 }
 
 // frameSlab returns a one-frame message slice from the reader's slab of
-// them.
-func (c *Conn) frameSlab() [][]byte {
+// them, for a message of size octets. A new slab has room for what the
+// read buffer still holds if the messages in it are of that size: slots
+// beyond the read's last message would be memory nobody uses.
+func (c *Conn) frameSlab(size int) [][]byte {
 	if len(c.frames) == 0 {
-		c.frames = make([][]byte, min(slabFrames, c.rd.Buffered()/4+1))
+		c.frames = make([][]byte, min(slabFrames, c.rd.Buffered()/(size+frame.HeaderSize(size))+1))
 	}
 	m := c.frames[:1:1]
 	c.frames = c.frames[1:]
