@@ -244,10 +244,17 @@ func (s *Socket) TrySend(msg [][]byte) error {
 }
 
 // Recv returns the next message, blocking until one arrives or ctx ends.
-// The message is in memory of its own, which the caller owns: from a
-// connection, messages that arrive many to a read share it (one
-// allocation every few dozen messages of up to 1 KiB), and a larger one
-// costs one allocation, its body. RecvInto allocates nothing.
+// The message is in memory of its own, which the caller owns. From a
+// connection, Recv allocates each message's body and its frame slice (24
+// octets a frame): about 96 octets for a 64-octet message and 1,136 for
+// a 1 KiB one, the rest being the unused ends of shared blocks. Messages
+// of up to 1 KiB that arrive many to a read are cut from blocks shared
+// among them (one allocation every few dozen messages); a larger one
+// costs one allocation, its body. A ROUTER puts the routing id in front,
+// in a new frame slice (cut from shared blocks for messages of up to
+// 1 KiB). The collector reclaims all of it once the caller lets go: on a
+// small heap that is most of what Recv costs beyond RecvInto, which
+// allocates nothing.
 func (s *Socket) Recv(ctx context.Context) (Message, error) {
 	s.recvMu.Lock()
 	defer s.recvMu.Unlock()
