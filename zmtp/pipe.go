@@ -92,6 +92,9 @@ func (p *pipe) trySend(msg [][]byte) bool { return p.out.push(msg) }
 // low-water mark): the batch counts against the high-water mark until its
 // last message is returned. An inproc sender sees room at once.
 func (p *pipe) tryRecv() ([][]byte, bool) {
+	if p.next == len(p.ahead) && p.in.empty() {
+		return nil, false
+	}
 	if p.twin != nil {
 		return p.in.pop()
 	}
@@ -113,7 +116,7 @@ func (p *pipe) tryRecv() ([][]byte, bool) {
 // hasQueued reports whether tryRecv would return a message; the socket's
 // recvMu is held.
 func (p *pipe) hasQueued() bool {
-	return p.next < len(p.ahead) || p.in.ready() > 0
+	return p.next < len(p.ahead) || !p.in.empty()
 }
 
 // headWhere reports whether the next message tryRecv would return is one

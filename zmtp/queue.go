@@ -1,6 +1,9 @@
 package zmtp
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // queue is a FIFO of messages between one producer side and one consumer
 // side, bounded by a high-water mark counted in messages. Its memory grows
@@ -20,6 +23,12 @@ type queue struct {
 	hwm      int  // 0: no limit
 	conflate bool // keeps only the newest message
 	dead     bool // no more pushes are accepted
+
+	// queued is n, for a consumer to see without the lock that there is
+	// nothing to take: a socket's receive walks over all its pipes, most
+	// of them empty when it has many peers. A push it misses that way
+	// wakes it (onPush) after the count has changed.
+	queued atomic.Int32
 
 	onPush func() // a message was added (wakes the consumer)
 	onRoom func() // room appeared or the queue drained (wakes the producer)
@@ -101,6 +110,7 @@ func (q *queue) pushLocked(m [][]byte) {
 	}
 	q.ring[(q.head+q.n)&(len(q.ring)-1)] = m
 	q.n++
+	q.queued.Store(int32(q.n))
 	q.peak = max(q.peak, q.n)
 }
 
@@ -118,6 +128,7 @@ func (q *queue) popLocked() [][]byte {
 	q.ring[q.head] = nil
 	q.head = (q.head + 1) & (len(q.ring) - 1)
 	q.n--
+	q.queued.Store(int32(q.n))
 	if q.n == 0 {
 		// A ring much larger than what the last burst needed goes back;
 		// one that the traffic fills is kept, so that a busy queue does
@@ -207,6 +218,10 @@ func (q *queue) len() int {
 	defer q.mu.Unlock()
 	return q.n + q.held
 }
+
+// empty reports, without the lock, whether no message is queued (held
+// ones aside); a message pushed meanwhile comes with a call of onPush.
+func (q *queue) empty() bool { return q.queued.Load() == 0 }
 
 // ready returns the number of messages queued and not taken.
 func (q *queue) ready() int {

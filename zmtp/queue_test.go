@@ -235,3 +235,28 @@ func TestPollSeesBatchedMessages(t *testing.T) {
 		})
 	}
 }
+
+// empty, read without the lock, follows pushes, pops, batches taken and
+// discards, so that a receive may skip an empty queue without locking it.
+func TestQueueEmptyFollowsContents(t *testing.T) {
+	q := newQueue(10, false, nil, nil)
+	if !q.empty() {
+		t.Fatal("new queue not empty")
+	}
+	q.push([][]byte{[]byte("a")})
+	q.push([][]byte{[]byte("b")})
+	if q.empty() {
+		t.Fatal("queue with 2 messages reported empty")
+	}
+	if _, ok := q.pop(); !ok || q.empty() {
+		t.Fatalf("after one pop: ok %v, empty %v", ok, q.empty())
+	}
+	if got, _ := q.takeHalf(nil, 32); len(got) != 1 || !q.empty() {
+		t.Fatalf("takeHalf took %d, empty %v", len(got), q.empty())
+	}
+	q.push([][]byte{[]byte("c")})
+	q.discard(false)
+	if !q.empty() {
+		t.Fatal("discarded queue not empty")
+	}
+}
