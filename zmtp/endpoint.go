@@ -31,6 +31,7 @@ type endpoint struct {
 
 	bound     bool    // made by Bind
 	connectID []byte  // ConnectOptions.RoutingID
+	peerID    uint32  // the routing id ConnectPeer gave the peer, or 0
 	inproc    string  // the name of an inproc endpoint
 	twins     []*pipe // inproc: the bound side's pipes
 
@@ -138,7 +139,11 @@ type ConnectOptions struct {
 }
 
 // ConnectWith is Connect with per-connection settings.
-func (s *Socket) ConnectWith(ep string, co ConnectOptions) error {
+func (s *Socket) ConnectWith(ep string, co ConnectOptions) error { return s.connect(ep, co, 0) }
+
+// connect is ConnectWith whose peer gets the routing id peerID at a PEER
+// (ConnectPeer), 0 for none.
+func (s *Socket) connect(ep string, co ConnectOptions, peerID uint32) error {
 	if len(co.RoutingID) > 255 {
 		return errors.New("zmtp: ConnectOptions.RoutingID must be at most 255 octets")
 	}
@@ -147,7 +152,7 @@ func (s *Socket) ConnectWith(ep string, co ConnectOptions) error {
 		return err
 	}
 	if transport == "inproc" {
-		return s.connectInproc(addr)
+		return s.connectInproc(addr, peerID)
 	}
 	if transport == "udp" {
 		return s.connectUDP(ep, addr) // transport_udp.go
@@ -164,7 +169,7 @@ func (s *Socket) ConnectWith(ep string, co ConnectOptions) error {
 		}
 		network, addr = transport, ep
 	}
-	e := &endpoint{s: s, addr: ep, source: source, done: make(chan struct{}), conns: map[*Conn]struct{}{}}
+	e := &endpoint{s: s, addr: ep, source: source, done: make(chan struct{}), conns: map[*Conn]struct{}{}, peerID: peerID}
 	e.connectID = bytes.Clone(co.RoutingID)
 	e.pipe = e.newPipe()
 	s.mu.Lock()
@@ -386,6 +391,7 @@ func (s *Socket) endConn(c *Conn) {
 func (e *endpoint) newPipe() *pipe {
 	p := newPipe(e.s)
 	p.fixedID = e.connectID
+	p.rid.Store(e.peerID)
 	p.dialed = true
 	return p
 }

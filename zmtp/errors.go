@@ -25,8 +25,9 @@ var (
 	// ErrWouldBlock is returned by TrySend and TryRecv when they cannot
 	// proceed at once.
 	ErrWouldBlock = errors.New("zmtp: operation would block")
-	// ErrMultipart: a socket type of single-frame messages (RADIO, DISH)
-	// was given a message of several frames.
+	// ErrMultipart: a socket type of single-frame messages (RADIO, DISH,
+	// CLIENT, SERVER, SCATTER, GATHER, PEER, CHANNEL) was given a message
+	// of several frames (libzmq's EINVAL for ZMQ_SNDMORE).
 	ErrMultipart = errors.New("zmtp: multipart message on a socket type of single-frame messages")
 )
 

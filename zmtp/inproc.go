@@ -79,13 +79,13 @@ func (zc *Context) unbind(name string, s *Socket) {
 	zc.mu.Unlock()
 }
 
-func (s *Socket) connectInproc(name string) error {
+func (s *Socket) connectInproc(name string, peerID uint32) error {
 	zc := s.zctx
 	if zc == nil {
 		return fmt.Errorf("zmtp: inproc://%s needs a socket made by a Context", name)
 	}
 	ep := "inproc://" + name
-	e := &endpoint{s: s, addr: ep, done: make(chan struct{}), inproc: name}
+	e := &endpoint{s: s, addr: ep, done: make(chan struct{}), inproc: name, peerID: peerID}
 	close(e.done)
 	s.mu.Lock()
 	if s.closed {
@@ -143,6 +143,7 @@ func link(ce *endpoint, b *Socket) {
 	pb := &pipe{s: b, out: ba, in: ab}
 	pa.twin, pb.twin = pb, pa
 	pa.dialed = true
+	pa.rid.Store(ce.peerID)
 	pa.info.Store(&peerInfo{md: inprocMetadata(b), minor: 1})
 	pb.info.Store(&peerInfo{md: inprocMetadata(a), minor: 1})
 	ce.mu.Lock()

@@ -27,7 +27,10 @@ type pipe struct {
 
 	id      []byte // routing id at a ROUTER; guarded by s.mu
 	fixedID []byte // ConnectOptions.RoutingID: the id to give this peer
-	dialed  bool   // made by a Connect (else accepted)
+	// rid is the peer's routing id at a SERVER or PEER (route_draft.go),
+	// set before the pipe is routable and kept after.
+	rid    atomic.Uint32
+	dialed bool // made by a Connect (else accepted)
 	// datagram: a udp pipe, which has no connection (transport_udp.go).
 	datagram bool
 

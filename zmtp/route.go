@@ -77,13 +77,16 @@ type socketKind struct {
 	// grouped: received messages are a group frame and a body, returned
 	// as Message.Group and Message.Frames (DISH).
 	grouped bool
+	// singleFrame: the type sends single-frame messages only (the draft
+	// types of RFC 41, 49, 51, 52); Send refuses others with ErrMultipart.
+	singleFrame bool
 }
 
 // socketKinds is the table of the socket types a Socket can be. The names
 // and the compatibility of peer types are the protocol's (package
-// mechanism). Of the draft types, RADIO and DISH (RFC 48) are here; those
-// of RFC 41, 49, 51 and 52 (CLIENT, SERVER, SCATTER, GATHER, PEER,
-// CHANNEL) are not yet: each will be one entry with a rule of its own.
+// mechanism). Of the draft types, RADIO and DISH (RFC 48) have their
+// rules in route_radio.go, CLIENT, SERVER, SCATTER, GATHER, PEER and
+// CHANNEL (RFC 41, 49, 51, 52) in route_draft.go.
 var socketKinds = map[SocketType]socketKind{
 	Pair: {rule: func(s *Socket) routingRule {
 		return &pairRouter{basic: basic{s: s, canSend: true, canRecv: true}}
@@ -103,6 +106,13 @@ var socketKinds = map[SocketType]socketKind{
 	XSub:   {rule: func(s *Socket) routingRule { return newSubRouter(s) }, recycles: true},
 	Radio:  {rule: func(s *Socket) routingRule { return newRadioRule(s) }},
 	Dish:   {rule: func(s *Socket) routingRule { return newDishRule(s) }, grouped: true},
+
+	Client:  {rule: func(s *Socket) routingRule { return newSingleRule(s, true, true) }, recycles: true, singleFrame: true},
+	Scatter: {rule: func(s *Socket) routingRule { return newSingleRule(s, true, false) }, recycles: true, singleFrame: true},
+	Gather:  {rule: func(s *Socket) routingRule { return newSingleRule(s, false, true) }, recycles: true, singleFrame: true},
+	Channel: {rule: func(s *Socket) routingRule { return newChannelRule(s) }, recycles: true, singleFrame: true},
+	Server:  {rule: func(s *Socket) routingRule { return newServerRule(s, false) }, recycles: true, singleFrame: true},
+	Peer:    {rule: func(s *Socket) routingRule { return newServerRule(s, true) }, recycles: true, singleFrame: true},
 }
 
 // kindOf returns the table entry of socket type t.

@@ -25,7 +25,7 @@ func TestSocketKinds(t *testing.T) {
 		}
 		s.Close()
 	}
-	for _, typ := range []SocketType{"dealer", "CLIENT", ""} {
+	for _, typ := range []SocketType{"dealer", "FOO", ""} {
 		if s, err := NewSocket(typ, Options{}); err == nil {
 			s.Close()
 			t.Errorf("NewSocket(%q) succeeded", typ)

@@ -40,7 +40,8 @@ var (
 	// ErrState: REQ or REP called out of turn (two Sends on a REQ).
 	ErrState = errors.New("zmtp: operation not valid in the socket's current state")
 	// ErrHostUnreachable: a ROUTER with RouterMandatory has no peer with
-	// the message's routing id.
+	// the message's routing id, or a SERVER or PEER has no peer with the
+	// routing id given to SendTo.
 	ErrHostUnreachable = errors.New("zmtp: no peer with that routing id")
 )
 
@@ -53,6 +54,10 @@ type Message struct {
 	Metadata frame.Metadata
 	// Group is the group of a message a DISH received (RFC 48).
 	Group string
+	// RoutingID is the sending peer's routing id at a SERVER or PEER
+	// socket, never zero there: SendTo(ctx, m.RoutingID, reply) answers
+	// it. Zero for the other socket types.
+	RoutingID uint32
 }
 
 // message makes the Message of m, received from p (nil for none).
@@ -63,7 +68,7 @@ func (s *Socket) message(m [][]byte, p *pipe) Message {
 	}
 	msg.Frames = m
 	if p != nil {
-		msg.Metadata = p.metadata()
+		msg.Metadata, msg.RoutingID = p.metadata(), p.rid.Load()
 	}
 	return msg
 }
@@ -214,10 +219,11 @@ func (s *Socket) SetOptions(fn func(o *Options)) error {
 
 // Send sends a multipart message (one []byte per frame), blocking as the
 // socket type dictates (for example while every peer's queue is full).
-// The socket takes ownership of msg and its frames.
+// The socket takes ownership of msg and its frames. The single-frame
+// socket types refuse a message of several frames with ErrMultipart.
 func (s *Socket) Send(ctx context.Context, msg [][]byte) error {
-	if len(msg) == 0 {
-		return ErrEmptyMessage
+	if err := s.sendable(msg); err != nil {
+		return err
 	}
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
@@ -229,8 +235,8 @@ func (s *Socket) Send(ctx context.Context, msg [][]byte) error {
 
 // TrySend is Send that returns ErrWouldBlock instead of blocking.
 func (s *Socket) TrySend(msg [][]byte) error {
-	if len(msg) == 0 {
-		return ErrEmptyMessage
+	if err := s.sendable(msg); err != nil {
+		return err
 	}
 	// A Send waiting for room holds the send side: that is a wait too.
 	if !s.sendMu.TryLock() {
@@ -241,6 +247,17 @@ func (s *Socket) TrySend(msg [][]byte) error {
 		return ErrClosed
 	}
 	return s.rule.send(context.Background(), msg, true)
+}
+
+// sendable refuses a message the socket type cannot send.
+func (s *Socket) sendable(msg [][]byte) error {
+	switch {
+	case len(msg) == 0:
+		return ErrEmptyMessage
+	case len(msg) > 1 && s.kind.singleFrame:
+		return ErrMultipart
+	}
+	return nil
 }
 
 // Recv returns the next message, blocking until one arrives or ctx ends.
@@ -310,7 +327,7 @@ func (s *Socket) RecvInto(ctx context.Context, m *Message) error {
 	}
 	got := s.message(in, p)
 	m.Frames = copyFrames(m.Frames, got.Frames)
-	m.Metadata, m.Group = got.Metadata, got.Group
+	m.Metadata, m.Group, m.RoutingID = got.Metadata, got.Group, got.RoutingID
 	if p != nil {
 		s.recycle(in, p)
 	}
