@@ -123,6 +123,8 @@ func Cases() []Case {
 	out = append(out, nodeCases()...)
 	out = append(out, nodeSecurityCases()...)
 	out = append(out, nodeRadioCases()...)
+	out = append(out, nodeDraftCases()...)
+	out = append(out, nodeDropCases()...)
 	return out
 }
 

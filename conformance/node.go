@@ -53,6 +53,8 @@ type nodeAnswer struct {
 	Frames   [][]byte   `json:"frames"` // base64 in JSON
 	Group    []byte     `json:"group"`  // a DISH's message's group
 	Event    *nodeEvent `json:"event"`
+	// RoutingID is a SERVER's: the sender of a received message.
+	RoutingID uint32 `json:"routingId"`
 }
 
 // nodeEvent is a monitor event of a socket in the node peer.

@@ -13,6 +13,7 @@
 //   {"seq":6,"op":"recv","id":1,"timeout":MS} -> {"frames":[BASE64,...]}
 //     RADIO sends with "group":BASE64 and one frame; a DISH answers with
 //     "group" too
+//     a SERVER's send takes "routingId":N, its recv answers one
 //   {"seq":7,"op":"close","id":1}
 //   {"seq":8,"op":"version"} -> {"version":"4.3.5"}
 //   {"seq":9,"op":"zap","username":"admin","password":"secret"}
@@ -47,8 +48,37 @@ const types = {
   PULL: zmq.Pull,
 }
 
-// The draft types, loaded on first use (zeromq/draft prints a notice).
-const draftTypes = { RADIO: "Radio", DISH: "Dish" }
+// The draft types, made on first use (loading zeromq/draft prints a
+// notice, silenced): the package's classes for RADIO, DISH, CLIENT,
+// SERVER, SCATTER and GATHER; PEER and CHANNEL, which it has no class
+// for, made as libzmq's socket types 19 and 20 (with neither routing ids
+// nor zmq_connect_peer).
+function draftType(name) {
+  const classes = { RADIO: "Radio", DISH: "Dish", CLIENT: "Client", SERVER: "Server", SCATTER: "Scatter", GATHER: "Gather" }
+  const raw = { PEER: 19, CHANNEL: 20 }
+  if (!classes[name] && !raw[name]) return undefined
+  process.removeAllListeners("warning")
+  const draft = require("zeromq/draft")
+  if (classes[name]) return draft[classes[name]]
+  const T = class extends zmq.Socket {
+    constructor(options) {
+      super(raw[name], options)
+    }
+  }
+  // The package defines the time-outs only on its own classes:
+  // ZMQ_RCVTIMEO (27) and ZMQ_SNDTIMEO (28).
+  for (const [prop, opt] of [["receiveTimeout", 27], ["sendTimeout", 28]]) {
+    Object.defineProperty(T.prototype, prop, {
+      get() {
+        return this.getInt32Option(opt)
+      },
+      set(v) {
+        this.setInt32Option(opt, v)
+      },
+    })
+  }
+  return T
+}
 
 const sockets = new Map()
 const monitors = new Map() // socket id -> {events, waiter}
@@ -67,11 +97,7 @@ async function handle(req) {
     case "version":
       return { version: zmq.version }
     case "socket": {
-      let T = types[req.type]
-      if (!T && draftTypes[req.type]) {
-        process.removeAllListeners("warning")
-        T = require("zeromq/draft")[draftTypes[req.type]]
-      }
+      const T = types[req.type] || draftType(req.type)
       if (!T) throw new Error(`unknown socket type ${req.type}`)
       sockets.set(req.id, new T({ linger: 0, ...(req.options || {}) }))
       return {}
@@ -98,6 +124,7 @@ async function handle(req) {
       const s = socket(req.id)
       s.sendTimeout = req.timeout === undefined ? -1 : req.timeout
       if (req.group !== undefined) await s.send(decode(req.frames[0]), { group: decode(req.group) })
+      else if (req.routingId !== undefined) await s.send(req.frames.map(decode), { routingId: req.routingId })
       else await s.send(req.frames.map(decode))
       return {}
     }
@@ -105,10 +132,10 @@ async function handle(req) {
       const s = socket(req.id)
       s.receiveTimeout = req.timeout === undefined ? -1 : req.timeout
       const got = await s.receive()
-      if (got.length === 2 && got[1] && got[1].group !== undefined) {
-        return { frames: [encode(got[0])], group: encode(got[1].group) } // a DISH
-      }
-      return { frames: got.map(encode) }
+      const meta = got.find((p) => !Buffer.isBuffer(p)) || {}
+      const frames = got.filter((p) => Buffer.isBuffer(p)).map(encode)
+      if (meta.group !== undefined) return { frames, group: encode(meta.group) } // a DISH
+      return { frames, routingId: meta.routingId } // a SERVER's has one
     }
     case "zap":
       zapCredentials = [req.username, req.password]
