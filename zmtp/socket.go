@@ -148,7 +148,8 @@ func (s *Socket) Type() SocketType { return s.typ }
 // semantics drop them: a PUB or XPUB at a subscriber's high-water mark, a
 // ROUTER message to an unknown or full peer (without RouterMandatory), a
 // REP reply to a requester that left or has no room, an XSUB message
-// upstream to a full publisher.
+// upstream to a full publisher, a multipart message from a peer of a
+// single-frame type (CLIENT, SERVER, GATHER, PEER, CHANNEL).
 func (s *Socket) Dropped() int64 { return s.dropped.Load() }
 
 // Discarded returns the number of messages Send accepted that were then
