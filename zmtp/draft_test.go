@@ -21,6 +21,7 @@ var draftTransports = []struct {
 	{"tcp", func(t *testing.T) string { return "tcp://127.0.0.1:*" }},
 	{"ipc", func(t *testing.T) string { return "ipc://" + filepath.Join(t.TempDir(), "s") }},
 	{"inproc", func(t *testing.T) string { return "inproc://" + t.Name() }},
+	{"ws", func(t *testing.T) string { return "ws://127.0.0.1:*/zmtp" }},
 }
 
 // newIn makes a socket of zc, closed at the end of the test (discarding
