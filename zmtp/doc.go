@@ -25,7 +25,10 @@
 // at once, like zmq_poll, reading readiness from their queues without
 // taking any message. RADIO and DISH (RFC 48) send and receive
 // single-frame messages with a group (Socket.SendGroup, Socket.Join,
-// Message.Group), also over udp, with libzmq's datagrams.
+// Message.Group), also over udp, with libzmq's datagrams. CLIENT and
+// SERVER (RFC 41), SCATTER and GATHER (RFC 49), PEER (RFC 51) and CHANNEL
+// (RFC 52) carry single-frame messages; a SERVER or PEER sends to one peer
+// by its routing id (Message.RoutingID, Socket.SendTo, Socket.ConnectPeer).
 //
 // References:
 //   - RFC 23/ZMTP 3.0: https://rfc.zeromq.org/spec/23/
@@ -36,4 +39,6 @@
 //   - RFC 13/ZMTP 1.0 and RFC 15/ZMTP 2.0, for older peers.
 //   - RFC 45/ZWS 2.0 (ws:// and wss://): https://rfc.zeromq.org/spec/45/
 //   - RFC 48/RADIO-DISH: https://rfc.zeromq.org/spec/48/
+//   - RFC 41/CLIENT-SERVER, RFC 49/SCATTER-GATHER, RFC 51/P2P (PEER),
+//     RFC 52/CHANNEL: https://rfc.zeromq.org/spec/41/ (and 49, 51, 52)
 package zmtp
