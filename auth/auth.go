@@ -19,10 +19,11 @@ import (
 // Authenticator is a ZAP handler with the policies of czmq's zauth and
 // pyzmq's zmq.auth: IP address allow and deny lists for every mechanism,
 // PLAIN user names and passwords (from a map or a password file), CURVE
-// client keys from a directory of certificates, and "any CURVE client".
+// client keys from a directory of certificates, "any CURVE client", and
+// GSSAPI clients, which Kerberos has already authenticated.
 //
 // It implements mechanism.Authenticator: give it to a server's mechanism
-// (Null, Plain or Curve) directly, or serve it over ZAP with ServeZAP.
+// (Null, Plain, Curve or gssapi.Mechanism) directly, or serve it over ZAP with ServeZAP.
 // Requests are decided as czmq decides them:
 //
 //   - When the allow list is not empty, an address not in it is refused,
@@ -35,12 +36,16 @@ import (
 //     in Z85 (as pyzmq sets it), and the certificate's metadata whose
 //     names are valid ZMTP property names are added to the peer's
 //     metadata.
+//   - GSSAPI: the client, authenticated by its Kerberos ticket, is
+//     accepted; the User-Id is its principal name ("alice@REALM"), the
+//     request's one credential. There is nothing to configure, as with
+//     czmq and pyzmq.
 //   - Any other mechanism is refused.
 //
 // The ZAP domain is not used: give each socket the Authenticator it needs.
 //
-// The zero value is ready: it accepts NULL peers and refuses PLAIN and
-// CURVE ones until configured. An Authenticator is safe for concurrent use;
+// The zero value is ready: it accepts NULL and GSSAPI peers and refuses
+// PLAIN and CURVE ones until configured. An Authenticator is safe for concurrent use;
 // its configuration may change while it serves. Files are read again when
 // they change (see SetPasswordFile and SetCurveDirectory).
 type Authenticator struct {
@@ -273,6 +278,11 @@ func (a *Authenticator) decide(req *mechanism.ZAPRequest) mechanism.ZAPResponse 
 		}
 		ok.Metadata = certProperties(cert)
 		return ok
+	case frame.MechanismGSSAPI:
+		if len(req.Credentials) != 1 {
+			return refuse("invalid credentials")
+		}
+		return mechanism.ZAPResponse{StatusCode: mechanism.ZAPSuccess, StatusText: "OK", UserID: string(req.Credentials[0])}
 	}
 	return refuse("mechanism not configured")
 }

@@ -48,8 +48,41 @@ func TestAuthenticatorZeroValue(t *testing.T) {
 	if r := ask(t, &a, "CURVE", "127.0.0.1", key[:]); r.StatusCode != 400 {
 		t.Errorf("CURVE: %+v", r)
 	}
-	if r := ask(t, &a, "GSSAPI", "127.0.0.1", []byte("p")); r.StatusCode != 400 {
+	if r := ask(t, &a, "GSSAPI", "127.0.0.1", []byte("alice@EXAMPLE.COM")); r.StatusCode != 200 || r.UserID != "alice@EXAMPLE.COM" {
 		t.Errorf("GSSAPI: %+v", r)
+	}
+	if r := ask(t, &a, "X", "127.0.0.1"); r.StatusCode != 400 {
+		t.Errorf("unknown mechanism: %+v", r)
+	}
+}
+
+// TestAuthenticatorGSSAPI: a GSSAPI client's User-Id is the principal in
+// its request, the address lists apply, and a request without exactly one
+// credential is refused.
+func TestAuthenticatorGSSAPI(t *testing.T) {
+	var a Authenticator
+	if err := a.Deny("192.0.2.7"); err != nil {
+		t.Fatal(err)
+	}
+	const p = "bob/host.example.com@EXAMPLE.COM"
+	if r := ask(t, &a, "GSSAPI", "192.0.2.8", []byte(p)); r.StatusCode != 200 || r.UserID != p {
+		t.Errorf("GSSAPI: %+v", r)
+	}
+	if r := ask(t, &a, "GSSAPI", "192.0.2.7", []byte(p)); r.StatusCode != 400 || r.UserID != "" {
+		t.Errorf("GSSAPI from a denied address: %+v", r)
+	}
+	for _, cred := range [][][]byte{nil, {[]byte(p), []byte(p)}} {
+		if r := ask(t, &a, "GSSAPI", "192.0.2.8", cred...); r.StatusCode != 400 {
+			t.Errorf("GSSAPI with %d credentials: %+v", len(cred), r)
+		}
+	}
+	if err := a.Allow("10.0.0.0/8"); err != nil {
+		t.Fatal(err)
+	}
+	for addr, want := range map[string]int{"10.1.2.3": 200, "192.0.2.8": 400} {
+		if r := ask(t, &a, "GSSAPI", addr, []byte(p)); r.StatusCode != want {
+			t.Errorf("allow list, GSSAPI from %s: %d, want %d", addr, r.StatusCode, want)
+		}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 	"go.uber.org/goleak"
 
+	"github.com/zmtp-go/zmtp/auth"
 	"github.com/zmtp-go/zmtp/frame"
 	"github.com/zmtp-go/zmtp/zmtp"
 )
@@ -187,5 +188,58 @@ func TestConnHeartbeats(t *testing.T) {
 	}
 	if m, err := srv.Recv(ctx); err != nil || len(m) != 2 || string(m[1]) != "pings" {
 		t.Fatalf("%q %v", m, err)
+	}
+}
+
+// TestSocketsAuthenticator runs our server with an auth.Authenticator:
+// a client whose address is not in the allow list is refused, and once it
+// is, the client (reconnecting) is served with its principal as User-Id.
+func TestSocketsAuthenticator(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	cm, sm := testPair(t, etypeID.AES256_CTS_HMAC_SHA1_96, false)
+	var a auth.Authenticator
+	if err := a.Allow("192.0.2.1"); err != nil {
+		t.Fatal(err)
+	}
+	sm.Authenticator = &a
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv, err := zmtp.NewSocket(zmtp.Dealer, zmtp.Options{Mechanism: sm, Linger: zmtp.NoLinger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	events := srv.Monitor(zmtp.EventHandshakeFailedAuth | zmtp.EventHandshakeFailedProtocol | zmtp.EventHandshakeFailedNoDetail)
+	if err := srv.Bind("tcp://127.0.0.1:*"); err != nil {
+		t.Fatal(err)
+	}
+	cli, err := zmtp.NewSocket(zmtp.Dealer, zmtp.Options{Mechanism: cm, Linger: zmtp.NoLinger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if err := cli.Connect(srv.LastEndpoint()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-events:
+		if ev.Type != zmtp.EventHandshakeFailedAuth {
+			t.Fatalf("event %v", ev)
+		}
+	case <-ctx.Done():
+		t.Fatal("no refusal reported")
+	}
+	if err := a.Allow("127.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.Send(ctx, [][]byte{[]byte("hello")}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := srv.Recv(ctx)
+	if err != nil || string(m.Frames[0]) != "hello" {
+		t.Fatalf("server got %q, %v", m.Frames, err)
+	}
+	if uid, _ := m.Metadata.Lookup(frame.PropUserID); string(uid) != "alice@"+testRealm {
+		t.Fatalf("User-Id %q", uid)
 	}
 }
