@@ -567,7 +567,7 @@ func (h *curveServer) initiate(ctx context.Context, data []byte) ([]frame.Comman
 		return nil, wrapMalformed(err)
 	}
 	if err := CheckPeerMetadata(h.params, md); err != nil {
-		return []frame.Command{errorCommand(err)}, err
+		return refuseMetadata(err), err
 	}
 	var grant *authGrant
 	if h.auth != nil || !h.allowAny {

@@ -79,7 +79,7 @@ func (h *nullHandshake) Handle(ctx context.Context, cmd frame.Command) ([]frame.
 		return nil, wrapMalformed(err)
 	}
 	if err := CheckPeerMetadata(h.params, md); err != nil {
-		return []frame.Command{errorCommand(err)}, err
+		return refuseMetadata(err), err
 	}
 	h.done = true
 	if !h.zap {
@@ -102,13 +102,16 @@ func (h *nullHandshake) Done() bool                   { return h.done }
 func (h *nullHandshake) PeerMetadata() frame.Metadata { return h.peer }
 func (h *nullHandshake) Cipher() Cipher               { return nil }
 
-// errorCommand returns the ERROR command that reports err to the peer.
-func errorCommand(err error) frame.Command {
-	reason := "Invalid handshake"
+// refuseMetadata returns what a server sends before closing when the
+// peer's metadata fail CheckPeerMetadata with err: nothing for a
+// Socket-Type that is missing or cannot talk to ours, as libzmq 4.3 closes
+// without ERROR in every mechanism; otherwise ERROR "Invalid handshake".
+func refuseMetadata(err error) []frame.Command {
 	if _, ok := err.(*SocketTypeError); ok {
-		reason = "Invalid socket type"
+		return nil
 	}
-	return frame.Command{Name: frame.CmdError, Data: append([]byte{byte(len(reason))}, reason...)}
+	const reason = "Invalid handshake"
+	return []frame.Command{{Name: frame.CmdError, Data: append([]byte{byte(len(reason))}, reason...)}}
 }
 
 // cloneMetadata copies md so that it no longer aliases a read buffer.

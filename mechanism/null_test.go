@@ -240,24 +240,23 @@ func TestNullPeerMetadataIsCopied(t *testing.T) {
 
 func TestNullIncompatible(t *testing.T) {
 	tests := []struct {
-		name       string
-		local      string
-		ready      string
-		wantPeer   string
-		wantReason string
+		name     string
+		local    string
+		ready    string
+		wantPeer string
 	}{
 		{"HN-03 REQ to REQ", mechanism.Req,
-			"04 19 05 'READY' 0B 'Socket-Type' 00 00 00 03 'REQ'", "REQ", "Invalid socket type"},
+			"04 19 05 'READY' 0B 'Socket-Type' 00 00 00 03 'REQ'", "REQ"},
 		{"PUSH to PUB", mechanism.Pub,
-			"04 1A 05 'READY' 0B 'Socket-Type' 00 00 00 04 'PUSH'", "PUSH", "Invalid socket type"},
+			"04 1A 05 'READY' 0B 'Socket-Type' 00 00 00 04 'PUSH'", "PUSH"},
 		{"HN-03 Socket-Type FOO", mechanism.Dealer,
-			"04 19 05 'READY' 0B 'Socket-Type' 00 00 00 03 'FOO'", "FOO", "Invalid socket type"},
+			"04 19 05 'READY' 0B 'Socket-Type' 00 00 00 03 'FOO'", "FOO"},
 		{"empty Socket-Type", mechanism.Dealer,
-			"04 16 05 'READY' 0B 'Socket-Type' 00 00 00 00", "", "Invalid socket type"},
+			"04 16 05 'READY' 0B 'Socket-Type' 00 00 00 00", ""},
 		{"no Socket-Type", mechanism.Dealer,
-			"04 11 05 'READY' 03 'X-A' 00 00 00 03 'abc'", "", "Invalid socket type"},
+			"04 11 05 'READY' 03 'X-A' 00 00 00 03 'abc'", ""},
 		{"STREAM is not a ZMTP type", mechanism.Stream,
-			"04 1C 05 'READY' 0B 'Socket-Type' 00 00 00 06 'STREAM'", "STREAM", "Invalid socket type"},
+			"04 1C 05 'READY' 0B 'Socket-Type' 00 00 00 06 'STREAM'", "STREAM"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -276,13 +275,16 @@ func TestNullIncompatible(t *testing.T) {
 			if err.Error() == "" {
 				t.Error("empty error text")
 			}
-			checkErrorCommand(t, out, tt.wantReason)
+			// libzmq closes without ERROR: nothing to send.
+			if len(out) != 0 {
+				t.Errorf("commands to send %v, want none", out)
+			}
 			if h.Done() || h.PeerMetadata() != nil {
 				t.Errorf("failed handshake: Done %v, PeerMetadata %v", h.Done(), h.PeerMetadata())
 			}
 		})
 	}
-	// Both sides of an incompatible pair fail and tell each other.
+	// Both sides of an incompatible pair fail, each on the other's READY.
 	a := newNull(t, mechanism.Params{SocketType: mechanism.Push})
 	b := newNull(t, mechanism.Params{SocketType: mechanism.Pub})
 	errA, errB := runPair(t, a, b)
@@ -291,19 +293,6 @@ func TestNullIncompatible(t *testing.T) {
 		if !errors.As(err, &ste) {
 			t.Errorf("PUSH-PUB: error %v, want *mechanism.SocketTypeError", err)
 		}
-	}
-}
-
-// checkErrorCommand fails unless cmds is one well-formed ERROR command
-// with the given reason.
-func checkErrorCommand(t *testing.T, cmds []frame.Command, reason string) {
-	t.Helper()
-	if len(cmds) != 1 || cmds[0].Name != frame.CmdError {
-		t.Fatalf("commands to send %v, want one ERROR", cmds)
-	}
-	got, err := frame.ParseError(transmit(t, cmds[0]).Data)
-	if err != nil || got != reason {
-		t.Errorf("ERROR reason %q, %v; want %q", got, err, reason)
 	}
 }
 

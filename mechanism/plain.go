@@ -250,7 +250,7 @@ func (h *plainServer) handle(ctx context.Context, cmd frame.Command) ([]frame.Co
 			return nil, wrapMalformed(err)
 		}
 		if err := CheckPeerMetadata(h.params, md); err != nil {
-			return []frame.Command{errorCommand(err)}, err
+			return refuseMetadata(err), err
 		}
 		h.peer = peerMetadataWithAuth(md, h.grant)
 		h.state = plainDone
