@@ -486,34 +486,9 @@ func curveLarge(weServer bool) func(context.Context, string) error {
 		if err != nil {
 			return err
 		}
-		out, in := largeMsgs(1), largeMsgs(100)
-		for i, m := range out {
-			if err := l.ours.Send(ctx, m); err != nil {
-				return fmt.Errorf("our send %d: %w", i, err)
-			}
-		}
-		for i, want := range out {
-			got, err := l.zs.Recv(ctx)
-			if err != nil {
-				return fmt.Errorf("libzmq receive %d: %w", i, err)
-			}
-			if err := sameMessage(want, got); err != nil {
-				return fmt.Errorf("message %d received by libzmq: %w", i, err)
-			}
-		}
-		for i, m := range in {
-			if err := l.zs.Send(ctx, m); err != nil {
-				return fmt.Errorf("libzmq send %d: %w", i, err)
-			}
-		}
-		for i, want := range in {
-			got, err := l.ours.Recv(ctx)
-			if err != nil {
-				return fmt.Errorf("our receive %d: %w", i, err)
-			}
-			if err := sameMessage(want, got.Frames); err != nil {
-				return fmt.Errorf("message %d received by us: %w", i, err)
-			}
+		out, err := l.exchangeLarge(ctx)
+		if err != nil {
+			return err
 		}
 		frames := 0
 		for _, m := range out {
@@ -570,29 +545,8 @@ func curveHeartbeat(weServer, ourPings bool) func(context.Context, string) error
 		if ourPings {
 			pinger, answerer = l.fromOurs, l.fromLibzmq
 		}
-		p0, a0 := pinger().Boxes, answerer().Boxes
-		start := time.Now()
-		if err := poll(ctx, ivl/5, "PINGs on the idle link", func() bool {
-			return pinger().Boxes-p0 >= curveIdlePings
-		}); err != nil {
+		if err := idleHeartbeats(ctx, pinger, answerer, ivl); err != nil {
 			return err
-		}
-		pings := pinger().Boxes - p0
-		// A scheduler may delay a PING, never hasten one: at most one per
-		// interval elapsed, and one more for the timer's phase.
-		if most := int(time.Since(start)/ivl) + 2; pings > most {
-			return fmt.Errorf("%d boxes from the side that PINGs in %v, intervals of %v", pings, time.Since(start), ivl)
-		}
-		// Each PING is answered: wait for the PONGs of those counted.
-		if err := poll(ctx, ivl/5, "PONGs to the PINGs", func() bool {
-			return answerer().Boxes-a0 >= pings
-		}); err != nil {
-			return fmt.Errorf("%w: %d boxes answered %d PINGs", err, answerer().Boxes-a0, pings)
-		}
-		// A PONG to a PING sent after the count may be in too, and one to
-		// a PING sent before the first count.
-		if pongs := answerer().Boxes - a0; pongs > pinger().Boxes-p0+1 {
-			return fmt.Errorf("%d boxes answered %d PINGs", pongs, pinger().Boxes-p0)
 		}
 		if err := l.noClearText(); err != nil {
 			return err
@@ -623,6 +577,73 @@ func (l *secLink) stillUp() error {
 	}
 	if n := l.relay.Accepted(); n != 1 {
 		return fmt.Errorf("%d TCP connections were made, want 1", n)
+	}
+	return nil
+}
+
+// exchangeLarge sends largeMsgs(1) from ours to libzmq and largeMsgs(100)
+// back, checking each message, and returns what ours sent.
+func (l *secLink) exchangeLarge(ctx context.Context) ([][][]byte, error) {
+	out, in := largeMsgs(1), largeMsgs(100)
+	for i, m := range out {
+		if err := l.ours.Send(ctx, m); err != nil {
+			return nil, fmt.Errorf("our send %d: %w", i, err)
+		}
+	}
+	for i, want := range out {
+		got, err := l.zs.Recv(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("libzmq receive %d: %w", i, err)
+		}
+		if err := sameMessage(want, got); err != nil {
+			return nil, fmt.Errorf("message %d received by libzmq: %w", i, err)
+		}
+	}
+	for i, m := range in {
+		if err := l.zs.Send(ctx, m); err != nil {
+			return nil, fmt.Errorf("libzmq send %d: %w", i, err)
+		}
+	}
+	for i, want := range in {
+		got, err := l.ours.Recv(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("our receive %d: %w", i, err)
+		}
+		if err := sameMessage(want, got.Frames); err != nil {
+			return nil, fmt.Errorf("message %d received by us: %w", i, err)
+		}
+	}
+	return out, nil
+}
+
+// idleHeartbeats waits, on an idle link, for curveIdlePings boxes (CURVE
+// or GSSAPI MESSAGE commands) from the side that PINGs every ivl, checks
+// they came no faster than ivl allows, and waits for as many from the
+// side that answers.
+func idleHeartbeats(ctx context.Context, pinger, answerer func() relayCounts, ivl time.Duration) error {
+	p0, a0 := pinger().Boxes, answerer().Boxes
+	start := time.Now()
+	if err := poll(ctx, ivl/5, "PINGs on the idle link", func() bool {
+		return pinger().Boxes-p0 >= curveIdlePings
+	}); err != nil {
+		return err
+	}
+	pings := pinger().Boxes - p0
+	// A scheduler may delay a PING, never hasten one.
+	if most := int(time.Since(start)/ivl) + 2; pings > most {
+		return fmt.Errorf("%d boxes from the side that PINGs in %v, intervals of %v", pings, time.Since(start), ivl)
+	}
+	if err := poll(ctx, ivl/5, "PONGs to the PINGs", func() bool {
+		return answerer().Boxes-a0 >= pings
+	}); err != nil {
+		return fmt.Errorf("%w: %d boxes answered %d PINGs", err, answerer().Boxes-a0, pings)
+	}
+	// Besides PONGs, the answerer's count may hold two frames that
+	// were in flight at the first snapshot: the PONG to a PING sent
+	// before it, and the last message exchanged before the call (the
+	// relay counts a frame after passing it on).
+	if pongs := answerer().Boxes - a0; pongs > pinger().Boxes-p0+2 {
+		return fmt.Errorf("%d boxes answered %d PINGs", pongs, pinger().Boxes-p0)
 	}
 	return nil
 }
