@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 )
@@ -105,43 +106,72 @@ func (st *captureStats) report(a *assembler, cut bool) {
 	}
 }
 
+// liveHandle reads the frames of a network interface.
+type liveHandle interface {
+	// ReadPacketData waits for the next frame.
+	ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+	// interrupt makes a waiting or later ReadPacketData fail; it may be
+	// called from any goroutine.
+	interrupt()
+	// drops returns the number of frames the kernel dropped since the
+	// previous call.
+	drops() (int, error)
+	Close() error
+}
+
 // liveCapture decodes the traffic of a network interface (AF_PACKET, Linux
-// only, needs CAP_NET_RAW) until ctx is done. When save is not nil, the
-// packets are also written to it as a pcap file. When ready is not nil, it
-// is called once the interface is open: every packet sent from then on is
-// captured.
+// only, needs CAP_NET_RAW) until ctx is done, passing only TCP segments on
+// a.port to the decoder when it is set. When save is not nil, the packets
+// are also written to it as a pcap file. When ready is not nil, it is
+// called once the interface is open: every packet sent from then on is
+// captured, even while ready runs, unless the kernel's buffer overflows.
+// Packets the kernel dropped are reported through a.warn at the end: the
+// capture misses them.
 func liveCapture(ctx context.Context, iface string, a *assembler, save io.Writer, ready func()) error {
-	h, err := openLive(iface)
+	h, err := openLive(iface, a.port)
 	if err != nil {
 		return err
 	}
+	defer h.Close()
 	var pw *pcapgo.Writer
 	if save != nil {
 		pw = pcapgo.NewWriterNanos(save)
 		if err := pw.WriteFileHeader(pcapSnapLen, layers.LinkTypeEthernet); err != nil {
-			h.Close()
 			return err
 		}
 	}
 	if ready != nil {
 		ready()
 	}
-	stop := context.AfterFunc(ctx, func() { h.Close() })
-	defer stop()
+	stop := context.AfterFunc(ctx, h.interrupt)
+	err = readLive(ctx, h, a, pw)
+	stop()
+	a.finish()
+	n, derr := h.drops()
+	if a.warn != nil {
+		switch {
+		case derr != nil:
+			a.warn(derr.Error())
+		case n > 0:
+			a.warn(fmt.Sprintf("%d packets dropped by the kernel: the capture misses them", n))
+		}
+	}
+	return err
+}
+
+// readLive decodes the packets of h, and saves them to pw when it is not
+// nil, until ctx is done or a.limit packets were read.
+func readLive(ctx context.Context, h liveHandle, a *assembler, pw *pcapgo.Writer) error {
 	for a.limit == 0 || a.pkt < a.limit {
 		data, ci, err := h.ReadPacketData()
 		if err != nil {
 			if ctx.Err() != nil {
-				break
+				return nil
 			}
-			h.Close()
-			a.finish()
 			return err
 		}
 		if pw != nil {
 			if err := pw.WritePacket(ci, data); err != nil {
-				h.Close()
-				a.finish()
 				return err
 			}
 		}
@@ -156,6 +186,5 @@ func liveCapture(ctx context.Context, iface string, a *assembler, save io.Writer
 		seg.ts = ci.Timestamp
 		a.add(seg)
 	}
-	a.finish()
 	return nil
 }

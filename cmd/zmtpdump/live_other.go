@@ -2,19 +2,8 @@
 
 package main
 
-import (
-	"errors"
+import "errors"
 
-	"github.com/gopacket/gopacket"
-)
-
-type liveHandle interface {
-	ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
-	Close() error
-}
-
-var livePort uint16
-
-func openLive(string) (liveHandle, error) {
+func openLive(string, uint16) (liveHandle, error) {
 	return nil, errors.New("live capture needs Linux; read a capture file with -r instead")
 }

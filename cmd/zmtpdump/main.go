@@ -182,9 +182,9 @@ func execute(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	}
 	if o.iface != "" {
 		out := newPrinter(stdout, o.out)
-		livePort = uint16(o.port)
 		a := newAssembler(out, o.out.decoder, uint16(o.port))
 		a.limit = o.count
+		a.warn = func(msg string) { fmt.Fprintf(stderr, "zmtpdump: warning: %s\n", msg) }
 		var save io.Writer
 		if o.writeFile != "" {
 			f, err := os.Create(o.writeFile)
