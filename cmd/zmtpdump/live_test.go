@@ -30,8 +30,9 @@ import (
 func TestLiveCaptureLoopback(t *testing.T) { liveCaptureLoopback(t, false) }
 
 // TestLiveCaptureLoopbackFlooded is TestLiveCaptureLoopback while other
-// traffic floods the loopback interface from before the capture opens: the
-// capture still holds the conversation from its start.
+// traffic floods the loopback interface from before the capture opens, and
+// with the capture reading nothing until the exchange is over: the kernel
+// keeps the conversation for it from its start, and no unrelated packet.
 func TestLiveCaptureLoopbackFlooded(t *testing.T) { liveCaptureLoopback(t, true) }
 
 func liveCaptureLoopback(t *testing.T, flood bool) {
