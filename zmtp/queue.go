@@ -19,16 +19,19 @@ type queue struct {
 	ring     [][][]byte // len(ring) is the capacity, a power of two or 0
 	head, n  int
 	peak     int  // the most queued since the queue last drained
+	slack    int  // drains in a row at which the ring was oversized
 	held     int  // taken by the consumer, not yet released
 	hwm      int  // 0: no limit
 	conflate bool // keeps only the newest message
 	dead     bool // no more pushes are accepted
 
-	// queued is n, for a consumer to see without the lock that there is
-	// nothing to take: a socket's receive walks over all its pipes, most
-	// of them empty when it has many peers. A push it misses that way
-	// wakes it (onPush) after the count has changed.
-	queued atomic.Int32
+	// queued is whether n > 0, for a consumer to see without the lock
+	// that there is nothing to take: a socket's receive walks over all
+	// its pipes, most of them empty when it has many peers. A push it
+	// misses that way wakes it (onPush) after the flag has changed. It
+	// is written only when the queue becomes empty or stops being so,
+	// not at every message.
+	queued atomic.Bool
 
 	onPush func() // a message was added (wakes the consumer)
 	onRoom func() // room appeared or the queue drained (wakes the producer)
@@ -38,6 +41,13 @@ type queue struct {
 const (
 	queueMinCap  = 8
 	queueKeepCap = 64 // a drained ring up to this size is always kept
+	// queueSlackDrains is how many drains in a row a larger ring must be
+	// oversized (the bursts between them used at most a quarter of it)
+	// before it goes back. A queue whose bursts come and go (a
+	// publisher's subscriber: the writer drains it whenever it catches
+	// up) keeps its ring instead of growing it anew from queueMinCap
+	// after each drain; one whose traffic has died down lets it go.
+	queueSlackDrains = 16
 )
 
 func newQueue(hwm int, conflate bool, onPush, onRoom func()) *queue {
@@ -109,8 +119,9 @@ func (q *queue) pushLocked(m [][]byte) {
 		q.grow()
 	}
 	q.ring[(q.head+q.n)&(len(q.ring)-1)] = m
-	q.n++
-	q.queued.Store(int32(q.n))
+	if q.n++; q.n == 1 {
+		q.queued.Store(true)
+	}
 	q.peak = max(q.peak, q.n)
 }
 
@@ -128,14 +139,18 @@ func (q *queue) popLocked() [][]byte {
 	q.ring[q.head] = nil
 	q.head = (q.head + 1) & (len(q.ring) - 1)
 	q.n--
-	q.queued.Store(int32(q.n))
 	if q.n == 0 {
-		// A ring much larger than what the last burst needed goes back;
-		// one that the traffic fills is kept, so that a busy queue does
-		// not reallocate at every drain.
+		q.queued.Store(false)
+		// A ring much larger than what the recent bursts needed goes
+		// back; one that the traffic fills now and then is kept, so that
+		// a busy queue does not reallocate at every drain.
 		q.head = 0
 		if len(q.ring) > queueKeepCap && 4*q.peak <= len(q.ring) {
-			q.ring = nil
+			if q.slack++; q.slack >= queueSlackDrains {
+				q.ring, q.slack = nil, 0
+			}
+		} else {
+			q.slack = 0
 		}
 		q.peak = 0
 	}
@@ -221,7 +236,7 @@ func (q *queue) len() int {
 
 // empty reports, without the lock, whether no message is queued (held
 // ones aside); a message pushed meanwhile comes with a call of onPush.
-func (q *queue) empty() bool { return q.queued.Load() == 0 }
+func (q *queue) empty() bool { return !q.queued.Load() }
 
 // ready returns the number of messages queued and not taken.
 func (q *queue) ready() int {
@@ -262,7 +277,7 @@ func (q *queue) discard(kill bool) int {
 	for q.n > 0 {
 		q.popLocked()
 	}
-	q.ring = nil
+	q.ring, q.slack = nil, 0
 	if kill {
 		q.dead = true
 	}

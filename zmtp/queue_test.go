@@ -7,7 +7,7 @@ func msgOf(i int) [][]byte { return [][]byte{{byte(i), byte(i >> 8), byte(i >> 1
 func idOf(m [][]byte) int { return int(m[0][0]) | int(m[0][1])<<8 | int(m[0][2])<<16 }
 
 // Messages come out in order across growth, and a drained queue gives its
-// memory back.
+// memory back once the traffic no longer needs it.
 func TestQueueOrderAndMemory(t *testing.T) {
 	q := newQueue(0, false, nil, nil)
 	next := 0
@@ -25,14 +25,52 @@ func TestQueueOrderAndMemory(t *testing.T) {
 			next++
 		}
 	}
-	// A ring the traffic no longer needs goes back at the next drain.
-	q.push(msgOf(0))
-	q.pop()
-	if q.ring != nil {
-		t.Fatalf("a drained queue keeps a ring of %d after a small burst", len(q.ring))
+	// A ring the traffic no longer needs goes back after a few drains of
+	// small bursts.
+	for range queueSlackDrains {
+		q.push(msgOf(0))
+		q.pop()
+	}
+	if len(q.ring) > queueKeepCap {
+		t.Fatalf("a drained queue keeps a ring of %d after %d small bursts", len(q.ring), queueSlackDrains)
 	}
 	if _, ok := q.pop(); ok {
 		t.Fatal("pop from an empty queue")
+	}
+}
+
+// A queue whose bursts fill its ring now and then keeps the ring across
+// the drains between them instead of growing a new one each time (a
+// subscriber's queue at a publisher, drained whenever its writer catches
+// up), and lets it go when the bursts stop.
+func TestQueueKeepsRingBetweenBursts(t *testing.T) {
+	q := newQueue(1000, false, nil, nil)
+	burst := func(n int) {
+		for i := range n {
+			if !q.push(msgOf(i)) {
+				t.Fatalf("push %d of %d refused", i, n)
+			}
+		}
+		for range n {
+			q.pop()
+		}
+	}
+	burst(1000)
+	ring := &q.ring[0]
+	for range 5 {
+		for range queueSlackDrains - 1 {
+			burst(3)
+		}
+		burst(1000)
+		if len(q.ring) == 0 || &q.ring[0] != ring {
+			t.Fatal("the ring was given back and grown again between bursts")
+		}
+	}
+	for range queueSlackDrains {
+		burst(3)
+	}
+	if len(q.ring) > queueKeepCap {
+		t.Fatalf("%d small bursts after the last large one, the ring is still %d long", queueSlackDrains, len(q.ring))
 	}
 }
 
