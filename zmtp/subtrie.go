@@ -445,24 +445,28 @@ type subOwner[T comparable] struct {
 	mark   uint64 // the matchOwners call that last reported this owner
 }
 
-// subOwnersFew is the most owners of one topic kept in a slice; more are
-// kept in a map, until they are down to half of that.
+// subOwnersFew is the most owners of one topic found by a walk of their
+// list; for more, a map from each to its place in the list answers
+// membership, until they are down to half of that.
 const subOwnersFew = 8
 
-// subOwners is the set of owners subscribed to one topic: a slice while it
-// is small, a map when it is large.
+// subOwners is the set of owners subscribed to one topic. They are kept in
+// a list, in no particular order, which matching walks (a message
+// published to a topic with a hundred subscribers visits a hundred
+// pointers in a row, not a map); a large set also has an index of the
+// list, so that adding and removing one owner stays cheap.
 type subOwners[T comparable] struct {
-	few  []*subOwner[T]
-	many map[*subOwner[T]]struct{}
+	list []*subOwner[T]
+	pos  map[*subOwner[T]]int // the place of each in list; nil while few
 }
 
 // has reports whether o is in the set.
 func (s *subOwners[T]) has(o *subOwner[T]) bool {
-	if s.many != nil {
-		_, ok := s.many[o]
+	if s.pos != nil {
+		_, ok := s.pos[o]
 		return ok
 	}
-	for _, q := range s.few {
+	for _, q := range s.list {
 		if q == o {
 			return true
 		}
@@ -472,52 +476,59 @@ func (s *subOwners[T]) has(o *subOwner[T]) bool {
 
 // add puts o in the set; o must not be in it already.
 func (s *subOwners[T]) add(o *subOwner[T]) {
+	s.list = append(s.list, o)
 	switch {
-	case s.many != nil:
-		s.many[o] = struct{}{}
-	case len(s.few) < subOwnersFew:
-		s.few = append(s.few, o)
-	default:
-		s.many = make(map[*subOwner[T]]struct{}, 2*subOwnersFew)
-		for _, q := range s.few {
-			s.many[q] = struct{}{}
+	case s.pos != nil:
+		s.pos[o] = len(s.list) - 1
+	case len(s.list) > subOwnersFew:
+		s.pos = make(map[*subOwner[T]]int, 2*subOwnersFew)
+		for i, q := range s.list {
+			s.pos[q] = i
 		}
-		s.many[o] = struct{}{}
-		s.few = nil
 	}
 }
 
 // del takes o out of the set, if it is there.
 func (s *subOwners[T]) del(o *subOwner[T]) {
-	if s.many != nil {
-		delete(s.many, o)
-		if len(s.many) <= subOwnersFew/2 {
-			s.few = make([]*subOwner[T], 0, subOwnersFew)
-			for q := range s.many {
-				s.few = append(s.few, q)
-			}
-			s.many = nil
-		}
-		return
-	}
-	for i, q := range s.few {
-		if q == o {
-			last := len(s.few) - 1
-			s.few[i] = s.few[last]
-			s.few[last] = nil
-			s.few = s.few[:last]
+	i := -1
+	if s.pos != nil {
+		k, ok := s.pos[o]
+		if !ok {
 			return
 		}
+		i = k
+		delete(s.pos, o)
+	} else {
+		for k, q := range s.list {
+			if q == o {
+				i = k
+				break
+			}
+		}
+		if i < 0 {
+			return
+		}
+	}
+	last := len(s.list) - 1
+	if i != last {
+		s.list[i] = s.list[last]
+		if s.pos != nil {
+			s.pos[s.list[i]] = i
+		}
+	}
+	s.list[last] = nil
+	s.list = s.list[:last]
+	if s.pos != nil && len(s.list) <= subOwnersFew/2 {
+		s.pos = nil
+	}
+	if c := cap(s.list); c > subOwnersFew && 4*len(s.list) <= c {
+		// A set that lost most of its owners gives the memory back.
+		s.list = append(make([]*subOwner[T], 0, 2*len(s.list)), s.list...)
 	}
 }
 
 // len reports how many owners are in the set.
-func (s *subOwners[T]) len() int {
-	if s.many != nil {
-		return len(s.many)
-	}
-	return len(s.few)
-}
+func (s *subOwners[T]) len() int { return len(s.list) }
 
 // addOwner subscribes owner o to topic. newForOwner reports that o was not
 // subscribed to topic (otherwise nothing changes); firstForTopic that no
@@ -613,16 +624,7 @@ func (x *subIndex[T]) matchOwners(data []byte, fn func(o T)) {
 	x.gen++
 	gen := x.gen
 	x.t.prefixes(data, func(s *subOwners[T]) {
-		if s.many != nil {
-			for r := range s.many {
-				if r.mark != gen {
-					r.mark = gen
-					fn(r.id)
-				}
-			}
-			return
-		}
-		for _, r := range s.few {
+		for _, r := range s.list {
 			if r.mark != gen {
 				r.mark = gen
 				fn(r.id)

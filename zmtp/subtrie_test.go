@@ -521,9 +521,15 @@ func (x *subIndex[T]) checkOwners() error {
 			err = fmt.Errorf("topic %q without owners", topic)
 			return false
 		}
-		if s.many != nil && len(s.many) <= subOwnersFew/2 || s.many != nil && s.few != nil {
-			err = fmt.Errorf("topic %q: owners kept in a map and a slice or a map too small", topic)
+		if s.pos != nil && (len(s.pos) <= subOwnersFew/2 || len(s.pos) != len(s.list)) {
+			err = fmt.Errorf("topic %q: an index of %d for %d owners", topic, len(s.pos), len(s.list))
 			return false
+		}
+		for i, r := range s.list {
+			if k, ok := s.pos[r]; s.pos != nil && (!ok || k != i) {
+				err = fmt.Errorf("topic %q: owner %d of the list indexed at %d", topic, i, k)
+				return false
+			}
 		}
 		total += s.len()
 		return true
