@@ -25,7 +25,10 @@ type pipe struct {
 	gone     atomic.Bool // no connection will come any more
 	attached bool        // guarded by s.mu: routable
 
-	id      []byte // routing id at a ROUTER; guarded by s.mu
+	id []byte // routing id at a ROUTER; guarded by s.mu
+	// idFrame is id, for the receive path to read without s.mu: the
+	// frame a ROUTER puts in front of each message from the peer.
+	idFrame atomic.Pointer[[]byte]
 	fixedID []byte // ConnectOptions.RoutingID: the id to give this peer
 	// rid is the peer's routing id at a SERVER or PEER (route_draft.go),
 	// set before the pipe is routable and kept after.
@@ -65,6 +68,17 @@ func newPipe(s *Socket) *pipe {
 	p.out = newQueue(o.sendHWM(), o.Conflate, p.wakeWriter, s.wakeOut)
 	p.in = newQueue(o.recvHWM(), o.Conflate, s.wakeIn, func() { signal(p.inRoomCh) })
 	return p
+}
+
+// setID gives the pipe its routing id at a ROUTER (nil: none); s.mu is
+// held.
+func (p *pipe) setID(id []byte) {
+	p.id = id
+	if id == nil {
+		p.idFrame.Store(nil)
+	} else {
+		p.idFrame.Store(&id)
+	}
 }
 
 // metadata returns the peer's metadata, or nil before any handshake.

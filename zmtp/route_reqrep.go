@@ -109,7 +109,7 @@ func (r *idRouter) admit(p *pipe) admission {
 		id = p.fixedID
 	}
 	if len(id) > 0 {
-		p.id = append([]byte(nil), id...)
+		p.setID(append([]byte(nil), id...))
 		if old, taken := r.byID[string(id)]; taken && old != p {
 			if r.bothWays(old, p) {
 				// Two ROUTERs that bind and connect to each other (the
@@ -124,7 +124,7 @@ func (r *idRouter) admit(p *pipe) admission {
 				return waiting
 			}
 			delete(r.byID, string(id))
-			old.id = nil
+			old.setID(nil)
 			if c := old.conn.Load(); c != nil {
 				c.fail(errHandedOver)
 			}
@@ -132,7 +132,7 @@ func (r *idRouter) admit(p *pipe) admission {
 	} else {
 		for {
 			r.nextID++
-			p.id = binary.BigEndian.AppendUint32([]byte{0}, r.nextID)
+			p.setID(binary.BigEndian.AppendUint32([]byte{0}, r.nextID))
 			if _, taken := r.byID[string(p.id)]; !taken {
 				break
 			}
@@ -266,12 +266,15 @@ func (r *idRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, er
 	if err != nil {
 		return nil, nil, err
 	}
-	r.s.mu.Lock()
-	id := p.id
-	r.s.mu.Unlock()
 	out := r.envelope(m)
-	out[0] = id
-	copy(out[1:], m)
+	if id := p.idFrame.Load(); id != nil {
+		out[0] = *id
+	}
+	if len(m) == 1 {
+		out[1] = m[0]
+	} else {
+		copy(out[1:], m)
+	}
 	return out, p, nil
 }
 
