@@ -123,9 +123,12 @@ func (p *pipe) tryRecv() ([][]byte, bool) {
 		}
 	}
 	m := p.ahead[p.next]
-	p.ahead[p.next] = nil
-	if p.next++; p.next == len(p.ahead) && p.held {
-		p.in.release(len(p.ahead))
+	if p.next++; p.next == len(p.ahead) {
+		// The batch is done: let go of its messages at once.
+		clear(p.ahead)
+		if p.held {
+			p.in.release(len(p.ahead))
+		}
 	}
 	return m, true
 }

@@ -104,8 +104,16 @@ func (q *queue) pushSome(ms [][][]byte) int {
 		return -1
 	}
 	k := 0
-	for ; k < len(ms) && q.roomLocked(); k++ {
-		q.pushLocked(ms[k])
+	if q.conflate {
+		for ; k < len(ms) && q.roomLocked(); k++ {
+			q.pushLocked(ms[k])
+		}
+	} else {
+		k = len(ms)
+		if q.hwm > 0 {
+			k = max(0, min(k, q.hwm-q.n-q.held))
+		}
+		q.putLocked(ms[:k])
 	}
 	q.mu.Unlock()
 	if k > 0 && q.onPush != nil {
@@ -125,6 +133,26 @@ func (q *queue) pushLocked(m [][]byte) {
 	q.peak = max(q.peak, q.n)
 }
 
+// putLocked adds ms, a stretch of the ring at a time; q.mu is held.
+func (q *queue) putLocked(ms [][][]byte) {
+	if len(ms) == 0 {
+		return
+	}
+	for q.n+len(ms) > len(q.ring) {
+		q.grow()
+	}
+	if q.n == 0 {
+		q.queued.Store(true)
+	}
+	for len(ms) > 0 {
+		tail := (q.head + q.n) & (len(q.ring) - 1)
+		k := copy(q.ring[tail:], ms)
+		q.n += k
+		ms = ms[k:]
+	}
+	q.peak = max(q.peak, q.n)
+}
+
 func (q *queue) grow() {
 	c := max(2*len(q.ring), queueMinCap)
 	ring := make([][][]byte, c)
@@ -138,23 +166,46 @@ func (q *queue) popLocked() [][]byte {
 	m := q.ring[q.head]
 	q.ring[q.head] = nil
 	q.head = (q.head + 1) & (len(q.ring) - 1)
-	q.n--
-	if q.n == 0 {
-		q.queued.Store(false)
-		// A ring much larger than what the recent bursts needed goes
-		// back; one that the traffic fills now and then is kept, so that
-		// a busy queue does not reallocate at every drain.
-		q.head = 0
-		if len(q.ring) > queueKeepCap && 4*q.peak <= len(q.ring) {
-			if q.slack++; q.slack >= queueSlackDrains {
-				q.ring, q.slack = nil, 0
-			}
-		} else {
-			q.slack = 0
-		}
-		q.peak = 0
+	if q.n--; q.n == 0 {
+		q.drainedLocked()
 	}
 	return m
+}
+
+// takeLocked moves the k oldest messages (k <= q.n) to dst, a stretch of
+// the ring at a time rather than one by one, and counts them as held;
+// q.mu is held.
+func (q *queue) takeLocked(dst [][][]byte, k int) [][][]byte {
+	for k > 0 {
+		seg := q.ring[q.head:min(q.head+k, len(q.ring))]
+		dst = append(dst, seg...)
+		clear(seg)
+		q.head = (q.head + len(seg)) & (len(q.ring) - 1)
+		q.n -= len(seg)
+		q.held += len(seg)
+		k -= len(seg)
+	}
+	if q.n == 0 {
+		q.drainedLocked()
+	}
+	return dst
+}
+
+// drainedLocked runs when the last queued message has been taken; q.mu
+// is held. A ring much larger than what the recent bursts needed goes
+// back; one that the traffic fills now and then is kept, so that a busy
+// queue does not reallocate at every drain.
+func (q *queue) drainedLocked() {
+	q.queued.Store(false)
+	q.head = 0
+	if len(q.ring) > queueKeepCap && 4*q.peak <= len(q.ring) {
+		if q.slack++; q.slack >= queueSlackDrains {
+			q.ring, q.slack = nil, 0
+		}
+	} else {
+		q.slack = 0
+	}
+	q.peak = 0
 }
 
 // pop takes the oldest message.
@@ -177,10 +228,11 @@ func (q *queue) pop() ([][]byte, bool) {
 // as held until release.
 func (q *queue) take(dst [][][]byte, max int) [][][]byte {
 	q.mu.Lock()
-	for k := 0; q.n > 0 && (max <= 0 || k < max); k++ {
-		dst = append(dst, q.popLocked())
-		q.held++
+	k := q.n
+	if max > 0 {
+		k = min(k, max)
 	}
+	dst = q.takeLocked(dst, k)
 	q.mu.Unlock()
 	return dst
 }
@@ -206,10 +258,7 @@ func (q *queue) takeHalf(dst [][][]byte, max int) ([][][]byte, bool) {
 		}
 		return dst, false
 	}
-	for k := 0; q.n > 0 && k < max; k++ {
-		dst = append(dst, q.popLocked())
-		q.held++
-	}
+	dst = q.takeLocked(dst, min(q.n, max))
 	q.mu.Unlock()
 	return dst, true
 }

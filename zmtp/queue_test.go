@@ -74,6 +74,58 @@ func TestQueueKeepsRingBetweenBursts(t *testing.T) {
 	}
 }
 
+// Batches go in (pushSome) and out (take, takeHalf) in order wherever the
+// ring wraps, and pushSome takes exactly what fits under the mark.
+func TestQueueBatchesAcrossWrap(t *testing.T) {
+	q := newQueue(40, false, nil, nil)
+	in, out := 0, 0
+	batch := func(n int) [][][]byte {
+		ms := make([][][]byte, n)
+		for i := range ms {
+			ms[i] = msgOf(in + i)
+		}
+		return ms
+	}
+	check := func(got [][][]byte) {
+		t.Helper()
+		for _, m := range got {
+			if idOf(m) != out {
+				t.Fatalf("got %d, want %d", idOf(m), out)
+			}
+			out++
+		}
+	}
+	for round := range 50 {
+		ms := batch(7 + round%30)
+		k := q.pushSome(ms)
+		if want := min(len(ms), 40-q.len()+k); k != want {
+			t.Fatalf("round %d: pushSome took %d of %d, want %d", round, k, len(ms), want)
+		}
+		in += k
+		var got [][][]byte
+		if round%2 == 0 {
+			got = q.take(nil, 5+round%11)
+			check(got)
+			q.release(len(got))
+		} else {
+			var held bool
+			got, held = q.takeHalf(nil, recvBatch)
+			check(got)
+			if held {
+				q.release(len(got))
+			}
+		}
+		if q.len() != in-out {
+			t.Fatalf("round %d: %d queued, want %d", round, q.len(), in-out)
+		}
+	}
+	got := q.take(nil, 0)
+	check(got)
+	if out != in || !q.empty() {
+		t.Fatalf("%d of %d taken, empty %v", out, in, q.empty())
+	}
+}
+
 // Messages taken by the consumer count against the mark until released.
 func TestQueueHeldCountsAgainstHWM(t *testing.T) {
 	rooms := 0

@@ -164,12 +164,22 @@ func subscriptionMessage(topic []byte, on bool) [][]byte {
 func (r *pubRouter) send(ctx context.Context, msg [][]byte, nonblock bool) error {
 	o := r.s.options()
 	r.gen++
+	// The list of targets is rewritten only where it differs from the
+	// last message's: a stream of messages to the same subscribers
+	// writes no pointers (which costs a write barrier each while the
+	// collector runs).
 	targets := r.targets[:0]
 	r.mu.RLock()
 	r.index.matchOwners(msg[0], func(p *pipe) {
 		if p.pubMark != r.gen {
 			p.pubMark = r.gen
-			targets = append(targets, p)
+			if n := len(targets); n < cap(targets) {
+				if targets = targets[:n+1]; targets[n] != p {
+					targets[n] = p
+				}
+			} else {
+				targets = append(targets, p)
+			}
 		}
 	})
 	r.mu.RUnlock()
@@ -181,15 +191,15 @@ func (r *pubRouter) send(ctx context.Context, msg [][]byte, nonblock bool) error
 				targets = append(targets, p)
 			}
 		}
-		clear(matched)
+		clear(matched[:cap(matched)])
 		r.targets = matched[:0]
+		return distribute(ctx, r.s, targets, msg, r.xpub && o.XPubNoDrop, nonblock)
 	}
-	defer func() {
-		clear(targets)
-		if !o.InvertMatching {
-			r.targets = targets[:0]
-		}
-	}()
+	// What the last message's list had beyond this one's goes; this
+	// one's peers stay listed until the next message (a peer gone
+	// meanwhile is held that long).
+	clear(targets[len(targets):cap(targets)])
+	r.targets = targets[:0]
 	return distribute(ctx, r.s, targets, msg, r.xpub && o.XPubNoDrop, nonblock)
 }
 
