@@ -7,8 +7,10 @@ import (
 
 // queue is a FIFO of messages between one producer side and one consumer
 // side, bounded by a high-water mark counted in messages. Its memory grows
-// with use and is given back when it drains, so an idle queue costs a few
-// dozen octets whatever its high-water mark.
+// with use, up to the high-water mark, and is given back once it has
+// drained queueSlackDrains times in a row without the bursts in between
+// needing it; a queue never used costs a few dozen octets, and a drained
+// ring of up to queueKeepCap slots is always kept.
 //
 // Messages a consumer has taken but not finished with (a connection's
 // writer holds them until they are written) still count against the mark:
