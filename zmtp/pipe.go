@@ -67,6 +67,7 @@ func newPipe(s *Socket) *pipe {
 	}
 	p.out = newQueue(o.sendHWM(), o.Conflate, p.wakeWriter, s.wakeOut)
 	p.in = newQueue(o.recvHWM(), o.Conflate, s.wakeIn, func() { signal(p.inRoomCh) })
+	p.in.lowWater = true
 	return p
 }
 

@@ -26,6 +26,13 @@ type queue struct {
 	hwm      int  // 0: no limit
 	conflate bool // keeps only the newest message
 	dead     bool // no more pushes are accepted
+	// lowWater: the producer, once refused at the mark, is woken when
+	// the queue is down to half of it (or when it drains), not at every
+	// take, as libzmq wakes a pipe's writer at its low-water mark: a
+	// connection's reader then hands over hundreds of messages per
+	// wake-up rather than a receive batch's worth. waiting: a push was
+	// refused since the producer was last woken.
+	lowWater, waiting bool
 
 	// queued is whether n > 0, for a consumer to see without the lock
 	// that there is nothing to take: a socket's receive walks over all
@@ -72,6 +79,7 @@ func (q *queue) pushForce(m [][]byte) bool { return q.add(m, true) }
 func (q *queue) add(m [][]byte, force bool) bool {
 	q.mu.Lock()
 	if q.dead || !force && !q.roomLocked() {
+		q.waiting = !q.dead
 		q.mu.Unlock()
 		return false
 	}
@@ -116,6 +124,9 @@ func (q *queue) pushSome(ms [][][]byte) int {
 			k = max(0, min(k, q.hwm-q.n-q.held))
 		}
 		q.putLocked(ms[:k])
+		if k < len(ms) {
+			q.waiting = true
+		}
 	}
 	q.mu.Unlock()
 	if k > 0 && q.onPush != nil {
@@ -219,8 +230,9 @@ func (q *queue) pop() ([][]byte, bool) {
 	}
 	wasFull := q.full()
 	m := q.popLocked()
+	wake := q.wakeLocked(wasFull)
 	q.mu.Unlock()
-	if wasFull && q.onRoom != nil {
+	if wake && q.onRoom != nil {
 		q.onRoom()
 	}
 	return m, true
@@ -254,8 +266,9 @@ func (q *queue) takeHalf(dst [][][]byte, max int) ([][][]byte, bool) {
 		if q.n > 0 {
 			dst = append(dst, q.popLocked())
 		}
+		wake := q.wakeLocked(wasFull)
 		q.mu.Unlock()
-		if wasFull && q.onRoom != nil {
+		if wake && q.onRoom != nil {
 			q.onRoom()
 		}
 		return dst, false
@@ -272,10 +285,26 @@ func (q *queue) release(k int) {
 	}
 	q.mu.Lock()
 	q.held -= k
+	wake := !q.lowWater || q.wakeLocked(false)
 	q.mu.Unlock()
-	if q.onRoom != nil {
+	if wake && q.onRoom != nil {
 		q.onRoom()
 	}
+}
+
+// wakeLocked reports whether a take that found the queue full (wasFull)
+// or a release is to wake the producer; q.mu is held. With lowWater the
+// producer is woken only if it was refused, and once the queue is down
+// to half the mark.
+func (q *queue) wakeLocked(wasFull bool) bool {
+	if !q.lowWater {
+		return wasFull
+	}
+	if q.waiting && (q.hwm <= 0 || 2*(q.n+q.held) <= q.hwm) {
+		q.waiting = false
+		return true
+	}
+	return false
 }
 
 // len returns the number of messages queued, held ones included.

@@ -157,6 +157,59 @@ func TestQueueHeldCountsAgainstHWM(t *testing.T) {
 	}
 }
 
+// A connection's queue wakes its producer (the reader), once refused at
+// the mark, when it is down to half the mark, and once: not at every
+// message taken. A producer never refused is not woken at all.
+func TestQueueLowWaterWakesOnce(t *testing.T) {
+	wakes := 0
+	q := newQueue(10, false, nil, func() { wakes++ })
+	q.lowWater = true
+	batch := make([][][]byte, 12)
+	for i := range batch {
+		batch[i] = msgOf(i)
+	}
+	if k := q.pushSome(batch); k != 10 {
+		t.Fatalf("pushSome took %d, want 10", k)
+	}
+	for i := range 4 {
+		q.pop()
+		if wakes != 0 {
+			t.Fatalf("woken with %d taken of 10", i+1)
+		}
+	}
+	got, held := q.takeHalf(nil, 3)
+	if !held || len(got) != 3 {
+		t.Fatalf("takeHalf: %d, held %v", len(got), held)
+	}
+	if wakes != 0 {
+		t.Fatal("woken by a take still held")
+	}
+	q.release(len(got))
+	if wakes != 1 {
+		t.Fatalf("%d wake-ups at 3 of 10 queued, want 1", wakes)
+	}
+	for q.ready() > 0 {
+		q.pop()
+	}
+	if wakes != 1 {
+		t.Fatalf("%d wake-ups after draining, want 1", wakes)
+	}
+	// Refused again, then drained by a single take: woken.
+	q.pushSome(batch)
+	got = q.take(nil, 0)
+	q.release(len(got))
+	if wakes != 2 {
+		t.Fatalf("%d wake-ups, want 2", wakes)
+	}
+	// Never refused: never woken.
+	q.pushSome(batch[:4])
+	q.take(nil, 0)
+	q.release(4)
+	if wakes != 2 {
+		t.Fatalf("%d wake-ups without a refusal, want 2", wakes)
+	}
+}
+
 // Conflate keeps only the newest message.
 func TestQueueConflate(t *testing.T) {
 	q := newQueue(1, true, nil, nil)
