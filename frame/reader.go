@@ -34,6 +34,10 @@ const (
 	// than their room after which a Reader on its full-size buffer takes
 	// the small one again.
 	shortReadsToIdle = 16
+	// narrowFill is the most a fill reads after a large body: room for
+	// the next header and the start of its body, or for a few small
+	// frames (after which fills read as much as the buffer holds).
+	narrowFill = IdleReadBufferSize
 	// maxEmptyReads is the number of consecutive reads returning no data and
 	// no error after which the source is deemed broken (io.ErrNoProgress).
 	maxEmptyReads = 100
@@ -97,7 +101,12 @@ type Reader struct {
 	err      error // sticky read error
 	handOver bool  // large bodies are given away, not reused
 	owned    bool  // the last large body was given away
-	framing  Framing
+	// narrow limits fills to narrowFill octets: the last body was large,
+	// so the next frame may well be large too, and its body should go
+	// from the source straight into its own buffer, not through buf.
+	narrow  bool
+	bodyMem func(n int) []byte // memory for large bodies, see SetBodyMemory
+	framing Framing
 }
 
 // NewReader returns a Reader of r that rejects frames whose body exceeds
@@ -151,9 +160,13 @@ func (r *Reader) fill(need int) error {
 	}
 	r.prepare(need)
 	empty := 0
+	end := len(r.buf)
+	if r.narrow {
+		end = min(end, r.rpos+max(need, narrowFill))
+	}
 	for r.wpos-r.rpos < need {
-		room := len(r.buf) - r.wpos
-		n, err := r.src.Read(r.buf[r.wpos:])
+		room := end - r.wpos
+		n, err := r.src.Read(r.buf[r.wpos:end])
 		r.wpos += n
 		// A read that fills its room says the source has more. A busy
 		// Reader stays on its full-size buffer until several reads in a
@@ -365,6 +378,8 @@ func (r *Reader) ReadBody(size uint64) ([]byte, error) {
 	}
 	n := int(size)
 	if n <= r.size {
+		// Small frames read in full fills again.
+		r.narrow = false
 		if err := r.fill(n); err != nil {
 			return nil, unexpected(err)
 		}
@@ -374,9 +389,15 @@ func (r *Reader) ReadBody(size uint64) ([]byte, error) {
 		return b, nil
 	}
 	// Large body: start with what is buffered, then read straight into the
-	// large buffer, growing it only as octets arrive.
+	// large buffer, growing it only as octets arrive. Memory the caller
+	// holds for bodies is used when it has room for the whole body.
 	body := r.large[:0]
 	r.large = nil
+	if r.bodyMem != nil && r.handOver {
+		if b := r.bodyMem(n); cap(b) >= n {
+			body = b[:0]
+		}
+	}
 	if have := r.wpos - r.rpos; cap(body) < have {
 		body = make([]byte, 0, min(n, max(have, largeStep+largeSlack)))
 	}
@@ -418,8 +439,20 @@ func (r *Reader) ReadBody(size uint64) ([]byte, error) {
 	case cap(body) <= maxKeptLarge:
 		r.large = body[:0]
 	}
+	r.narrow = true
 	return body[:n:n], nil
 }
+
+// SetBodyMemory gives a Reader that hands large bodies over (see
+// SetHandOver) a source of memory for them: for each body larger than its
+// read buffer, the Reader calls get with the body's size, and reads the
+// body into what get returns when its capacity holds the whole body (it
+// allocates as usual otherwise, and drops what get returned). The memory
+// is handed over with the body, in the Owned Frame. get must return only
+// memory it already holds, such as that of bodies the caller is done
+// with: the Reader calls it on a peer's word, before the body arrives.
+// A nil get, the default, makes the Reader allocate every large body.
+func (r *Reader) SetBodyMemory(get func(n int) []byte) { r.bodyMem = get }
 
 // SetHandOver makes the Reader give away the memory of bodies larger than
 // its read buffer instead of reusing it: ReadFrame marks such frames Owned,

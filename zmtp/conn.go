@@ -60,6 +60,7 @@ type Conn struct {
 	slab   []byte
 	frames [][]byte
 	spare  [][][]byte // messages to receive into, taken from the session's recycler
+	lent   [][]byte   // the message a large body is read into (see largeBody)
 
 	closeOnce sync.Once
 	closing   chan struct{} // standalone: closed by Close, blocked senders give up
@@ -269,6 +270,11 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 	// Large message bodies are handed over as they are read, saving a
 	// copy; encrypted ones are decrypted in place, where they were read.
 	c.rd.SetHandOver(true)
+	if c.cipher == nil {
+		// Bodies opened in place start past the box's header, which a
+		// message given back would lose: only clear text reuses memory.
+		c.rd.SetBodyMemory(c.largeBody)
+	}
 	return nil
 }
 

@@ -163,6 +163,7 @@ func (c *Conn) downgrade(v frame.PeerVersion, seen []byte) error {
 	c.peerMD = md
 	c.rd.SetMaxFrameSize(c.cfg.MaxMessageSize)
 	c.rd.SetHandOver(true)
+	c.rd.SetBodyMemory(c.largeBody)
 	return nil
 }
 

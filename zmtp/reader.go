@@ -115,7 +115,7 @@ func (c *Conn) readMessages() error {
 		case len(ends) == 0 && f.Owned:
 			// A large single-frame message was read (and, with a cipher,
 			// decrypted in place) into memory of its own.
-			msg = [][]byte{body}
+			msg = c.ownedMessage(body)
 		case len(ends) == 0:
 			// A single-frame message is copied once, from the read buffer.
 			msg = c.singleFrame(body)

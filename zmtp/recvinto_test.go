@@ -75,6 +75,15 @@ func TestZeroAllocsPerMessage(t *testing.T) {
 			})
 		}
 	}
+	// Bodies larger than the read buffer are read straight into the
+	// memory of messages given back, as many as the recycler keeps.
+	for _, size := range []int{64 << 10, 200 << 10} {
+		for _, depth := range []int{0, maxRecycledBytes / size / 2} {
+			t.Run(fmt.Sprintf("%d octets, %d queued", size, depth), func(t *testing.T) {
+				zeroAllocs(t, size, depth)
+			})
+		}
+	}
 }
 
 func zeroAllocs(t *testing.T, size, depth int) {

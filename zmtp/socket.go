@@ -352,10 +352,11 @@ func copyFrames(dst, src [][]byte) [][]byte {
 // into it again; s.recvMu is held. Messages of inproc peers are never
 // recycled: their memory came from the sending application.
 func (s *Socket) recycle(in [][]byte, p *pipe) {
-	if !s.kind.recycles || p.twin != nil || len(in) != 1 || cap(in[0]) > maxRecycleSize {
+	if !s.kind.recycles || p.twin != nil || len(in) != 1 || cap(in[0]) > maxRecycleLarge {
 		return // the rule may have built a new message around the received one
 	}
-	if s.freeing = append(s.freeing, in); len(s.freeing) >= recycleBatch {
+	// A large message goes back at once, not after a batch's worth.
+	if s.freeing = append(s.freeing, in); len(s.freeing) >= recycleBatch || cap(in[0]) > maxRecycleSize {
 		s.free.put(s.freeing)
 		s.freeing = s.freeing[:0]
 	}
