@@ -68,7 +68,10 @@ func (f Frame) IsCommand() bool { return f.Flags&FlagCommand != 0 }
 // given to NewReaderSize) are returned as views into the read buffer. Larger
 // bodies are read into a second buffer that grows only as their octets
 // arrive, so a header that declares a huge size costs nothing until the
-// peer actually sends the data.
+// peer actually sends the data. After a large body the Reader reads only a
+// few hundred octets at a time until a small frame comes: a stream of
+// large frames then goes from the source straight into each body's
+// memory, not through the read buffer and a copy.
 //
 // A view, whether a Frame's Body or what Next and ReadBody return, is valid
 // only until the next call to a Reader method: that call may overwrite its
