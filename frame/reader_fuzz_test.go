@@ -40,7 +40,9 @@ func (r *cutReader) Read(p []byte) (int, error) {
 // buffer (so that inputs stay small) fed in chunks of fuzzed sizes, one frame from each in turn, so that they move between
 // their small and full-size buffers and pass full-size buffers to each
 // other through the pool; one of them also calls Release every few
-// frames. Both must read exactly what a Reader reading all at once reads.
+// frames. A third hands large bodies over, reading each into the memory
+// of the one before it (SetBodyMemory). All must read exactly what a
+// Reader reading all at once reads.
 func FuzzReaderBuffers(f *testing.F) {
 	var mixed []byte
 	for _, size := range []int{0, 1, 300, 511, 512, 513, 1500, 2048, 2049, 5000, 700} {
@@ -56,10 +58,15 @@ func FuzzReaderBuffers(f *testing.F) {
 		readers := []*frame.Reader{
 			frame.NewReaderSize(&cutReader{data: data, cuts: cuts}, 1<<20, bufSize),
 			frame.NewReaderSize(&cutReader{data: data, cuts: cuts[min(1, len(cuts)):]}, 1<<20, bufSize),
+			frame.NewReaderSize(&cutReader{data: data, cuts: cuts[min(2, len(cuts)):]}, 1<<20, bufSize),
 		}
+		var given []byte // the last body handed over by readers[2]
+		readers[2].SetHandOver(true)
+		readers[2].SetBodyMemory(func(int) []byte { return given })
 		errs := make([]error, len(readers))
 		for i := 0; ; i++ {
 			var bodies [][]byte
+			var handed []byte
 			for k, r := range readers {
 				if errs[k] != nil {
 					continue
@@ -76,14 +83,20 @@ func FuzzReaderBuffers(f *testing.F) {
 					t.Fatalf("reader %d, frame %d: flags %#x, %d octets; want %d frames", k, i, fr.Flags, len(fr.Body), len(want))
 				}
 				bodies = append(bodies, fr.Body)
+				if fr.Owned {
+					handed = fr.Body
+				}
 			}
 			// Each Reader's latest view is intact while the other reads.
 			for _, b := range bodies {
 				if !bytes.Equal(b, want[i].Body) {
-					t.Fatalf("frame %d changed while the other Reader read", i)
+					t.Fatalf("frame %d changed while the other Readers read", i)
 				}
 			}
-			if errs[0] != nil && errs[1] != nil {
+			if handed != nil {
+				given = handed
+			}
+			if errs[0] != nil && errs[1] != nil && errs[2] != nil {
 				break
 			}
 		}
