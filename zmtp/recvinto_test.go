@@ -271,3 +271,66 @@ func TestRecyclerCountsWhatItKeeps(t *testing.T) {
 		t.Fatalf("took %d, %d kept; want 1, 0", len(got), r.kept.Load())
 	}
 }
+
+// Large messages: what Recv returned stays the application's while
+// RecvInto recycles the memory of the messages it copied out, and every
+// message arrives intact, whichever of the two receives it.
+func TestRecvIntoLargeKeepsRecvMemory(t *testing.T) {
+	pull := newSock(t, Pull, Options{})
+	ep := bindLocal(t, pull)
+	push := newSock(t, Push, Options{})
+	push.Connect(ep)
+	ctx := testCtx(t)
+	const size = 100 << 10
+	body := func(i int) []byte { return bytes.Repeat([]byte{byte(i)}, size) }
+	var kept []Message
+	var into Message
+	for i := range 60 {
+		if err := push.Send(ctx, [][]byte{body(i)}); err != nil {
+			t.Fatal(err)
+		}
+		if i%3 == 0 {
+			m, err := pull.Recv(ctx)
+			if err != nil || len(m.Frames) != 1 || !bytes.Equal(m.Frames[0], body(i)) {
+				t.Fatalf("Recv %d: %d frames, %v", i, len(m.Frames), err)
+			}
+			kept = append(kept, m)
+			continue
+		}
+		if err := pull.RecvInto(ctx, &into); err != nil || len(into.Frames) != 1 || !bytes.Equal(into.Frames[0], body(i)) {
+			t.Fatalf("RecvInto %d: %d frames, %v", i, len(into.Frames), err)
+		}
+	}
+	for k, m := range kept {
+		if !bytes.Equal(m.Frames[0], body(3*k)) {
+			t.Fatalf("message %d from Recv changed", 3*k)
+		}
+	}
+}
+
+// The recycler hands a large message back only for a body it holds, and
+// lets one that is too small go.
+func TestRecyclerLarge(t *testing.T) {
+	var r recycler
+	if m := r.takeLarge(1 << 16); m != nil {
+		t.Fatal("an empty recycler gave a message")
+	}
+	small := [][]byte{make([]byte, 0, 100)}
+	a := [][]byte{make([]byte, 0, 64<<10)}
+	b := [][]byte{make([]byte, 0, 128<<10)}
+	huge := [][]byte{make([]byte, 0, 2*maxRecycleLarge)}
+	r.put([][][]byte{small, a, b, huge})
+	if r.kept.Load() != 1 || r.keptLarge.Load() != 2 || r.bytes != 100+(64<<10)+(128<<10) {
+		t.Fatalf("kept %d small, %d large, %d octets", r.kept.Load(), r.keptLarge.Load(), r.bytes)
+	}
+	if m := r.takeLarge(100 << 10); m == nil || cap(m[0]) != 128<<10 {
+		t.Fatalf("took %v for 100 KiB, want the 128 KiB one", m)
+	}
+	// The 64 KiB one is too small for 100 KiB: dropped, not kept.
+	if m := r.takeLarge(100 << 10); m != nil || r.keptLarge.Load() != 0 || r.bytes != 100 {
+		t.Fatalf("took %v; %d large kept, %d octets", m, r.keptLarge.Load(), r.bytes)
+	}
+	if got := r.take(nil, recycleBatch); len(got) != 1 {
+		t.Fatalf("small messages: took %d", len(got))
+	}
+}
