@@ -310,10 +310,11 @@ func (s *Socket) isClosed() bool { return s.closing.Load() }
 // m.Frames already has, growing it only when a frame does not fit, and the
 // memory the socket received them in goes back to the socket for later
 // messages. A program that receives into the same Message again and again
-// allocates nothing per message in steady state, for frames of up to
-// 32 KiB, whatever the number of messages queued (as long as they hold
-// under 4 MiB), on PUSH/PULL, PAIR, DEALER and SUB sockets; REQ, REP and
-// ROUTER build envelopes around what they receive and recycle nothing.
+// allocates nothing per message in steady state, for single-frame
+// messages of up to 1 MiB, whatever the number of messages queued as long
+// as they hold under 4 MiB, on PUSH/PULL, PAIR, DEALER and SUB sockets;
+// REQ, REP and ROUTER build envelopes around what they receive and
+// recycle nothing.
 // It costs a copy per message. m.Frames is valid until m is passed to
 // RecvInto again.
 func (s *Socket) RecvInto(ctx context.Context, m *Message) error {
