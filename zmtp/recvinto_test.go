@@ -272,9 +272,9 @@ func TestRecyclerCountsWhatItKeeps(t *testing.T) {
 	}
 }
 
-// Large messages: what Recv returned stays the application's while
-// RecvInto recycles the memory of the messages it copied out, and every
-// message arrives intact, whichever of the two receives it.
+// Large messages: what Recv returned stays the application's while the
+// socket reuses the memory they arrived in, and every message arrives
+// intact, whether Recv or RecvInto receives it.
 func TestRecvIntoLargeKeepsRecvMemory(t *testing.T) {
 	pull := newSock(t, Pull, Options{})
 	ep := bindLocal(t, pull)
@@ -283,27 +283,27 @@ func TestRecvIntoLargeKeepsRecvMemory(t *testing.T) {
 	ctx := testCtx(t)
 	const size = 100 << 10
 	body := func(i int) []byte { return bytes.Repeat([]byte{byte(i)}, size) }
-	var kept []Message
+	kept := map[int]Message{}
 	var into Message
 	for i := range 60 {
 		if err := push.Send(ctx, [][]byte{body(i)}); err != nil {
 			t.Fatal(err)
 		}
-		if i%3 == 0 {
+		if i%3 == 0 || i >= 40 {
 			m, err := pull.Recv(ctx)
 			if err != nil || len(m.Frames) != 1 || !bytes.Equal(m.Frames[0], body(i)) {
 				t.Fatalf("Recv %d: %d frames, %v", i, len(m.Frames), err)
 			}
-			kept = append(kept, m)
+			kept[i] = m
 			continue
 		}
 		if err := pull.RecvInto(ctx, &into); err != nil || len(into.Frames) != 1 || !bytes.Equal(into.Frames[0], body(i)) {
 			t.Fatalf("RecvInto %d: %d frames, %v", i, len(into.Frames), err)
 		}
 	}
-	for k, m := range kept {
-		if !bytes.Equal(m.Frames[0], body(3*k)) {
-			t.Fatalf("message %d from Recv changed", 3*k)
+	for i, m := range kept {
+		if !bytes.Equal(m.Frames[0], body(i)) {
+			t.Fatalf("message %d from Recv changed", i)
 		}
 	}
 }
@@ -332,5 +332,14 @@ func TestRecyclerLarge(t *testing.T) {
 	}
 	if got := r.take(nil, recycleBatch); len(got) != 1 {
 		t.Fatalf("small messages: took %d", len(got))
+	}
+	// Large messages count against the recycler's bound.
+	var ms [][][]byte
+	for range 2 * maxRecycledBytes / (64 << 10) {
+		ms = append(ms, [][]byte{make([]byte, 0, 64<<10)})
+	}
+	r.put(ms)
+	if got, want := int(r.keptLarge.Load()), maxRecycledBytes/(64<<10); got != want || r.bytes != maxRecycledBytes {
+		t.Fatalf("kept %d large messages (%d octets), want %d", got, r.bytes, want)
 	}
 }
