@@ -21,23 +21,42 @@ func xorBlocksAVX2(out, in *byte, n int, state *[16]uint32)
 //go:noescape
 func xorBlocksAVX512(out, in *byte, n int, state *[16]uint32)
 
-// kernel is the vector code this processor runs, or nil.
+// impl names the vector code a processor runs.
+type impl uint8
+
+const (
+	noVector impl = iota
+	avx2
+	avx512
+)
+
+// kernel is the vector code this processor runs.
 var kernel = pickKernel()
 
-func pickKernel() func(out, in *byte, n int, state *[16]uint32) {
+func pickKernel() impl {
 	switch {
 	case cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL:
-		return xorBlocksAVX512
+		return avx512
 	case cpu.X86.HasAVX2:
-		return xorBlocksAVX2
+		return avx2
 	}
-	return nil
+	return noVector
+}
+
+// xorBlocks runs k's code; a call through a function value would make
+// its arguments escape to the heap.
+func (k impl) xorBlocks(out, in *byte, n int, state *[16]uint32) {
+	if k == avx512 {
+		xorBlocksAVX512(out, in, n, state)
+	} else {
+		xorBlocksAVX2(out, in, n, state)
+	}
 }
 
 // minTail is the shortest rest of a stream, after its whole batches,
 // that the vector code computes (through a batch-sized buffer) rather
 // than x/crypto one block at a time.
-const minTail = 3 * blockSize
+const minTail = blockSize + 1
 
 // XORKeyStream sets out to in XOR the Salsa20/20 keystream of key, from
 // the nonce in counter[:8] and the block number in counter[8:] (little
@@ -47,12 +66,12 @@ func XORKeyStream(out, in []byte, counter *[16]byte, key *[32]byte) {
 	xorKeyStream(kernel, out, in, counter, key)
 }
 
-func xorKeyStream(k func(out, in *byte, n int, state *[16]uint32), out, in []byte, counter *[16]byte, key *[32]byte) {
+func xorKeyStream(k impl, out, in []byte, counter *[16]byte, key *[32]byte) {
 	if len(in) == 0 {
 		return
 	}
 	out = out[:len(in)]
-	if k == nil || len(in) < minTail {
+	if k == noVector || len(in) < minTail {
 		salsa.XORKeyStream(out, in, counter, key)
 		return
 	}
@@ -70,12 +89,12 @@ func xorKeyStream(k func(out, in *byte, n int, state *[16]uint32), out, in []byt
 			// The tail: a batch through a buffer.
 			var buf [batchSize]byte
 			copy(buf[:], in)
-			k(&buf[0], &buf[0], 1, &state)
+			k.xorBlocks(&buf[0], &buf[0], 1, &state)
 			copy(out, buf[:len(in)])
 			clear(buf[:])
 			return
 		}
-		k(&out[0], &in[0], int(n), &state)
+		k.xorBlocks(&out[0], &in[0], int(n), &state)
 		block += n * blocksPerBatch
 		in, out = in[n*batchSize:], out[n*batchSize:]
 	}

@@ -2,19 +2,43 @@
 
 package salsa20
 
-import "golang.org/x/sys/cpu"
+import (
+	"fmt"
+	"testing"
+
+	"golang.org/x/sys/cpu"
+)
 
 // addKernels adds each vector kernel this processor runs, and the path
 // without one, to m.
 func addKernels(m map[string]func(out, in []byte, counter *[16]byte, key *[32]byte)) {
-	with := func(k func(out, in *byte, n int, state *[16]uint32)) func(out, in []byte, counter *[16]byte, key *[32]byte) {
+	with := func(k impl) func(out, in []byte, counter *[16]byte, key *[32]byte) {
 		return func(out, in []byte, counter *[16]byte, key *[32]byte) { xorKeyStream(k, out, in, counter, key) }
 	}
-	m["no vector kernel"] = with(nil)
+	m["no vector kernel"] = with(noVector)
 	if cpu.X86.HasAVX2 {
-		m["AVX2"] = with(xorBlocksAVX2)
+		m["AVX2"] = with(avx2)
 	}
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL {
-		m["AVX-512"] = with(xorBlocksAVX512)
+		m["AVX-512"] = with(avx512)
+	}
+}
+
+func BenchmarkKernels(b *testing.B) {
+	for name, f := range kernels() {
+		if name == "XORKeyStream" {
+			continue
+		}
+		for _, size := range []int{512, 65536} {
+			b.Run(fmt.Sprintf("%s/%d", name, size), func(b *testing.B) {
+				var key [32]byte
+				var counter [16]byte
+				buf := make([]byte, size)
+				b.SetBytes(int64(size))
+				for b.Loop() {
+					f(buf, buf, &counter, &key)
+				}
+			})
+		}
 	}
 }

@@ -199,3 +199,15 @@ func BenchmarkXORKeyStream(b *testing.B) {
 		}
 	}
 }
+
+// The tail buffer and the state stay on the stack.
+func TestDoesNotAllocate(t *testing.T) {
+	var key [32]byte
+	var counter [16]byte
+	for _, n := range []int{1, 64, 65, 300, 512, 1000, 4096} {
+		buf := make([]byte, n)
+		if a := testing.AllocsPerRun(100, func() { XORKeyStream(buf, buf, &counter, &key) }); a != 0 {
+			t.Errorf("%d octets: %v allocations", n, a)
+		}
+	}
+}
