@@ -2,6 +2,7 @@ package mechanism
 
 import (
 	"crypto/ecdh"
+	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/crypto/salsa20/salsa"
 
 	"github.com/zmtp-go/zmtp/frame"
+	"github.com/zmtp-go/zmtp/internal/salsa20"
 )
 
 // Errors of the CURVE MESSAGE command, after the handshake. Each matches
@@ -65,6 +67,8 @@ const (
 // at the handshake, instead of once per message. Seal encrypts from the
 // body straight into the frame it appends and Open decrypts in place: no
 // scratch buffer, no copy beside the cipher's own pass over the octets.
+// The keystream comes from internal/salsa20, which computes eight blocks
+// at a time where the processor has the vector instructions for it.
 type curveCipher struct {
 	key [32]byte // precomputed Box key of the two transient key pairs
 
@@ -96,27 +100,32 @@ func streamKey(key *[32]byte, prefix string) [32]byte {
 	return sub
 }
 
-// boxStart returns the Poly1305 key of the box with short nonce n and the
-// keystream that encrypts its first 32 octets, from the first Salsa20
-// block, as crypto_secretbox does; the rest of the box is encrypted from
-// the second block on (see restCounter).
-func boxStart(n uint64, streamKey *[32]byte) (polyKey [32]byte, first [32]byte) {
-	var block [64]byte
-	counter := restCounter(n)
-	counter[8] = 0
-	salsa.XORKeyStream(block[:], block[:], &counter, streamKey)
-	copy(polyKey[:], block[:32])
-	copy(first[:], block[32:])
-	clear(block[:])
-	return polyKey, first
-}
-
-// restCounter returns the Salsa20 nonce and block counter that encrypt
-// the box's octets after its first 32: the short nonce, then block 1.
-func restCounter(n uint64) [16]byte {
+// boxStream computes into ks the start of the keystream of the box with
+// short nonce n, as crypto_secretbox uses it: the Poly1305 key (ks[:32])
+// and the keystream of the box's first octets (ks[32:]). It returns that
+// part of ks and the block at which the box's keystream continues. A box
+// of up to 32 octets takes one Salsa20 block; a longer one takes a whole
+// batch of the vector code, which costs no more than two blocks.
+func boxStream(ks *[boxStreamSize]byte, n uint64, boxLen int, streamKey *[32]byte) ([]byte, byte) {
+	size := 64
+	if 32+boxLen > size {
+		size = boxStreamSize
+	}
 	var counter [16]byte
 	binary.BigEndian.PutUint64(counter[:8], n)
-	counter[8] = 1
+	salsa20.XORKeyStream(ks[:size], ks[:size], &counter, streamKey)
+	return ks[:size], byte(size / 64)
+}
+
+// boxStreamSize is the most keystream boxStream computes at once.
+const boxStreamSize = 512
+
+// restCounter returns the Salsa20 nonce and block counter that go on with
+// the keystream of the box with short nonce n from block.
+func restCounter(n uint64, block byte) [16]byte {
+	var counter [16]byte
+	binary.BigEndian.PutUint64(counter[:8], n)
+	counter[8] = block
 	return counter
 }
 
@@ -152,23 +161,23 @@ func (c *curveCipher) Seal(dst []byte, flags byte, body []byte) ([]byte, error) 
 	box := dst[len(dst) : len(dst)+boxLen]
 	dst = dst[:len(dst)+boxLen]
 
-	// The plaintext is the flags octet then the body; its first 32 octets
-	// take the first block's keystream, the rest the following blocks'.
-	polyKey, first := boxStart(n, &c.sendKey)
+	// The plaintext is the flags octet then the body; after the Poly1305
+	// key, its first octets take the keystream boxStream computed, the
+	// rest the following blocks'.
+	var ks [boxStreamSize]byte
+	stream, next := boxStream(&ks, n, boxLen-secretbox.Overhead, &c.sendKey)
 	ct := box[secretbox.Overhead:]
-	ct[0] = wire ^ first[0]
-	head := min(len(body), len(first)-1)
-	for i, b := range body[:head] {
-		ct[1+i] = b ^ first[1+i]
-	}
+	ct[0] = wire ^ stream[32]
+	head := min(len(body), len(stream)-33)
+	subtle.XORBytes(ct[1:1+head], body[:head], stream[33:])
 	if rest := body[head:]; len(rest) > 0 {
-		counter := restCounter(n)
-		salsa.XORKeyStream(ct[1+head:], rest, &counter, &c.sendKey)
+		counter := restCounter(n, next)
+		salsa20.XORKeyStream(ct[1+head:], rest, &counter, &c.sendKey)
 	}
 	var tag [poly1305.TagSize]byte
-	poly1305.Sum(&tag, ct, &polyKey)
+	poly1305.Sum(&tag, ct, (*[32]byte)(stream[:32]))
 	copy(box, tag[:])
-	clear(polyKey[:])
+	clear(stream)
 	return dst, nil
 }
 
@@ -190,20 +199,20 @@ func (c *curveCipher) Open(data []byte) (byte, []byte, error) {
 	var tag [poly1305.TagSize]byte
 	copy(tag[:], box)
 	ct := box[secretbox.Overhead:]
-	polyKey, first := boxStart(n, &c.recvKey)
-	ok := poly1305.Verify(&tag, ct, &polyKey)
-	clear(polyKey[:])
+	var ks [boxStreamSize]byte
+	stream, next := boxStream(&ks, n, len(ct), &c.recvKey)
+	ok := poly1305.Verify(&tag, ct, (*[32]byte)(stream[:32]))
 	if !ok {
+		clear(stream)
 		return 0, nil, ErrMessageForged
 	}
 	c.recvNonce = n
-	head := min(len(ct), len(first))
-	for i := range head {
-		ct[i] ^= first[i]
-	}
+	head := min(len(ct), len(stream)-32)
+	subtle.XORBytes(ct[:head], ct[:head], stream[32:])
+	clear(stream)
 	if rest := ct[head:]; len(rest) > 0 {
-		counter := restCounter(n)
-		salsa.XORKeyStream(rest, rest, &counter, &c.recvKey)
+		counter := restCounter(n, next)
+		salsa20.XORKeyStream(rest, rest, &counter, &c.recvKey)
 	}
 	var flags byte
 	switch ct[0] {

@@ -37,12 +37,18 @@ func TestCipherLargeMessage(t *testing.T) {
 
 // Boxes are NaCl's crypto_secretbox with the nonce RFC 26 gives them:
 // x/crypto's secretbox opens what Seal makes, and Open opens what
-// secretbox seals, at every length around the first keystream block's
-// 32 octets and the next blocks' 64.
+// secretbox seals, at every length up to 1200 octets (past the keystream
+// of the first Salsa20 block, of the first batch of eight, which ends
+// 480 octets into the box, and of the next batch) and at a few larger
+// ones.
 func TestCipherBoxIsSecretbox(t *testing.T) {
 	client, server := cipherPair(t)
 	cc, sc := client.(*curveCipher), server.(*curveCipher)
-	for size := range 200 {
+	sizes := []int{4095, 4096 + 33, 65536, 65537, 1<<20 + 5}
+	for size := range 1200 {
+		sizes = append(sizes, size)
+	}
+	for _, size := range sizes {
 		body := make([]byte, size)
 		for i := range body {
 			body[i] = byte(i*7 + size)
