@@ -9,10 +9,10 @@ import (
 	"slices"
 
 	"golang.org/x/crypto/nacl/secretbox"
-	"golang.org/x/crypto/poly1305" //nolint:staticcheck // the MAC of crypto_secretbox, which CURVE's boxes are
 	"golang.org/x/crypto/salsa20/salsa"
 
 	"github.com/zmtp-go/zmtp/frame"
+	"github.com/zmtp-go/zmtp/internal/poly1305"
 	"github.com/zmtp-go/zmtp/internal/salsa20"
 )
 
