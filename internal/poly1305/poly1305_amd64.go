@@ -29,8 +29,8 @@ var useVector = cpu.X86.HasAVX2
 
 // minVector is the shortest message the vector code takes: below it,
 // computing the powers of r costs more than the vector code saves (they
-// break even near 1 KiB).
-const minVector = 1280
+// break even between 512 octets and 1 KiB).
+const minVector = 1024
 
 // Sum sets out to the Poly1305 tag of m under the one-time key.
 func Sum(out *[TagSize]byte, m []byte, key *[32]byte) {
@@ -83,17 +83,17 @@ func sum(out *[TagSize]byte, m []byte, key *[32]byte) {
 	a.finish(out, key)
 }
 
-// limbs returns the number x, below 2(2^130-5), reduced and in radix
-// 2^26.
+// limbs returns the number x, below 2^131, in radix 2^26, its top limb
+// below 2^27: the vector code's products stay far from overflowing with
+// a power of r not fully reduced.
 func limbs(x [3]uint64) [5]uint64 {
-	x0, x1, x2 := reduceFully(x[0], x[1], x[2])
 	const m = 1<<26 - 1
 	return [5]uint64{
-		x0 & m,
-		x0 >> 26 & m,
-		(x0>>52 | x1<<12) & m,
-		x1 >> 14 & m,
-		(x1>>40 | x2<<24) & m,
+		x[0] & m,
+		x[0] >> 26 & m,
+		(x[0]>>52 | x[1]<<12) & m,
+		x[1] >> 14 & m,
+		x[1]>>40 | x[2]<<24,
 	}
 }
 
