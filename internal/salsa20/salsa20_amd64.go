@@ -53,9 +53,10 @@ func (k impl) xorBlocks(out, in *byte, n int, state *[16]uint32) {
 	}
 }
 
-// minTail is the shortest rest of a stream, after its whole batches,
-// that the vector code computes (through a batch-sized buffer) rather
-// than x/crypto one block at a time.
+// minTail is the shortest stream, or rest of a stream after its whole
+// batches, that the vector code computes (the rest through a batch-sized
+// buffer): x/crypto computes one block in about the time the vector code
+// takes for eight.
 const minTail = blockSize + 1
 
 // XORKeyStream sets out to in XOR the Salsa20/20 keystream of key, from
@@ -113,16 +114,21 @@ const (
 	blocksPerBatch = 8
 )
 
-// sigma is "expand 32-byte k", the constant words of a Salsa20 state
-// with a 32-octet key.
-var sigma = [4]uint32{0x61707865, 0x3320646e, 0x79622d32, 0x6b206574}
+// The constant words of a Salsa20 state with a 32-octet key: "expand
+// 32-byte k".
+const (
+	sigma0 = 0x61707865
+	sigma1 = 0x3320646e
+	sigma2 = 0x79622d32
+	sigma3 = 0x6b206574
+)
 
 // initialState returns the input words of the Salsa20 block with the
 // given key, nonce (counter[:8]) and block number (counter[8:], little
 // endian). The block number is set by the caller in words 8 and 9.
 func initialState(counter *[16]byte, key *[32]byte) [16]uint32 {
 	var s [16]uint32
-	s[0], s[5], s[10], s[15] = sigma[0], sigma[1], sigma[2], sigma[3]
+	s[0], s[5], s[10], s[15] = sigma0, sigma1, sigma2, sigma3
 	for i := range 4 {
 		s[1+i] = binary.LittleEndian.Uint32(key[4*i:])
 		s[11+i] = binary.LittleEndian.Uint32(key[16+4*i:])
