@@ -3,7 +3,12 @@
 package poly1305
 
 import (
+	"bytes"
 	"encoding/binary"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
 
 	"golang.org/x/crypto/poly1305" //nolint:staticcheck // the reference
 	"golang.org/x/sys/cpu"
@@ -29,5 +34,28 @@ func addImpls(m map[string]func(out *[TagSize]byte, msg []byte, key *[32]byte)) 
 			}
 			sum(out, msg, key)
 		}
+	}
+}
+
+// The assembly is what asm_gen.go writes.
+func TestGenerated(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the generator")
+	}
+	out := filepath.Join(t.TempDir(), "gen.s")
+	cmd := exec.Command("go", "run", "asm_gen.go", "-out", out)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go run asm_gen.go: %v\n%s", err, msg)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile("poly1305_amd64.s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("poly1305_amd64.s differs from what asm_gen.go writes: run go generate")
 	}
 }
