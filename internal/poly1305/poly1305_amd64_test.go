@@ -35,6 +35,15 @@ func addImpls(m map[string]func(out *[TagSize]byte, msg []byte, key *[32]byte)) 
 			sum(out, msg, key)
 		}
 	}
+	if cpu.X86.HasAVX512F {
+		m["vector, eight lanes"] = func(out *[TagSize]byte, msg []byte, key *[32]byte) {
+			if len(msg) < 128 {
+				poly1305.Sum(out, msg, key)
+				return
+			}
+			sum8(out, msg, key)
+		}
+	}
 }
 
 // The assembly is what asm_gen.go writes.
