@@ -132,6 +132,7 @@ func TestDoesNotAllocate(t *testing.T) {
 func FuzzSum(f *testing.F) {
 	f.Add(make([]byte, 32), make([]byte, 300))
 	f.Add(bytes.Repeat([]byte{0xff}, 32), bytes.Repeat([]byte{0xff}, 1000))
+	f.Add(bytes.Repeat([]byte{0xfe}, 32), bytes.Repeat([]byte{0xff}, 5000))
 	f.Fuzz(func(t *testing.T, k, m []byte) {
 		var key [32]byte
 		copy(key[:], k)
