@@ -67,8 +67,9 @@ const (
 // at the handshake, instead of once per message. Seal encrypts from the
 // body straight into the frame it appends and Open decrypts in place: no
 // scratch buffer, no copy beside the cipher's own pass over the octets.
-// The keystream comes from internal/salsa20, which computes eight blocks
-// at a time where the processor has the vector instructions for it.
+// The keystream and the MAC come from internal/salsa20 and
+// internal/poly1305, which run several blocks at a time where the
+// processor has the vector instructions for it.
 type curveCipher struct {
 	key [32]byte // precomputed Box key of the two transient key pairs
 
