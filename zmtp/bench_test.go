@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 )
 
 // BenchmarkConnThroughput sends single-frame messages from one Conn to
@@ -18,6 +19,7 @@ func BenchmarkConnThroughput(b *testing.B) {
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu0, cpuKnown := processCPU()
 			done := make(chan error, 1)
 			go func() {
 				for range b.N {
@@ -36,6 +38,7 @@ func BenchmarkConnThroughput(b *testing.B) {
 			if err := <-done; err != nil {
 				b.Fatal(err)
 			}
+			reportCPU(b, cpu0, cpuKnown)
 		})
 	}
 }
@@ -70,6 +73,7 @@ func benchPushPull(b *testing.B, into bool) {
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu0, cpuKnown := processCPU()
 			done := make(chan error, 1)
 			go func() {
 				var m Message
@@ -95,6 +99,16 @@ func benchPushPull(b *testing.B, into bool) {
 			if err := <-done; err != nil {
 				b.Fatal(err)
 			}
+			reportCPU(b, cpu0, cpuKnown)
 		})
+	}
+}
+
+// reportCPU reports the CPU time the process used per operation since
+// cpu0 (both ends, the runtime and the collector included): the figure
+// that varies least when other work shares the machine.
+func reportCPU(b *testing.B, cpu0 time.Duration, known bool) {
+	if cpu1, ok := processCPU(); known && ok {
+		b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
 	}
 }
