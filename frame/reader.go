@@ -4,7 +4,9 @@ import (
 	"errors"
 	"io"
 	"math/bits"
+	"runtime"
 	"sync"
+	"weak"
 )
 
 // Size defaults for Reader.
@@ -103,6 +105,7 @@ type Reader struct {
 	consumed int64
 	err      error // sticky read error
 	handOver bool  // large bodies are given away, not reused
+	kept     bool  // buf holds views given away (KeepViews): never written before wpos again, never pooled
 	owned    bool  // the last large body was given away
 	// narrow limits fills to narrowFill octets: the last body was large,
 	// so the next frame may well be large too, and its body should go
@@ -212,16 +215,31 @@ func (r *Reader) prepare(need int) {
 	if r.size > IdleReadBufferSize {
 		switch useBig := r.busy || need > IdleReadBufferSize; {
 		case useBig && r.big == nil:
+			kept := r.kept
 			r.moveTo(r.takeBig())
+			if kept {
+				r.small = nil // it holds views given away
+			}
 		case !useBig && r.big != nil:
+			kept := r.kept
 			r.moveTo(r.smallBuf())
-			r.putBig()
+			if kept {
+				r.dropKept()
+			} else {
+				r.putBig()
+			}
 		}
 	}
 	if r.buf == nil {
 		r.buf = r.smallBuf()
 	}
 	switch {
+	case r.kept:
+		// Octets before wpos may be the caller's: reads go on after
+		// them, and into a new buffer once the room left is short.
+		if room := len(r.buf) - r.wpos; r.rpos+need > len(r.buf) || room < len(r.buf)/keptMinRoom {
+			r.renew()
+		}
 	case r.rpos == r.wpos:
 		r.rpos, r.wpos = 0, 0
 	case r.big == nil || r.rpos+need > len(r.buf):
@@ -242,7 +260,44 @@ func (r *Reader) moveTo(b []byte) {
 	}
 	r.rpos = 0
 	r.buf = b
+	r.kept = false
 }
+
+// renew replaces the buffer in use, which holds views given away, with a
+// new one of its kind, moving the unread octets over.
+func (r *Reader) renew() {
+	if r.big != nil {
+		r.dropKept() // the unread octets still move from r.buf
+		r.moveTo(r.takeBig())
+		return
+	}
+	r.small = nil
+	r.moveTo(r.smallBuf())
+}
+
+// keptMinRoom: a buffer holding views given away takes reads while at
+// least 1/keptMinRoom of it is free.
+const keptMinRoom = 8
+
+// KeepViews lets the caller keep the views the Reader has returned from
+// its read buffer so far (frame bodies of up to the read buffer size, and
+// what Next returned) for as long as it likes: the Reader never writes to
+// their octets again nor lets another Reader have the buffer. It goes on
+// reading into the room the buffer has left after them and takes a new
+// buffer when that runs short, so that the views of many small frames
+// share one allocation, the read buffer, and each pins it as long as it
+// is kept. Views of the buffer for large bodies are not affected (see
+// SetHandOver).
+func (r *Reader) KeepViews() {
+	if r.buf != nil {
+		r.kept = true
+	}
+}
+
+// ViewsKept reports whether the read buffer holds views given away with
+// KeepViews: keeping more views of it then costs no memory beyond what is
+// already kept.
+func (r *Reader) ViewsKept() bool { return r.kept }
 
 // smallBuf returns the idle buffer, allocating it on first use.
 func (r *Reader) smallBuf() []byte {
@@ -260,9 +315,18 @@ func (r *Reader) takeBig() []byte {
 	}
 	if r.big == nil {
 		// Pooled buffers have the size of their class; others just size.
-		b := make([]byte, r.size)
-		if class < len(bufPools) {
+		var b []byte
+		switch {
+		case class == recycledClass:
+			p := recycled.take()
+			if p == nil {
+				p = new([1 << recycledClass]byte)
+			}
+			b = p[:]
+		case class < len(bufPools):
 			b = make([]byte, 1<<class)
+		default:
+			b = make([]byte, r.size)
 		}
 		r.big = &b
 	}
@@ -276,6 +340,62 @@ func (r *Reader) putBig() {
 		bufPools[class].Put(r.big)
 	}
 	r.big = nil
+}
+
+// dropKept lets go of the full-size buffer, which holds views given
+// away (KeepViews). A buffer of the recycled class comes back to the pool
+// once the collector finds that none of them is left, for any Reader to
+// read into again: a stream of small messages that the application drops
+// soon after receiving them then reads into memory already in use,
+// instead of taking fresh pages for each buffer.
+func (r *Reader) dropKept() {
+	if b := *r.big; len(b) == 1<<recycledClass {
+		runtime.SetFinalizer((*[1 << recycledClass]byte)(b), recycleBuf)
+	}
+	r.big = nil
+}
+
+// recycledClass is the class of the buffers that come back from views
+// given away: that of DefaultReadBufferSize.
+const recycledClass = 15
+
+// recycleBuf returns a buffer that held views given away, now that the
+// collector has found none of them left, for a Reader to read into again.
+func recycleBuf(p *[1 << recycledClass]byte) { recycled.put(p) }
+
+// recycled holds the buffers that came back from views given away. It
+// holds them weakly: one that no Reader takes before the next collection
+// is freed then, so that they never add to the heap the collector paces
+// itself on, and at most maxRecycled of them.
+var recycled weakStack
+
+const maxRecycled = 256
+
+type weakStack struct {
+	mu   sync.Mutex
+	bufs []weak.Pointer[[1 << recycledClass]byte]
+}
+
+func (s *weakStack) put(p *[1 << recycledClass]byte) {
+	s.mu.Lock()
+	if len(s.bufs) < maxRecycled {
+		s.bufs = append(s.bufs, weak.Make(p))
+	}
+	s.mu.Unlock()
+}
+
+// take returns a recycled buffer that is still there, or nil.
+func (s *weakStack) take() *[1 << recycledClass]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := len(s.bufs) - 1; k >= 0; k-- {
+		p := s.bufs[k].Value()
+		s.bufs = s.bufs[:k]
+		if p != nil {
+			return p
+		}
+	}
+	return nil
 }
 
 // bufPools holds the full-size buffers of Readers that went idle, by size
@@ -299,12 +419,21 @@ func (r *Reader) Release() {
 	case unread == 0:
 		r.rpos, r.wpos = 0, 0
 		r.buf, r.small = nil, nil
-		if r.big != nil {
+		switch {
+		case r.big != nil && r.kept:
+			r.dropKept()
+		case r.big != nil:
 			r.putBig()
 		}
+		r.kept = false
 	case r.big != nil && unread <= IdleReadBufferSize:
+		kept := r.kept
 		r.moveTo(r.smallBuf())
-		r.putBig()
+		if kept {
+			r.dropKept()
+		} else {
+			r.putBig()
+		}
 	}
 }
 
@@ -406,7 +535,11 @@ func (r *Reader) ReadBody(size uint64) ([]byte, error) {
 	}
 	body = append(body, r.buf[r.rpos:r.wpos]...)
 	r.consumed += int64(r.wpos - r.rpos)
-	r.rpos, r.wpos = 0, 0
+	if r.kept {
+		r.rpos = r.wpos // the octets before stay the caller's
+	} else {
+		r.rpos, r.wpos = 0, 0
+	}
 	empty := 0
 	for len(body) < n {
 		if r.err != nil {

@@ -56,8 +56,7 @@ type Conn struct {
 	out, in *queue
 	ctrl    *queue // command bodies for the writer, one frame each
 
-	// The reader's slabs for small messages (see slabbed).
-	slab   []byte
+	// The reader's slab of one-frame slices (see singleFrame).
 	frames [][]byte
 	spare  [][][]byte // messages to receive into, taken from the session's recycler
 	lent   [][]byte   // the message a large body is read into (see largeBody)

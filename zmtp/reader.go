@@ -117,8 +117,7 @@ func (c *Conn) readMessages() error {
 			// decrypted in place) into memory of its own.
 			msg = c.ownedMessage(body)
 		case len(ends) == 0:
-			// A single-frame message is copied once, from the read buffer.
-			msg = c.singleFrame(body)
+			msg = c.singleFrame(body, c.cipher == nil)
 		case len(data)+len(body) > maxKeptAssembly:
 			// The last frame of a large multipart message: the frames so
 			// far are handed over where they were assembled, not copied
@@ -138,9 +137,9 @@ func (c *Conn) readMessages() error {
 		size = 0
 		c.stats.msgsIn.Add(1)
 		if c.rd.Buffered() == 0 {
-			// All read is handled: the slabs stay with their messages
-			// only, not with an idle connection.
-			c.slab, c.frames = nil, nil
+			// All read is handled: the slab of frame slices stays with
+			// its messages only, not with an idle connection.
+			c.frames = nil
 			if len(c.spare) > 0 {
 				// Nor the memory to receive into: it goes back for
 				// the socket's other connections.
@@ -231,10 +230,11 @@ func peerError(data []byte) error {
 	return &mechanism.PeerError{Reason: reason}
 }
 
-// singleFrame returns a one-frame message holding a copy of body, in the
-// memory of a message the application has finished with when there is one
-// that fits (see Socket.RecvInto).
-func (c *Conn) singleFrame(body []byte) [][]byte {
+// singleFrame returns a one-frame message holding body: in the memory of a
+// message the application has finished with when there is one that fits
+// (see Socket.RecvInto), else where it was read when viewable (body is a
+// view of the frame reader's read buffer), else in a copy.
+func (c *Conn) singleFrame(body []byte, viewable bool) [][]byte {
 	if len(c.spare) == 0 {
 		if r := c.sess.recycled(); r != nil {
 			c.spare = r.take(c.spare, recycleBatch)
@@ -249,42 +249,37 @@ func (c *Conn) singleFrame(body []byte) [][]byte {
 			return m
 		}
 	}
-	if c.rd.Buffered() < minSlabBatch {
-		return [][]byte{append(make([]byte, 0, len(body)), body...)}
+	if viewable && len(body) <= maxSlabbed && (c.rd.ViewsKept() || c.rd.Buffered() >= minViewBatch) {
+		// The read buffer becomes the message's memory: the frame
+		// reader reads on after it, or into a new buffer.
+		c.rd.KeepViews()
+		m := c.frameSlab(len(body))
+		m[0] = body[:len(body):len(body)]
+		return m
 	}
-	if len(body) <= maxSlabbed {
-		return c.slabbed(body)
+	if c.rd.Buffered() < minViewBatch {
+		return [][]byte{append(make([]byte, 0, len(body)), body...)}
 	}
 	m := c.frameSlab(len(body))
 	m[0] = append(make([]byte, 0, len(body)), body...)
 	return m
 }
 
-// Messages that arrive many to a read share their memory: a slab for the
-// bodies of up to 1 KiB and one for the one-frame slices, so that a stream
-// of small messages costs an allocation every few dozen messages, not two
-// each, and a stream of larger ones one allocation each (the body).
-// A slab lives as long as any of its messages; the reader lets go of its
-// own when it has read all it had.
+// Messages that arrive many to a read share their memory: the bodies of
+// up to maxSlabbed octets are left where the frame reader read them, its
+// read buffer (32 KiB), which it then leaves to them (frame.Reader's
+// KeepViews), and their one-frame slices come from a slab, so that a
+// stream of small messages costs an allocation every few dozen messages,
+// not two each, and no copy; a stream of larger ones costs one allocation
+// each (the body). A read buffer lives as long as any of its messages;
+// once it holds some, the reader reads on into the room it has left, and
+// so do the messages that follow. A message read alone (the
+// connection is not busy) gets memory of its own, its size.
 const (
-	maxSlabbed   = 1 << 10  // the largest body put in a slab
-	minSlabBatch = 1 << 10  // octets left in the read buffer for slabs to pay
-	slabSize     = 16 << 10 // the most a body slab holds
-	slabFrames   = 128      // the most a frame-slice slab holds
+	maxSlabbed   = 1 << 10 // the largest body left in the read buffer
+	minViewBatch = 1 << 10 // octets left in the read buffer for sharing it to pay
+	slabFrames   = 128     // the most a frame-slice slab holds
 )
-
-// slabbed returns a one-frame message holding a copy of body, from the
-// reader's slabs.
-func (c *Conn) slabbed(body []byte) [][]byte {
-	if cap(c.slab)-len(c.slab) < len(body) {
-		c.slab = make([]byte, 0, min(slabSize, max(c.rd.Buffered()+len(body), maxSlabbed)))
-	}
-	off := len(c.slab)
-	c.slab = append(c.slab, body...)
-	m := c.frameSlab(len(body))
-	m[0] = c.slab[off:len(c.slab):len(c.slab)]
-	return m
-}
 
 // frameSlab returns a one-frame message slice from the reader's slab of
 // them, for a message of size octets. A new slab has room for what the

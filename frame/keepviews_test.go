@@ -1,0 +1,161 @@
+package frame
+
+import (
+	"bytes"
+	"io"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+)
+
+// keptStream returns frames of varied sizes (up to large, each body a
+// pattern of its index) and the stream holding them, split into bursts
+// of varied sizes: some large (the Reader reads in full-size chunks),
+// runs of small ones (it goes idle and back).
+func keptStream(seed uint64, n, large int) (bodies [][]byte, bursts [][]byte) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	var stream []byte
+	for i := range n {
+		size := rng.IntN(300)
+		switch rng.IntN(20) {
+		case 0:
+			size = large
+		case 1:
+			size = 0
+		}
+		body := make([]byte, size)
+		for k := range body {
+			body[k] = byte(i*7 + k)
+		}
+		bodies = append(bodies, body)
+		stream = AppendFrame(stream, FlagMore, body)
+	}
+	for len(stream) > 0 {
+		size := 1 + rng.IntN(64)
+		if rng.IntN(3) == 0 {
+			size = 1 + rng.IntN(40<<10)
+		}
+		size = min(size, len(stream))
+		bursts = append(bursts, stream[:size])
+		stream = stream[size:]
+	}
+	return bodies, bursts
+}
+
+// TestReaderKeepViews reads frames of varied sizes in bursts of varied
+// sizes, keeping the views of some: however the Reader moves between its
+// buffers (busy and idle, Release, bodies larger than the read buffer),
+// a kept view never changes, not even when another Reader takes buffers
+// from the shared pool and reads other octets into them.
+func TestReaderKeepViews(t *testing.T) {
+	for _, size := range []int{1024, DefaultReadBufferSize} {
+		bodies, bursts := keptStream(uint64(size), 4000, size+100)
+		others, otherBursts := keptStream(7, 4000, size+100)
+		r := NewReaderSize(&burstSource{bursts: bursts}, 0, size)
+		other := NewReaderSize(&burstSource{bursts: otherBursts}, 0, size)
+		kept := make(map[int][]byte)
+		for i, want := range bodies {
+			f, err := r.ReadFrame()
+			if err != nil {
+				t.Fatalf("size %d, frame %d: %v", size, i, err)
+			}
+			if !bytes.Equal(f.Body, want) {
+				t.Fatalf("size %d, frame %d: body differs", size, i)
+			}
+			if len(want) <= size && i%3 != 0 {
+				r.KeepViews()
+				kept[i] = f.Body
+			}
+			if i%97 == 0 {
+				r.Release()
+			}
+			// The other Reader reads into buffers of the same pool.
+			if i < len(others) {
+				if f, err := other.ReadFrame(); err != nil || !bytes.Equal(f.Body, others[i]) {
+					t.Fatalf("size %d, other Reader's frame %d: %v", size, i, err)
+				}
+			}
+		}
+		if _, err := r.ReadFrame(); err != io.EOF {
+			t.Fatalf("size %d, at the end: %v", size, err)
+		}
+		for i, body := range kept {
+			if !bytes.Equal(body, bodies[i]) {
+				t.Fatalf("size %d: kept view of frame %d changed", size, i)
+			}
+		}
+	}
+}
+
+// TestReaderKeepViewsMemory streams small frames and keeps every view:
+// the Reader allocates about what arrived (read buffers filled up to
+// 1/keptMinRoom before it takes another), and once the peer is quiet it
+// holds no more than without KeepViews.
+func TestReaderKeepViewsMemory(t *testing.T) {
+	body := make([]byte, 20)
+	var burst []byte
+	frames := 0
+	for len(burst) < 4<<20 {
+		burst = AppendFrame(burst, 0, body)
+		frames++
+	}
+	bursts := [][]byte{burst}
+	for range shortReadsToIdle {
+		bursts = append(bursts, AppendFrame(nil, 0, body))
+		frames++
+	}
+	r := NewReader(&burstSource{bursts: bursts}, 0)
+	kept := make([][]byte, 0, frames)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range frames {
+		f, err := r.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.KeepViews()
+		kept = append(kept, f.Body)
+	}
+	runtime.ReadMemStats(&after)
+	stream := uint64(len(burst) + shortReadsToIdle*(len(body)+2))
+	if got, most := after.TotalAlloc-before.TotalAlloc, stream*keptMinRoom/(keptMinRoom-1)+2*DefaultReadBufferSize; got > most {
+		t.Errorf("allocated %d octets for %d received, want at most %d", got, stream, most)
+	}
+	if got := r.Footprint(); got > IdleReadBufferSize {
+		t.Errorf("once the peer is quiet the Reader holds %d octets", got)
+	}
+	for i, b := range kept {
+		if len(b) != len(body) {
+			t.Fatalf("kept view %d has %d octets", i, len(b))
+		}
+	}
+}
+
+// TestReaderKeepViewsNoHeader checks that a peer that declares a body of
+// the read buffer's size and sends part of it makes a Reader that keeps
+// views allocate no more than one that does not: the room for the body
+// is the next read buffer, taken when the header arrives, as before.
+func TestReaderKeepViewsNoHeader(t *testing.T) {
+	var stream []byte
+	for range 100 {
+		stream = AppendFrame(stream, 0, []byte("x"))
+	}
+	stream = AppendHeader(stream, 0, DefaultReadBufferSize)
+	stream = append(stream, "partial"...)
+	r := NewReader(&burstSource{bursts: [][]byte{stream}}, 0)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 100 {
+		if _, err := r.ReadFrame(); err != nil {
+			t.Fatal(err)
+		}
+		r.KeepViews()
+	}
+	if _, err := r.ReadFrame(); err != io.ErrUnexpectedEOF {
+		t.Fatalf("the partial frame: %v", err)
+	}
+	runtime.ReadMemStats(&after)
+	if got, most := after.TotalAlloc-before.TotalAlloc, uint64(2*DefaultReadBufferSize+IdleReadBufferSize); got > most {
+		t.Errorf("allocated %d octets, want at most %d", got, most)
+	}
+}
