@@ -159,3 +159,65 @@ func TestReaderKeepViewsNoHeader(t *testing.T) {
 		t.Errorf("allocated %d octets, want at most %d", got, most)
 	}
 }
+
+// TestReaderKeptBufferComesBack reads a burst of frames keeping their
+// views, then drops them: once the collector has found them gone, the
+// buffers they were in come back for Readers to read into, held weakly
+// (a collection frees those no Reader took).
+func TestReaderKeptBufferComesBack(t *testing.T) {
+	if sizeClass(DefaultReadBufferSize) != recycledClass {
+		t.Fatalf("recycledClass %d is not the class of DefaultReadBufferSize", recycledClass)
+	}
+	var burst []byte
+	for len(burst) < 8*DefaultReadBufferSize {
+		burst = AppendFrame(burst, 0, []byte("some body"))
+	}
+	puts := recycled.puts.Load()
+	func() {
+		r := NewReader(&burstSource{bursts: [][]byte{burst}}, 0)
+		var kept [][]byte
+		for {
+			f, err := r.ReadFrame()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.KeepViews()
+			kept = append(kept, f.Body)
+		}
+		r.Release()
+		runtime.KeepAlive(kept)
+	}()
+	// Wait for the finalizers the collection queues.
+	for recycled.puts.Load() < puts+int64(len(burst)/DefaultReadBufferSize) {
+		runtime.GC()
+		for range 100 {
+			runtime.Gosched()
+		}
+	}
+}
+
+// TestRecycledHeldWeakly checks that a buffer kept for reuse that no
+// Reader takes is freed by the next collection, and that take skips it.
+func TestRecycledHeldWeakly(t *testing.T) {
+	var s weakStack
+	kept := new([1 << recycledClass]byte)
+	s.put(new([1 << recycledClass]byte))
+	s.put(kept)
+	s.put(new([1 << recycledClass]byte))
+	runtime.GC()
+	if p := s.take(); p != kept {
+		t.Errorf("take: %p, want the buffer still in use elsewhere, %p", p, kept)
+	}
+	if p := s.take(); p != nil {
+		t.Error("a buffer nobody held outlived a collection")
+	}
+	for range 2 * maxRecycled {
+		s.put(kept)
+	}
+	if len(s.bufs) != maxRecycled {
+		t.Errorf("%d buffers kept, want at most %d", len(s.bufs), maxRecycled)
+	}
+}

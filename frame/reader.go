@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"weak"
 )
 
@@ -374,9 +375,11 @@ const maxRecycled = 256
 type weakStack struct {
 	mu   sync.Mutex
 	bufs []weak.Pointer[[1 << recycledClass]byte]
+	puts atomic.Int64 // buffers that came back, kept or not
 }
 
 func (s *weakStack) put(p *[1 << recycledClass]byte) {
+	s.puts.Add(1)
 	s.mu.Lock()
 	if len(s.bufs) < maxRecycled {
 		s.bufs = append(s.bufs, weak.Make(p))
