@@ -56,8 +56,10 @@ type Conn struct {
 	out, in *queue
 	ctrl    *queue // command bodies for the writer, one frame each
 
-	// The reader's slab of one-frame slices (see singleFrame).
+	// The reader's slabs of one-frame slices and of copied bodies (see
+	// singleFrame).
 	frames [][]byte
+	slab   []byte
 	spare  [][][]byte // messages to receive into, taken from the session's recycler
 	lent   [][]byte   // the message a large body is read into (see largeBody)
 

@@ -137,9 +137,9 @@ func (c *Conn) readMessages() error {
 		size = 0
 		c.stats.msgsIn.Add(1)
 		if c.rd.Buffered() == 0 {
-			// All read is handled: the slab of frame slices stays with
-			// its messages only, not with an idle connection.
-			c.frames = nil
+			// All read is handled: the slabs stay with their messages
+			// only, not with an idle connection.
+			c.slab, c.frames = nil, nil
 			if len(c.spare) > 0 {
 				// Nor the memory to receive into: it goes back for
 				// the socket's other connections.
@@ -260,23 +260,45 @@ func (c *Conn) singleFrame(body []byte, viewable bool) [][]byte {
 	if c.rd.Buffered() < minViewBatch {
 		return [][]byte{append(make([]byte, 0, len(body)), body...)}
 	}
+	if len(body) <= maxSlabbed {
+		return c.slabbed(body)
+	}
 	m := c.frameSlab(len(body))
 	m[0] = append(make([]byte, 0, len(body)), body...)
 	return m
 }
 
-// Messages that arrive many to a read share their memory: the bodies of
-// up to maxSlabbed octets are left where the frame reader read them, its
-// read buffer (32 KiB), which it then leaves to them (frame.Reader's
-// KeepViews), and their one-frame slices come from a slab, so that a
-// stream of small messages costs an allocation every few dozen messages,
-// not two each, and no copy; a stream of larger ones costs one allocation
-// each (the body). A read buffer lives as long as any of its messages;
-// once it holds some, the reader reads on into the room it has left, and
-// so do the messages that follow. A message read alone (the
+// slabSize is the most a slab of copied bodies holds.
+const slabSize = 16 << 10
+
+// slabbed returns a one-frame message holding a copy of body, from the
+// reader's slabs: for the bodies that are not in the read buffer, those
+// a cipher opened.
+func (c *Conn) slabbed(body []byte) [][]byte {
+	if cap(c.slab)-len(c.slab) < len(body) {
+		c.slab = make([]byte, 0, min(slabSize, max(c.rd.Buffered()+len(body), maxSlabbed)))
+	}
+	off := len(c.slab)
+	c.slab = append(c.slab, body...)
+	m := c.frameSlab(len(body))
+	m[0] = c.slab[off:len(c.slab):len(c.slab)]
+	return m
+}
+
+// Messages that arrive many to a read share their memory. The bodies of
+// up to maxSlabbed octets are left where the frame reader read them, in
+// its read buffer (32 KiB), which it then leaves to them
+// (frame.Reader.KeepViews): it reads on into the room the buffer has
+// left, then into another, and the buffer is read into again once the
+// collector finds none of its messages left. Their one-frame slices come
+// from a slab. A stream of small messages thus costs an allocation every
+// few dozen messages and no copy, and one the application drops soon
+// after receiving allocates little new memory; a stream of larger ones
+// costs one allocation each (the body). Bodies a cipher opened are copied
+// into slabs of their own (slabbed). A message read alone (the
 // connection is not busy) gets memory of its own, its size.
 const (
-	maxSlabbed   = 1 << 10 // the largest body left in the read buffer
+	maxSlabbed   = 1 << 10 // the largest body left in the read buffer or copied into a slab
 	minViewBatch = 1 << 10 // octets left in the read buffer for sharing it to pay
 	slabFrames   = 128     // the most a frame-slice slab holds
 )
