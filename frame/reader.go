@@ -79,7 +79,7 @@ func (f Frame) IsCommand() bool { return f.Flags&FlagCommand != 0 }
 // A view, whether a Frame's Body or what Next and ReadBody return, is valid
 // only until the next call to a Reader method: that call may overwrite its
 // octets or give its memory to another Reader. A caller that keeps a body
-// must copy it, unless the Frame is Owned.
+// must copy it, unless the Frame is Owned or the caller calls KeepViews.
 //
 // The read buffer is not allocated up front and is not kept while the
 // connection is quiet. A Reader reads into a buffer of IdleReadBufferSize
