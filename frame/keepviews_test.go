@@ -2,6 +2,7 @@ package frame
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"runtime"
@@ -220,4 +221,53 @@ func TestRecycledHeldWeakly(t *testing.T) {
 	if len(s.bufs) != maxRecycled {
 		t.Errorf("%d buffers kept, want at most %d", len(s.bufs), maxRecycled)
 	}
+}
+
+// BenchmarkReaderKeepViews reads a stream of frames in full-size reads,
+// keeping the view of each body for a while (the last 64, as a receiver
+// that hands them on would) or not at all: with KeepViews the Reader
+// takes a buffer per 32 KiB read, most of them ones that came back.
+func BenchmarkReaderKeepViews(b *testing.B) {
+	for _, size := range []int{64, 1024} {
+		for _, keep := range []bool{false, true} {
+			b.Run(fmt.Sprintf("size=%d/keep=%v", size, keep), func(b *testing.B) {
+				src := &repeatSource{frame: AppendFrame(nil, 0, make([]byte, size))}
+				r := NewReader(src, 0)
+				var held [64][]byte
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					f, err := r.ReadFrame()
+					if err != nil || len(f.Body) != size {
+						b.Fatalf("ReadFrame: %d octets, %v", len(f.Body), err)
+					}
+					if keep {
+						r.KeepViews()
+						held[i%len(held)] = f.Body
+						i++
+					}
+				}
+			})
+		}
+	}
+}
+
+// repeatSource returns the same encoded frame over and over, filling each
+// Read.
+type repeatSource struct {
+	frame []byte
+	pos   int
+}
+
+func (s *repeatSource) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		k := copy(p[n:], s.frame[s.pos:])
+		n += k
+		if s.pos += k; s.pos == len(s.frame) {
+			s.pos = 0
+		}
+	}
+	return n, nil
 }
