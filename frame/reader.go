@@ -283,12 +283,13 @@ const keptMinRoom = 8
 // KeepViews lets the caller keep the views the Reader has returned from
 // its read buffer so far (frame bodies of up to the read buffer size, and
 // what Next returned) for as long as it likes: the Reader never writes to
-// their octets again nor lets another Reader have the buffer. It goes on
-// reading into the room the buffer has left after them and takes a new
-// buffer when that runs short, so that the views of many small frames
-// share one allocation, the read buffer, and each pins it as long as it
-// is kept. Views of the buffer for large bodies are not affected (see
-// SetHandOver).
+// their octets again. It goes on reading into the room the buffer has
+// left after them and takes a new buffer when that runs short, so that
+// the views of many small frames share one allocation, the read buffer,
+// and each keeps it alive as long as it is kept. Once the collector finds
+// that none of them is left, a buffer of DefaultReadBufferSize comes back
+// for Readers to read into again (one of another size is freed). Views
+// of the buffer for large bodies are not affected (see SetHandOver).
 func (r *Reader) KeepViews() {
 	if r.buf != nil {
 		r.kept = true
@@ -370,8 +371,10 @@ func recycleBuf(p *[1 << recycledClass]byte) { recycled.put(p) }
 // itself on, and at most maxRecycled of them.
 var recycled weakStack
 
+// maxRecycled bounds the buffers recycled holds (8 MiB).
 const maxRecycled = 256
 
+// weakStack is a stack of weakly held buffers; its zero value is empty.
 type weakStack struct {
 	mu   sync.Mutex
 	bufs []weak.Pointer[[1 << recycledClass]byte]
