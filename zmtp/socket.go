@@ -263,21 +263,22 @@ func (s *Socket) sendable(msg [][]byte) error {
 
 // Recv returns the next message, blocking until one arrives or ctx ends.
 // The message is the caller's: nothing in the socket writes to its memory
-// again. From a connection, a message of up to 1 KiB that arrives among
-// others is not copied: its body is a slice of the connection's read
-// buffer (32 KiB), shared with the messages read around it, and its frame
-// slice (24 octets a frame) comes from a block shared likewise. Keeping
-// such a message keeps its read buffer alive, so a program that keeps a
-// few small messages out of many it drops should copy them (or receive
-// with RecvInto). Once the collector finds none of a buffer's messages
-// left, the buffer is read into again instead of new memory: a stream of
-// messages the caller drops soon after receiving costs about 30 octets
-// of new memory per 64-octet message and 250 per 1 KiB one. A message
-// read on its own (the connection is not busy), or larger than 1 KiB,
-// costs one allocation of its size, a multipart one a block for all its
-// frames. A ROUTER puts the routing id in front, in a new frame slice
-// (cut from shared blocks for messages of up to 1 KiB). RecvInto
-// allocates nothing.
+// again. From a connection without encryption, a message of up to 1 KiB
+// that arrives among others is not copied: its body is a slice of the
+// connection's read buffer (32 KiB), shared with the messages read around
+// it, and its frame slice (24 octets a frame) comes from a block shared
+// likewise. Keeping such a message keeps its read buffer alive, so a
+// program that keeps a few small messages out of many it drops should
+// copy them (or receive with RecvInto). Once the collector finds none of
+// a buffer's messages left, the buffer is read into again instead of new
+// memory: a stream of messages the caller drops soon after receiving
+// costs about 30 octets of new memory per 64-octet message and 280 per 1
+// KiB one (an encrypted connection copies such bodies into shared
+// blocks). A message read on its own (the connection is not busy), or
+// larger than 1 KiB, costs one allocation of its size, a multipart one a
+// block for all its frames. A ROUTER puts the routing id in front, in a
+// new frame slice (cut from shared blocks for messages of up to 1 KiB).
+// RecvInto allocates nothing.
 func (s *Socket) Recv(ctx context.Context) (Message, error) {
 	s.recvMu.Lock()
 	defer s.recvMu.Unlock()
