@@ -110,6 +110,9 @@ type DirStats struct {
 	Octets, Missing, Skipped int64
 	// Errors is the number of malformed items.
 	Errors int64
+	// Control is the number of WebSocket control frames (ping, pong,
+	// close) of a ZWS 2.0 connection.
+	Control int64
 }
 
 // ConnStats summarises a connection.
@@ -123,6 +126,13 @@ type ConnStats struct {
 	Version string
 	// Mechanism is the security mechanism.
 	Mechanism string
+	// Transport is "ws" for ZMTP over WebSocket (ZWS 2.0), whose
+	// Subprotocol is the one the server chose (or the client's first
+	// offer) and Path the request's path; "tls" for a TLS connection,
+	// which cannot be decoded; "" for ZMTP over TCP.
+	Transport   string
+	Subprotocol string
+	Path        string
 	// ClientType and ServerType are the announced socket types.
 	ClientType, ServerType string
 	// Handshake is the outcome: "complete", "incomplete", "not seen",
@@ -140,7 +150,9 @@ func (c *Conn) Stats() ConnStats {
 	s.Dir = [2]DirStats{cl.stats, sv.stats}
 	s.ClientType, s.ServerType = cl.sockType, sv.sockType
 	s.Mechanism = cl.mech()
-	if cl.greeted || sv.greeted {
+	if cl.ws != nil || sv.ws != nil {
+		c.wsStats(&s)
+	} else if cl.greeted || sv.greeted {
 		major, minor := 99, 99
 		for _, d := range c.dec {
 			if d.greeted && (d.major < major || d.major == major && d.minor < minor) {
@@ -159,8 +171,65 @@ func (c *Conn) Stats() ConnStats {
 	return s
 }
 
+// wsStats fills in what a WebSocket connection's summary says.
+func (c *Conn) wsStats(s *ConnStats) {
+	cl, sv := c.dec[0].ws, c.dec[1].ws
+	if cl != nil && cl.tls || sv != nil && sv.tls {
+		s.Transport, s.Mechanism = "tls", ""
+		return
+	}
+	s.Transport = "ws"
+	if cl != nil && cl.req != nil {
+		s.Path = cl.req.Path
+		if len(cl.req.Subprotocols) > 0 {
+			s.Subprotocol = cl.req.Subprotocols[0]
+		}
+	}
+	if sv != nil && sv.response != nil && len(sv.response.Subprotocols) > 0 {
+		s.Subprotocol = sv.response.Subprotocols[0]
+	}
+}
+
+// wsOutcome is the outcome of a WebSocket connection's handshake.
+func (c *Conn) wsOutcome() string {
+	cl, sv := c.dec[0], c.dec[1]
+	for _, d := range c.dec {
+		if d.ws != nil && d.ws.tls {
+			return "TLS: cannot decode"
+		}
+	}
+	if sv.ws != nil && sv.ws.response != nil && sv.ws.response.Status != 101 {
+		u := sv.ws.response
+		return fmt.Sprintf("error: HTTP %d %s", u.Status, u.Reason)
+	}
+	for _, d := range c.dec {
+		if d.hs.err != "" {
+			return "error: " + d.hs.err
+		}
+	}
+	if sv.ws == nil || sv.ws.response == nil {
+		return "incomplete"
+	}
+	switch {
+	case sv.ws.bare:
+		return "complete"
+	case cl.mech() == frame.MechanismNull:
+		if cl.hs.ready && sv.hs.ready {
+			return "complete"
+		}
+	default:
+		if cl.hs.ready && sv.hs.initiate || sv.hs.ready && cl.hs.initiate {
+			return "complete"
+		}
+	}
+	return "incomplete"
+}
+
 func (c *Conn) outcome() string {
 	cl, sv := c.dec[0], c.dec[1]
+	if cl.ws != nil || sv.ws != nil {
+		return c.wsOutcome()
+	}
 	for _, d := range c.dec {
 		if d.hs.err != "" {
 			return "error: " + d.hs.err

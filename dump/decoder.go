@@ -73,6 +73,9 @@ const (
 	stBody                  // inside a frame body
 	stResync                // looking for a frame boundary
 	stStopped               // no longer decoding
+	stHTTP                  // reading the HTTP head of a WebSocket upgrade
+	stWSHeader              // expecting a WebSocket frame header
+	stWSPayload             // inside a WebSocket frame's payload
 )
 
 // framing is the frame syntax of a stream.
@@ -126,6 +129,10 @@ type Decoder struct {
 	gOff      int64 // where a legacy greeting began
 	greeting  *Greeting
 	hs        handshake
+	// kindKnown is set once the stream's first octets told what it is;
+	// ws is set for a WebSocket (or TLS) stream.
+	kindKnown bool
+	ws        *wsState
 
 	// The frame being read.
 	fOff   int64
@@ -213,6 +220,12 @@ func (d *Decoder) Feed(b []byte) {
 				d.off += int64(n)
 				continue
 			}
+			if d.state == stWSPayload {
+				n := d.wsPayload(b)
+				b = b[n:]
+				d.off += int64(n)
+				continue
+			}
 			if d.state == stStopped {
 				d.off += int64(len(b))
 				return
@@ -245,6 +258,16 @@ func (d *Decoder) Feed(b []byte) {
 // the next frame boundary.
 func (d *Decoder) Gap(n int64) {
 	if n <= 0 || d.ended {
+		return
+	}
+	if d.ws != nil {
+		d.stats.Missing += n
+		if d.state == stStopped {
+			d.off += int64(len(d.buf)-d.pos) + n
+			d.buf, d.pos = d.buf[:0], 0
+			return
+		}
+		d.wsGap(n)
 		return
 	}
 	if d.state == stGreeting && d.gapInFiller(n) {
@@ -342,6 +365,17 @@ func (d *Decoder) End() {
 		d.legacyID = false
 	case stResync:
 		d.skipped += rest
+	case stWSHeader:
+		if rest > 0 {
+			d.malformed("stream ended inside a WebSocket frame header", d.off, rest)
+		}
+	case stWSPayload:
+		w := d.ws
+		d.malformed(fmt.Sprintf("stream ended inside a WebSocket %s frame: %d of %d payload octets missing", wsOpName(w.opcode), w.left, w.size), w.hOff, int64(w.hLen)+w.size-w.left)
+		if w.flagged && !w.skip && w.opcode < 0x8 {
+			d.wsAbandon()
+		}
+		d.legacyID = false
 	}
 	d.off += rest
 	d.buf, d.pos, d.cmdBuf = nil, 0, nil
@@ -360,7 +394,32 @@ func (d *Decoder) run(eof bool) {
 		var more bool
 		switch d.state {
 		case stGreeting:
+			if !d.kindKnown {
+				switch detectKind(avail) {
+				case kindUndecided:
+					if !eof {
+						return
+					}
+				case kindHTTPRequest:
+					d.beginWS(true)
+				case kindHTTPResponse:
+					d.beginWS(false)
+				case kindTLS:
+					d.beginTLS(avail)
+				}
+				d.kindKnown = true
+				if d.state != stGreeting {
+					continue
+				}
+			}
 			n, more = d.readGreeting(avail)
+		case stHTTP:
+			n, more = d.readHTTP(avail, eof)
+		case stWSHeader:
+			n, more = d.readWSHeader(avail)
+		case stWSPayload:
+			n = d.wsPayload(avail)
+			more = n > 0
 		case stHeader:
 			n, more = d.readHeader(avail)
 		case stBody:
@@ -433,12 +492,26 @@ func (d *Decoder) readHeader(b []byte) (int, bool) {
 		d.badHeader(fmt.Sprintf("implausible frame size %d", size))
 		return 0, true
 	}
-	d.fOff, d.fHdr, d.fFlags, d.fLong = d.off, n, flags, long
-	d.fRaw = b[n-1]
+	raw := b[n-1]
 	if d.framing != fm1 {
-		d.fRaw = b[0]
+		raw = b[0]
 	}
-	d.fSize, d.fLeft = int64(size), int64(size)
+	d.beginFrame(d.off, n, flags, raw, long, int64(size))
+	d.pos += n
+	d.off += int64(n)
+	if size == 0 {
+		d.finishFrame()
+	}
+	return 0, true
+}
+
+// beginFrame starts a frame whose header of hdr octets begins at stream
+// offset off: flags as the codec reads them, raw as sent, size body
+// octets. The body follows (state stBody).
+func (d *Decoder) beginFrame(off int64, hdr int, flags, raw byte, long bool, size int64) {
+	d.fOff, d.fHdr, d.fFlags, d.fLong = off, hdr, flags, long
+	d.fRaw = raw
+	d.fSize, d.fLeft = size, size
 	d.fMissing, d.fHash, d.fStopKeep = 0, fnvOffset, false
 	// Under CURVE every frame carries a command; libzmq sends MESSAGE
 	// commands in frames without the COMMAND flag.
@@ -457,24 +530,28 @@ func (d *Decoder) readHeader(b []byte) (int, bool) {
 		d.fData = nil
 		if d.msg == nil {
 			d.msg = &Message{}
-			d.msgOff, d.msgLen = d.off, 0
+			d.msgOff, d.msgLen = off, 0
 			d.msgFirst = d.unsynced
 		}
 	}
 	d.state = stBody
-	d.pos += n
-	d.off += int64(n)
-	if size == 0 {
-		d.finishFrame()
-	}
-	return 0, true
 }
 
 // body consumes body octets of the current frame from b and returns how
 // many.
 func (d *Decoder) body(b []byte) int {
 	n := int(min(int64(len(b)), d.fLeft))
-	chunk := b[:n]
+	d.absorb(b[:n])
+	if d.fLeft == 0 {
+		d.finishFrame()
+	}
+	return n
+}
+
+// absorb takes body octets of the current frame, no more than fLeft:
+// it keeps the first ones and hashes them all.
+func (d *Decoder) absorb(chunk []byte) {
+	n := len(chunk)
 	if !d.fStopKeep {
 		if room := d.fCap - len(d.fData); room > 0 {
 			keep := chunk[:min(room, n)]
@@ -491,10 +568,6 @@ func (d *Decoder) body(b []byte) int {
 	}
 	d.fHash = h
 	d.fLeft -= int64(n)
-	if d.fLeft == 0 {
-		d.finishFrame()
-	}
-	return n
 }
 
 // finishFrame completes the current frame.

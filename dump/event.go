@@ -34,6 +34,9 @@ const (
 	KindFin                      // the direction was closed (TCP FIN or end of stream)
 	KindReset                    // the connection was reset (TCP RST)
 	KindIdentity                 // the identity frame of a ZMTP 1.0 or 2.0 greeting
+	KindUpgrade                  // the HTTP request or response of a WebSocket upgrade (ZWS 2.0)
+	KindWebSocket                // a WebSocket control frame (ping, pong, close)
+	KindTLS                      // a TLS connection (wss://), which cannot be decoded
 )
 
 var kindNames = [...]string{
@@ -46,7 +49,10 @@ var kindNames = [...]string{
 	KindOpen:     "open",
 	KindFin:      "fin",
 	KindReset:    "rst",
-	KindIdentity: "identity",
+	KindIdentity:  "identity",
+	KindUpgrade:   "upgrade",
+	KindWebSocket: "websocket",
+	KindTLS:       "tls",
 }
 
 // String returns the kind's name as used in the JSON output.
@@ -58,8 +64,8 @@ func (k Kind) String() string {
 }
 
 // Event is one decoded item of a ZMTP stream. Exactly one of Greeting,
-// Command and Message is set for the kinds of the same names, and Frame
-// for KindIdentity. Byte slices in an Event are owned by it: the decoder
+// Command, Message, Upgrade and WebSocket is set for the kinds of the same
+// names, and Frame for KindIdentity. Byte slices in an Event are owned by it: the decoder
 // never reuses them.
 type Event struct {
 	// Time is when the event's last octet was seen. The decoder leaves it
@@ -104,6 +110,11 @@ type Event struct {
 	// (KindIdentity): its flags octet (in ZMTP 1.0 framing, the octet
 	// after the length), size, size form and first octets.
 	Frame *Frame
+	// Upgrade is the HTTP request or response of a WebSocket upgrade
+	// (KindUpgrade).
+	Upgrade *Upgrade
+	// WebSocket is a WebSocket control frame (KindWebSocket).
+	WebSocket *WebSocket
 
 	// Err describes malformed traffic (KindError), or a command or message
 	// whose content does not follow its grammar.
@@ -274,3 +285,59 @@ type Frame struct {
 	// Partial reports that the stream ended inside the body.
 	Partial bool
 }
+
+// Upgrade is the HTTP/1.1 request or response of a WebSocket upgrade
+// (RFC 6455), which opens a ZWS 2.0 connection (RFC 45).
+type Upgrade struct {
+	// Request tells a request (Method, Path) from a response (Status,
+	// Reason).
+	Request bool
+	Method  string
+	Path    string
+	Status  int
+	Reason  string
+	// Proto is the HTTP version, such as "HTTP/1.1".
+	Proto string
+	// Headers are the header lines as sent, in order.
+	Headers []Header
+	// Subprotocols are the values of Sec-WebSocket-Protocol: those the
+	// client offers, in its order of preference, or the one the server
+	// chose.
+	Subprotocols []string
+	// Mechanism is the security mechanism the (first) subprotocol names:
+	// "NULL" for "ZWS2.0/NULL", "" for "ZWS2.0" (no mechanism: each side
+	// first sends its routing id).
+	Mechanism string
+	// Host is the Host header (request); Key the Sec-WebSocket-Key
+	// (request) and Accept the Sec-WebSocket-Accept (response).
+	Host, Key, Accept string
+	// AcceptOK reports that Accept matches the key of the request seen on
+	// the other direction.
+	AcceptOK bool
+	// Raw is the head as sent (request or status line and headers), for
+	// hex dumps.
+	Raw []byte
+}
+
+// Header is one HTTP header line.
+type Header struct {
+	Name, Value string
+}
+
+// WebSocket describes a WebSocket control frame.
+type WebSocket struct {
+	// Opcode is the frame's opcode: 0x8 close, 0x9 ping, 0xA pong.
+	Opcode byte
+	// Masked tells that the payload was masked (as a client's must be).
+	Masked bool
+	// Size is the payload's size; Data the payload (at most 125 octets).
+	Size int64
+	Data []byte
+	// Code and Reason are a close frame's status code (0 when it has
+	// none) and reason.
+	Code   int
+	Reason string
+}
+
+// OpName returns the name of the frame's opcode: "ping", "pong", "close".
+func (w *WebSocket) OpName() string { return wsOpName(w.Opcode) }

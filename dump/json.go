@@ -59,6 +59,8 @@ type JSONRecord struct {
 	Command   *JSONCommand  `json:"command,omitempty"`
 	Message   *JSONMessage  `json:"message,omitempty"`
 	Frame     *JSONFrame    `json:"frame,omitempty"`
+	Upgrade   *JSONUpgrade  `json:"upgrade,omitempty"`
+	WebSocket *JSONWS       `json:"websocket,omitempty"`
 	Error     string        `json:"error,omitempty"`
 	Hint      string        `json:"hint,omitempty"`
 }
@@ -75,6 +77,40 @@ type JSONGreeting struct {
 	Revision   *int   `json:"revision,omitempty"`
 	FillerHex  string `json:"filler_hex,omitempty"`
 	FillerMiss int    `json:"filler_missing,omitempty"`
+}
+
+// JSONUpgrade is the JSON form of an Upgrade.
+type JSONUpgrade struct {
+	Request      bool         `json:"request,omitempty"`
+	Method       string       `json:"method,omitempty"`
+	Path         string       `json:"path,omitempty"`
+	Status       int          `json:"status,omitempty"`
+	Reason       string       `json:"reason,omitempty"`
+	Proto        string       `json:"proto,omitempty"`
+	Host         string       `json:"host,omitempty"`
+	Subprotocols []string     `json:"subprotocols,omitempty"`
+	Mechanism    string       `json:"mechanism,omitempty"`
+	Key          string       `json:"key,omitempty"`
+	Accept       string       `json:"accept,omitempty"`
+	AcceptOK     bool         `json:"accept_ok,omitempty"`
+	Headers      []JSONHeader `json:"headers,omitempty"`
+}
+
+// JSONHeader is one HTTP header line.
+type JSONHeader struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// JSONWS is the JSON form of a WebSocket control frame.
+type JSONWS struct {
+	Opcode  string `json:"opcode"`
+	Masked  bool   `json:"masked,omitempty"`
+	Size    int64  `json:"size"`
+	Data    string `json:"data,omitempty"`
+	DataHex string `json:"data_hex,omitempty"`
+	Code    int    `json:"code,omitempty"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 // JSONCommand is the JSON form of a Command.
@@ -169,6 +205,9 @@ type JSONStatsRecord struct {
 	ServerType string        `json:"server_type,omitempty"`
 	Handshake  string        `json:"handshake"`
 	End        string        `json:"end,omitempty"`
+	Transport  string        `json:"transport,omitempty"`
+	Subproto   string        `json:"subprotocol,omitempty"`
+	Path       string        `json:"path,omitempty"`
 	FromClient JSONDirCounts `json:"c2s"`
 	FromServer JSONDirCounts `json:"s2c"`
 }
@@ -184,6 +223,7 @@ type JSONDirCounts struct {
 	Missing       int64 `json:"missing"`
 	Skipped       int64 `json:"skipped"`
 	Errors        int64 `json:"errors"`
+	Control       int64 `json:"ws_control,omitempty"`
 }
 
 // DirName returns the JSON name of a direction: "c2s" or "s2c".
@@ -259,6 +299,20 @@ func JSONEvent(ev Event) JSONRecord {
 		jf := jsonFrame(*f)
 		r.Frame = &jf
 	}
+	if u := ev.Upgrade; u != nil {
+		ju := &JSONUpgrade{Request: u.Request, Method: u.Method, Path: u.Path, Status: u.Status, Reason: u.Reason,
+			Proto: u.Proto, Host: u.Host, Subprotocols: u.Subprotocols, Mechanism: u.Mechanism,
+			Key: u.Key, Accept: u.Accept, AcceptOK: u.AcceptOK}
+		for _, h := range u.Headers {
+			ju.Headers = append(ju.Headers, JSONHeader(h))
+		}
+		r.Upgrade = ju
+	}
+	if w := ev.WebSocket; w != nil {
+		jw := &JSONWS{Opcode: w.OpName(), Masked: w.Masked, Size: w.Size, Code: w.Code, Reason: w.Reason}
+		jw.Data, jw.DataHex = textHex(w.Data)
+		r.WebSocket = jw
+	}
 	return r
 }
 
@@ -321,12 +375,13 @@ func JSONStats(s ConnStats) JSONStatsRecord {
 		return JSONDirCounts{
 			Greeting: d.Greeting, Messages: d.Messages, Frames: d.Frames, Commands: d.Commands,
 			Subscriptions: d.Subscriptions, Octets: d.Octets, Missing: d.Missing, Skipped: d.Skipped, Errors: d.Errors,
+			Control: d.Control,
 		}
 	}
 	return JSONStatsRecord{
 		V: SchemaVersion, Kind: "stats", Conn: s.ID, Client: s.Client, Server: s.Server,
 		Version: s.Version, Mechanism: s.Mechanism, ClientType: s.ClientType, ServerType: s.ServerType,
-		Handshake: s.Handshake, End: s.End,
+		Handshake: s.Handshake, End: s.End, Transport: s.Transport, Subproto: s.Subprotocol, Path: s.Path,
 		FromClient: counts(s.Dir[FromClient]), FromServer: counts(s.Dir[FromServer]),
 	}
 }

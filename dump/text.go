@@ -160,8 +160,10 @@ func (t *TextWriter) color(ev Event) string {
 		return colGreen
 	case KindError:
 		return colRed
-	case KindGap, KindSkip:
+	case KindGap, KindSkip, KindTLS:
 		return colMagenta
+	case KindUpgrade, KindWebSocket:
+		return colCyan
 	default:
 		return colBlue
 	}
@@ -229,6 +231,14 @@ func (t *TextWriter) details(b *bytes.Buffer, ev Event) {
 	}
 	if g := ev.Greeting; g != nil {
 		greetingDetails(b, g)
+	}
+	if u := ev.Upgrade; u != nil {
+		for _, h := range u.Headers {
+			fmt.Fprintf(b, "\theader %s: %s\n", h.Name, h.Value)
+		}
+	}
+	if w := ev.WebSocket; w != nil {
+		fmt.Fprintf(b, "\topcode 0x%x, payload %d octets, masked %v\n", w.Opcode, w.Size, w.Masked)
 	}
 	if f := ev.Frame; f != nil {
 		fmt.Fprintf(b, "\tidentity frame at %d: size %d, flags 0x%02x", f.Offset, f.Size, f.Flags)
@@ -300,6 +310,12 @@ func (t *TextWriter) hexDumps(b *bytes.Buffer, ev Event) {
 	if f := ev.Frame; f != nil {
 		hexDump(b, f.Data, ascii)
 	}
+	if u := ev.Upgrade; u != nil {
+		hexDump(b, u.Raw, ascii)
+	}
+	if w := ev.WebSocket; w != nil {
+		hexDump(b, w.Data, ascii)
+	}
 }
 
 // hexDump writes b as tcpdump's -x (or, with ascii, -X) does.
@@ -359,6 +375,12 @@ func Summary(ev Event) string {
 			return "identity " + showBytes(f.Data, f.Size)
 		}
 		return "identity"
+	case KindUpgrade:
+		return upgradeSummary(ev.Upgrade)
+	case KindWebSocket:
+		return webSocketSummary(ev.WebSocket)
+	case KindTLS:
+		return "TLS: cannot decode"
 	case KindOpen:
 		return "connection opened"
 	case KindFin:
@@ -367,6 +389,61 @@ func Summary(ev Event) string {
 		return "RST"
 	}
 	return ev.Kind.String()
+}
+
+func upgradeSummary(u *Upgrade) string {
+	if u == nil {
+		return "upgrade"
+	}
+	var b strings.Builder
+	if u.Request {
+		fmt.Fprintf(&b, "HTTP %s %s upgrade", u.Method, u.Path)
+		if u.Host != "" {
+			fmt.Fprintf(&b, ", host %s", u.Host)
+		}
+		if len(u.Subprotocols) > 0 {
+			fmt.Fprintf(&b, ", offers %s", strings.Join(u.Subprotocols, ", "))
+		}
+		return b.String()
+	}
+	fmt.Fprintf(&b, "HTTP %d %s", u.Status, u.Reason)
+	switch {
+	case u.Status != 101:
+		b.WriteString(": upgrade refused")
+	case len(u.Subprotocols) > 0:
+		fmt.Fprintf(&b, ", subprotocol %s", u.Subprotocols[0])
+	}
+	return b.String()
+}
+
+// closeCodes names the close status codes of RFC 6455, 7.4.1.
+var closeCodes = map[int]string{
+	1000: "normal closure", 1001: "going away", 1002: "protocol error", 1003: "unsupported data",
+	1005: "no status", 1006: "abnormal closure", 1007: "invalid payload data", 1008: "policy violation",
+	1009: "message too big", 1010: "mandatory extension", 1011: "internal error",
+}
+
+func webSocketSummary(w *WebSocket) string {
+	if w == nil {
+		return "websocket"
+	}
+	s := "WebSocket " + strings.ToUpper(w.OpName())
+	if w.Opcode == wsClose {
+		if w.Code != 0 {
+			s += fmt.Sprintf(" %d", w.Code)
+			if name := closeCodes[w.Code]; name != "" {
+				s += " (" + name + ")"
+			}
+			if w.Reason != "" {
+				s += " " + strconv.Quote(w.Reason)
+			}
+		}
+		return s
+	}
+	if w.Size > 0 {
+		s += " " + showBytes(w.Data, w.Size)
+	}
+	return s
 }
 
 func greetingSummary(g *Greeting) string {
@@ -546,6 +623,18 @@ func (t *TextWriter) WriteStats(s ConnStats) error {
 	if s.Version != "" {
 		fmt.Fprintf(b, " ZMTP %s", s.Version)
 	}
+	switch s.Transport {
+	case "ws":
+		fmt.Fprintf(b, " WebSocket")
+		if s.Path != "" {
+			fmt.Fprintf(b, " %s", s.Path)
+		}
+		if s.Subprotocol != "" {
+			fmt.Fprintf(b, " %s", s.Subprotocol)
+		}
+	case "tls":
+		b.WriteString(" TLS")
+	}
 	if s.Mechanism != "" {
 		fmt.Fprintf(b, " %s", s.Mechanism)
 	}
@@ -568,6 +657,9 @@ func (t *TextWriter) WriteStats(s ConnStats) error {
 		}
 		if d.Errors > 0 {
 			fmt.Fprintf(b, ", %d errors", d.Errors)
+		}
+		if d.Control > 0 {
+			fmt.Fprintf(b, ", %d WebSocket control frames", d.Control)
 		}
 		b.WriteByte('\n')
 	}
