@@ -68,14 +68,14 @@ func (o Options) normalize() Options {
 type state uint8
 
 const (
-	stGreeting state = iota // reading the greeting
-	stHeader                // expecting a frame header
-	stBody                  // inside a frame body
-	stResync                // looking for a frame boundary
-	stStopped               // no longer decoding
-	stHTTP                  // reading the HTTP head of a WebSocket upgrade
-	stWSHeader              // expecting a WebSocket frame header
-	stWSPayload             // inside a WebSocket frame's payload
+	stGreeting  state = iota // reading the greeting
+	stHeader                 // expecting a frame header
+	stBody                   // inside a frame body
+	stResync                 // looking for a frame boundary
+	stStopped                // no longer decoding
+	stHTTP                   // reading the HTTP head of a WebSocket upgrade
+	stWSHeader               // expecting a WebSocket frame header
+	stWSPayload              // inside a WebSocket frame's payload
 )
 
 // framing is the frame syntax of a stream.

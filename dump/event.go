@@ -24,31 +24,31 @@ type Kind uint8
 // KindFin and KindReset describe the transport and are emitted by whoever
 // feeds the decoder (a TCP reassembler, a proxy).
 const (
-	KindGreeting Kind = iota + 1 // a greeting (ZMTP 3.x, or a legacy 1.0/2.0 greeting)
-	KindCommand                  // one command frame
-	KindMessage                  // one whole (multipart) message
-	KindGap                      // octets missing from a capture
-	KindSkip                     // octets skipped while looking for a frame boundary
-	KindError                    // malformed traffic
-	KindOpen                     // connection opened
-	KindFin                      // the direction was closed (TCP FIN or end of stream)
-	KindReset                    // the connection was reset (TCP RST)
-	KindIdentity                 // the identity frame of a ZMTP 1.0 or 2.0 greeting
-	KindUpgrade                  // the HTTP request or response of a WebSocket upgrade (ZWS 2.0)
-	KindWebSocket                // a WebSocket control frame (ping, pong, close)
-	KindTLS                      // a TLS connection (wss://), which cannot be decoded
+	KindGreeting  Kind = iota + 1 // a greeting (ZMTP 3.x, or a legacy 1.0/2.0 greeting)
+	KindCommand                   // one command frame
+	KindMessage                   // one whole (multipart) message
+	KindGap                       // octets missing from a capture
+	KindSkip                      // octets skipped while looking for a frame boundary
+	KindError                     // malformed traffic
+	KindOpen                      // connection opened
+	KindFin                       // the direction was closed (TCP FIN or end of stream)
+	KindReset                     // the connection was reset (TCP RST)
+	KindIdentity                  // the identity frame of a ZMTP 1.0 or 2.0 greeting
+	KindUpgrade                   // the HTTP request or response of a WebSocket upgrade (ZWS 2.0)
+	KindWebSocket                 // a WebSocket control frame (ping, pong, close)
+	KindTLS                       // a TLS connection (wss://), which cannot be decoded
 )
 
 var kindNames = [...]string{
-	KindGreeting: "greeting",
-	KindCommand:  "command",
-	KindMessage:  "message",
-	KindGap:      "gap",
-	KindSkip:     "skip",
-	KindError:    "error",
-	KindOpen:     "open",
-	KindFin:      "fin",
-	KindReset:    "rst",
+	KindGreeting:  "greeting",
+	KindCommand:   "command",
+	KindMessage:   "message",
+	KindGap:       "gap",
+	KindSkip:      "skip",
+	KindError:     "error",
+	KindOpen:      "open",
+	KindFin:       "fin",
+	KindReset:     "rst",
 	KindIdentity:  "identity",
 	KindUpgrade:   "upgrade",
 	KindWebSocket: "websocket",
