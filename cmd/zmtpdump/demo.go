@@ -45,14 +45,21 @@ func isSubscription(ev dump.Event) bool {
 // relayed binds a socket of type server, starts a proxy in front of it and
 // connects a socket of type client to the proxy.
 func relayed(out *printer, opts dump.Options, sink *pcapSink, server, client zmtp.SocketType, sopts, copts zmtp.Options) (srv, cli *zmtp.Socket, px *proxy, err error) {
+	return relayedOn("tcp://127.0.0.1:*", out, opts, sink, server, client, sopts, copts)
+}
+
+// relayedOn is relayed with the server bound to ep (tcp://127.0.0.1:* or
+// ws://127.0.0.1:*/path) and the proxy listening on the same kind of
+// endpoint.
+func relayedOn(ep string, out *printer, opts dump.Options, sink *pcapSink, server, client zmtp.SocketType, sopts, copts zmtp.Options) (srv, cli *zmtp.Socket, px *proxy, err error) {
 	if srv, err = zmtp.NewSocket(server, sopts); err != nil {
 		return nil, nil, nil, err
 	}
-	if err = srv.Bind("tcp://127.0.0.1:*"); err != nil {
+	if err = srv.Bind(ep); err != nil {
 		srv.Close()
 		return nil, nil, nil, err
 	}
-	if px, err = newProxy("tcp://127.0.0.1:*", srv.LastEndpoint(), out, opts, sink); err != nil {
+	if px, err = newProxy(ep, srv.LastEndpoint(), out, opts, sink); err != nil {
 		srv.Close()
 		return nil, nil, nil, err
 	}

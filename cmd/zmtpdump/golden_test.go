@@ -340,6 +340,7 @@ func normalizeTimes(t *testing.T, jsonl string, golden, times bool) string {
 		if line == "" {
 			continue
 		}
+		line = maskUpgrade(t, line)
 		var m map[string]any
 		must(t, json.Unmarshal([]byte(line), &m))
 		if times {
@@ -393,6 +394,25 @@ func normalizeTimes(t *testing.T, jsonl string, golden, times bool) string {
 		}
 	}
 	return b.String()
+}
+
+// maskUpgrade replaces what changes from run to run in a WebSocket
+// upgrade record, the Host (the proxy's port), Sec-WebSocket-Key and
+// Sec-WebSocket-Accept, by placeholders.
+func maskUpgrade(t *testing.T, line string) string {
+	t.Helper()
+	var rec struct {
+		Upgrade *dump.JSONUpgrade `json:"upgrade"`
+	}
+	must(t, json.Unmarshal([]byte(line), &rec))
+	if u := rec.Upgrade; u != nil {
+		for _, v := range [][2]string{{u.Host, "HOST"}, {u.Key, "KEY"}, {u.Accept, "ACCEPT"}} {
+			if v[0] != "" {
+				line = strings.ReplaceAll(line, v[0], v[1])
+			}
+		}
+	}
+	return line
 }
 
 // diffLines shows the first differing line of two texts.

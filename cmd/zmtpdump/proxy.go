@@ -23,6 +23,9 @@ type proxy struct {
 	out  *printer
 	opts dump.Options
 	sink *pcapSink // nil when not recording
+	// wsPath, for a ws:// listen endpoint, is its path: the proxy relays
+	// the TCP connection, the upgrade included.
+	wsPath string
 
 	// Guarded by out.mu.
 	active map[net.Conn]struct{}
@@ -31,10 +34,15 @@ type proxy struct {
 	wg sync.WaitGroup
 }
 
-// parseEndpoint splits "tcp://host:port" or "ipc://path" into a network
-// and an address. A port of "*" means any free port.
+// parseEndpoint splits "tcp://host:port", "ws://host:port/path" or
+// "ipc://path" into a network and an address. A port of "*" means any
+// free port. A ws endpoint is relayed as the TCP connection it is: its
+// path travels in the client's upgrade request.
 func parseEndpoint(ep string) (network, addr string, err error) {
 	switch {
+	case strings.HasPrefix(ep, "ws://"):
+		hp, _, _ := strings.Cut(strings.TrimPrefix(ep, "ws://"), "/")
+		return parseEndpoint("tcp://" + hp)
 	case strings.HasPrefix(ep, "tcp://"):
 		addr = strings.TrimPrefix(ep, "tcp://")
 		if strings.HasSuffix(addr, ":*") {
@@ -44,7 +52,7 @@ func parseEndpoint(ep string) (network, addr string, err error) {
 	case strings.HasPrefix(ep, "ipc://"):
 		return "unix", strings.TrimPrefix(ep, "ipc://"), nil
 	}
-	return "", "", fmt.Errorf("endpoint %q: want tcp://host:port or ipc://path", ep)
+	return "", "", fmt.Errorf("endpoint %q: want tcp://host:port, ws://host:port/path or ipc://path", ep)
 }
 
 // newProxy listens on listen and will relay to forward.
@@ -69,6 +77,12 @@ func newProxy(listen, forward string, out *printer, opts dump.Options, sink *pca
 	}
 	p := newRelay(func() (net.Conn, error) { return net.DialTimeout(fnet, faddr, 5*time.Second) }, out, opts, sink)
 	p.ln = ln
+	if rest, ok := strings.CutPrefix(listen, "ws://"); ok {
+		p.wsPath = "/"
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			p.wsPath = rest[i:]
+		}
+	}
 	return p, nil
 }
 
@@ -82,6 +96,9 @@ func newRelay(dial func() (net.Conn, error), out *printer, opts dump.Options, si
 func (p *proxy) endpoint() string {
 	if p.ln.Addr().Network() == "unix" {
 		return "ipc://" + p.ln.Addr().String()
+	}
+	if p.wsPath != "" {
+		return "ws://" + p.ln.Addr().String() + p.wsPath
 	}
 	return "tcp://" + p.ln.Addr().String()
 }
