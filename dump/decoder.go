@@ -787,9 +787,9 @@ func (d *Decoder) stop(msg string) {
 	d.flushMessage(false)
 	d.flushSkip()
 	d.emitSimple(KindError, d.off, 0, msg)
+	// What remains buffered is consumed by the stopped state: a caller
+	// within run still advances past the octets it consumed.
 	d.state = stStopped
-	d.off += int64(len(d.buf) - d.pos)
-	d.buf, d.pos = d.buf[:0], 0
 }
 
 func (d *Decoder) emitSimple(k Kind, off, n int64, msg string) {

@@ -3,6 +3,7 @@ package dump
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/zmtp-go/zmtp/frame"
@@ -163,6 +164,44 @@ func FuzzDecodeCommand(f *testing.F) {
 			after, _ := json.Marshal(c)
 			if !bytes.Equal(before, after) {
 				t.Fatalf("the decoded command changed with the body:\nbefore: %s\nafter:  %s", before, after)
+			}
+		}
+	})
+}
+
+// FuzzWebSocket feeds arbitrary octets after a WebSocket upgrade, as the
+// client's and the server's frames of a ZWS 2.0 connection: nothing
+// panics, each direction decodes alike whatever pieces it comes in, and
+// events stay within the stream.
+func FuzzWebSocket(f *testing.F) {
+	client, _ := wsStreams()
+	server := append(zws(false, zwsCommand, readyBody("PUB")), wsFrame(true, wsPong, nil, []byte("hb"))...)
+	server = append(server, zws(false, 0, bytes.Repeat([]byte("y"), 300))...)
+	server = append(server, wsFrame(true, wsClose, nil, []byte("\x03\xe8"))...)
+	f.Add(client[len(wsRequest):], server, uint8(0), false)
+	f.Add(server, client[len(wsRequest):], uint8(5), true)
+	f.Add(zws(true, zwsCommand, frame.Command{Name: "HELLO", Data: []byte("\x05admin\x06secret")}.AppendBody(nil)),
+		wsFrame(false, wsBinary, nil, []byte{zwsMore}), uint8(2), false)
+	f.Add([]byte{0x82, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}, []byte{0x88, 0x01, 0x03}, uint8(1), true)
+	f.Fuzz(func(t *testing.T, c, s []byte, step uint8, bare bool) {
+		req, resp := wsRequest, wsResponse
+		if bare {
+			req = strings.Replace(req, "ZWS2.0/NULL,ZWS2.0", "ZWS2.0", 1)
+			resp = strings.Replace(resp, "ZWS2.0/NULL", "ZWS2.0", 1)
+		}
+		cs := append([]byte(req), c...)
+		ss := append([]byte(resp), s...)
+		decodeConn(t, cs, ss, int(step%31)+1, false)
+		for _, b := range [][]byte{cs, ss} {
+			whole := decodeStream(t, b, 0, false)
+			pieces := decodeStream(t, b, int(step%31)+1, false)
+			if len(whole) != len(pieces) {
+				t.Fatalf("%d events whole, %d in pieces", len(whole), len(pieces))
+			}
+			for i := range whole {
+				if whole[i] != pieces[i] {
+					t.Fatalf("event %d:\nwhole:  %s\npieces: %s", i, whole[i], pieces[i])
+				}
 			}
 		}
 	})

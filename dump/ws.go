@@ -96,6 +96,7 @@ type wsState struct {
 	bare     bool     // subprotocol "ZWS2.0": each side first sends its routing id
 	idSeen   bool
 	deflate  bool // permessage-deflate was negotiated
+	scanned  int  // octets of the HTTP head searched for its end
 
 	// The frame being read.
 	hOff   int64
@@ -148,7 +149,14 @@ func (d *Decoder) beginTLS(b []byte) {
 
 // readHTTP reads the head of an upgrade request or response.
 func (d *Decoder) readHTTP(b []byte, eof bool) (int, bool) {
-	end := bytes.Index(b[:min(len(b), maxHTTPHead)], []byte("\r\n\r\n"))
+	// Search only what was not searched before (the end of the head may
+	// straddle it).
+	from := max(d.ws.scanned-3, 0)
+	end := bytes.Index(b[from:min(len(b), maxHTTPHead)], []byte("\r\n\r\n"))
+	if end >= 0 {
+		end += from
+	}
+	d.ws.scanned = min(len(b), maxHTTPHead)
 	if end < 0 {
 		if len(b) >= maxHTTPHead {
 			d.malformed(fmt.Sprintf("HTTP head longer than %d octets", maxHTTPHead), d.off, int64(len(b)))
@@ -173,7 +181,9 @@ func (d *Decoder) readHTTP(b []byte, eof bool) (int, bool) {
 		if ev.Err == "" && !hasToken(u, "Upgrade", "websocket") {
 			ev.Err = "no \"Upgrade: websocket\" header"
 		}
-		if len(u.Subprotocols) > 0 {
+		if len(u.Subprotocols) > 0 && (d.peer == nil || d.peer.ws == nil || d.peer.ws.response == nil) {
+			// The client's first offer, until the server's choice is
+			// known.
 			d.setSubprotocol(u.Subprotocols[0], false)
 		}
 	} else {
@@ -409,7 +419,7 @@ func (d *Decoder) readWSHeader(b []byte) (int, bool) {
 func (d *Decoder) wsHeader(rsv byte) {
 	w := d.ws
 	bad := func(msg string) {
-		d.malformed(msg, w.hOff, int64(w.hLen)+w.size)
+		d.malformed(msg, w.hOff, int64(w.hLen))
 		w.opcode = 0xFF // the payload is skipped
 	}
 	if d.peer != nil || w.req != nil || w.response != nil {
@@ -447,7 +457,7 @@ func (d *Decoder) wsHeader(rsv byte) {
 		w.inMsg, w.msgText, w.skip, w.flagged = true, op == wsText, false, false
 		w.msgOff, w.msgHdr = w.hOff, 0
 		if op == wsText {
-			d.malformed("WebSocket text message: ZWS 2.0 messages are binary", w.hOff, int64(w.hLen)+w.size)
+			d.malformed(fmt.Sprintf("WebSocket text message (%d octets): ZWS 2.0 messages are binary", w.size), w.hOff, int64(w.hLen))
 			w.skip = true
 		}
 		d.wsData()
