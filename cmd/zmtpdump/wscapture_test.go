@@ -79,7 +79,9 @@ func TestMakeLibzmqWSCapture(t *testing.T) {
 	must(t, err)
 	defer req.Close()
 	must(t, req.Connect(ep))
-	ourPongs := r.await(2, func(ev dump.Event) bool { return ev.Kind == dump.KindWebSocket && ev.WebSocket.Opcode == 0xA && ev.Dir == dump.FromClient })
+	ourPongs := r.await(2, func(ev dump.Event) bool {
+		return ev.Kind == dump.KindWebSocket && ev.WebSocket.Opcode == 0xA && ev.Dir == dump.FromClient
+	})
 	for _, body := range [][]byte{[]byte("hello"), bytes.Repeat([]byte("y"), 70000), []byte("bye")} {
 		must(t, req.Send(ctx, [][]byte{body}))
 		got := peer.call(t, map[string]any{"op": "recv", "id": 1, "timeout": 60000})
@@ -93,7 +95,9 @@ func TestMakeLibzmqWSCapture(t *testing.T) {
 	}
 	wait(t, ctx, ourPongs, "two pings answered")
 	ended := func(id int) <-chan struct{} {
-		return r.await(1, func(ev dump.Event) bool { return ev.ConnID == id && (ev.Kind == dump.KindFin || ev.Kind == dump.KindReset) })
+		return r.await(1, func(ev dump.Event) bool {
+			return ev.ConnID == id && (ev.Kind == dump.KindFin || ev.Kind == dump.KindReset)
+		})
 	}
 	peer.call(t, map[string]any{"op": "close", "id": 1})
 	wait(t, ctx, ended(1), "the end of connection 1")
