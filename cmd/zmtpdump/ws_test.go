@@ -3,7 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -203,5 +210,71 @@ func TestWSHeartbeat(t *testing.T) {
 	}
 	if st := r.out.conns[0].Stats(); st.Dir[0].Control < 2 || st.Dir[1].Control < 2 {
 		t.Errorf("control frames counted: %d and %d", st.Dir[0].Control, st.Dir[1].Control)
+	}
+}
+
+// TestWSSCannotDecode relays a wss:// connection: the decoder reports
+// once that it is TLS and cannot be decoded, and nothing else but the
+// connection's opening and end.
+func TestWSSCannotDecode(t *testing.T) {
+	ctx := testContext(t)
+	r := newRecording(t)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "zmtpdump test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	must(t, err)
+	leaf, err := x509.ParseCertificate(der)
+	must(t, err)
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+
+	rep, err := zmtp.NewSocket(zmtp.Rep, zmtp.Options{TLSConfig: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}}}})
+	must(t, err)
+	defer rep.Close()
+	must(t, rep.Bind("wss://127.0.0.1:*/secure"))
+	hostport, _, _ := strings.Cut(strings.TrimPrefix(rep.LastEndpoint(), "wss://"), "/")
+	px, err := newProxy("tcp://127.0.0.1:*", "tcp://"+hostport, r.out, dump.Options{}, r.sink)
+	must(t, err)
+	go px.serve()
+	defer px.close()
+	req, err := zmtp.NewSocket(zmtp.Req, zmtp.Options{TLSConfig: &tls.Config{RootCAs: pool}})
+	must(t, err)
+	defer req.Close()
+	must(t, req.Connect("wss://"+px.ln.Addr().String()+"/secure"))
+	must(t, req.Send(ctx, [][]byte{[]byte("hidden")}))
+	_, err = rep.Recv(ctx)
+	must(t, err)
+	must(t, rep.Send(ctx, [][]byte{[]byte("also hidden")}))
+	_, err = req.Recv(ctx)
+	must(t, err)
+	must(t, shutdown(ctx, req, rep, px))
+
+	var tlsEvents int
+	for _, ev := range r.recorded() {
+		switch ev.Kind {
+		case dump.KindTLS:
+			tlsEvents++
+			if dump.Summary(ev) != "TLS: cannot decode" || ev.Dir != dump.FromClient || !strings.Contains(ev.Hint, "ClientHello") {
+				t.Errorf("%s (%s) from %s", dump.Summary(ev), ev.Hint, dump.DirName(ev.Dir))
+			}
+		case dump.KindOpen, dump.KindFin, dump.KindReset:
+		default:
+			t.Errorf("unexpected %s: %s", ev.Kind, dump.Summary(ev))
+		}
+	}
+	if tlsEvents != 1 {
+		t.Errorf("%d TLS events, want 1", tlsEvents)
+	}
+	if st := r.out.conns[0].Stats(); st.Transport != "tls" || st.Handshake != "TLS: cannot decode" {
+		t.Errorf("stats %+v", st)
 	}
 }
