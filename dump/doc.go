@@ -22,8 +22,17 @@
 // event, after which the decoder looks for the next plausible frame
 // boundary and marks what follows as unsynchronised.
 //
+// A stream that begins with an HTTP request ("GET ") or response ("HTTP/")
+// is ZMTP over WebSocket (ZWS 2.0, the ws:// transport): the upgrade is an
+// event (KindUpgrade) that names the mechanism in its subprotocol, the
+// RFC 6455 frames are unmasked and reassembled, each binary message is one
+// ZMTP frame (a flags octet, the body), and control frames are events of
+// their own (KindWebSocket). A stream that begins with a TLS handshake
+// record (wss://) is reported once (KindTLS) and not decoded.
+//
 // References:
 //   - RFC 23/ZMTP 3.0 and RFC 37/ZMTP 3.1
 //   - RFC 13/ZMTP 1.0 and RFC 15/ZMTP 2.0, for legacy peers
 //   - RFC 24/ZMTP-PLAIN and RFC 26/CurveZMQ (RFC 25/ZMTP-CURVE)
+//   - RFC 45/ZWS 2.0 and RFC 6455 (WebSocket)
 package dump

@@ -19,7 +19,7 @@ const usage = `Usage:
   zmtpdump [options] -r FILE        decode a pcap or pcapng file (- for stdin)
   zmtpdump [options] -i IFACE [-w FILE]   decode live traffic (Linux, root; lo for loopback)
   zmtpdump proxy [options] --listen EP --forward EP [-w FILE]
-                                    relay and decode connections (EP: tcp://host:port, ipc://path)
+                                    relay and decode connections (EP: tcp://host:port, ws://host:port/path, ipc://path)
   zmtpdump demo [options]           REQ/REP and PUB/SUB through an in-process proxy
 
 Options:
