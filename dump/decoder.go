@@ -243,6 +243,7 @@ func (d *Decoder) Feed(b []byte) {
 			default:
 				// Every step needs less than a full buffer: not reached.
 				d.stop("decoder made no progress")
+				d.run(false) // the stopped state consumes the buffer
 				continue
 			}
 		}
