@@ -208,6 +208,10 @@ func (c *Conn) wsOutcome() string {
 		}
 	}
 	if sv.ws == nil || sv.ws.response == nil {
+		if (cl.ws == nil || cl.ws.req == nil) && cl.stats.Messages+sv.stats.Messages+cl.stats.Commands+sv.stats.Commands > 0 {
+			// A capture that began after the upgrade.
+			return "not seen"
+		}
 		return "incomplete"
 	}
 	switch {

@@ -58,6 +58,11 @@ func FuzzDump(f *testing.F) {
 		f.Add(s, seeds[(i+1)%len(seeds)], uint8(i), false)
 	}
 	f.Add(seeds[0], seeds[0], uint8(3), true)
+	// ZMTP over WebSocket, from the start and caught midstream.
+	wc, ws := wsStreams()
+	ws = ws[:min(len(ws), 2000)]
+	f.Add(wc, ws, uint8(4), false)
+	f.Add(wc[len(wsRequest)+7:], ws[len(wsResponse)+3:], uint8(6), true)
 	f.Fuzz(func(t *testing.T, client, server []byte, step uint8, midstream bool) {
 		decodeConn(t, client, server, int(step%31)+1, midstream)
 		for _, b := range [][]byte{client, server} {

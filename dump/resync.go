@@ -20,6 +20,7 @@ const (
 	needMore                      // cannot tell without more octets
 	accept                        // a frame starts here
 	acceptGreeting                // a ZMTP 3 greeting starts here
+	acceptWS                      // a WebSocket frame starts here
 )
 
 // resync looks for the next plausible frame boundary in b. Octets before it
@@ -38,6 +39,14 @@ func (d *Decoder) resync(b []byte, eof bool) (int, bool) {
 			d.skipped += int64(i)
 			d.flushSkip()
 			d.state = stHeader
+			d.unsynced = true
+			return i, true
+		case acceptWS:
+			d.skipped += int64(i)
+			d.flushSkip()
+			d.ws = &wsState{request: b[i+1]&0x80 != 0}
+			d.kindKnown = true
+			d.state = stWSHeader
 			d.unsynced = true
 			return i, true
 		case acceptGreeting:
@@ -63,6 +72,14 @@ func (d *Decoder) candidate(b []byte, eof bool) verdict {
 	}
 	if len(b) == 0 {
 		return short()
+	}
+	if d.ws == nil && d.framing == fm3 && !d.greeted {
+		switch b[0] {
+		case 0x80 | wsBinary, 0x80 | wsClose, 0x80 | wsPing, 0x80 | wsPong:
+			// Not ZMTP flags (reserved bits): a WebSocket frame of a
+			// ZWS connection whose beginning was not seen?
+			return d.wsCandidate(b, eof)
+		}
 	}
 	if b[0] == 0xFF && d.framing == fm3 && !d.greeted {
 		if len(b) < frame.GreetingPrefixSize {
@@ -239,4 +256,67 @@ func knownCommand(name []byte) bool {
 		return true
 	}
 	return false
+}
+
+// wsCandidate tests whether a whole WebSocket frame (a final binary
+// message or a control frame) starts at b[0], masked as the direction's
+// frames are, and is followed by the header of another.
+func (d *Decoder) wsCandidate(b []byte, eof bool) verdict {
+	short := func() verdict {
+		if eof {
+			return reject
+		}
+		return needMore
+	}
+	if len(b) < 2 {
+		return short()
+	}
+	masked := b[1]&0x80 != 0
+	if d.conn != nil && masked != (d.dir == FromClient) {
+		return reject
+	}
+	n := 2
+	size := int(b[1] & 0x7F)
+	switch size {
+	case 127:
+		// Longer than a resynchronisation looks ahead.
+		return reject
+	case 126:
+		if len(b) < 4 {
+			return short()
+		}
+		size, n = int(binary.BigEndian.Uint16(b[2:])), 4
+	}
+	if masked {
+		n += 4
+	}
+	op := b[0] & 0x0F
+	if size > resyncMaxBody || op != wsBinary && size > maxControl || op == wsBinary && size == 0 {
+		return reject
+	}
+	if len(b) < n+size+2 {
+		if eof && len(b) == n+size {
+			return acceptWS
+		}
+		return short()
+	}
+	if op == wsBinary {
+		f := b[n]
+		if masked {
+			f ^= b[n-4]
+		}
+		if f&^(zwsMore|zwsCommand) != 0 {
+			return reject
+		}
+	}
+	next := b[n+size:]
+	switch next[0] {
+	case 0x80 | wsBinary, wsBinary, 0x80 | wsClose, 0x80 | wsPing, 0x80 | wsPong:
+	default:
+		return reject
+	}
+	if next[1]&0x80 != b[1]&0x80 {
+		return reject
+	}
+	return acceptWS
 }

@@ -89,7 +89,7 @@ func detectKind(b []byte) streamKind {
 
 // wsState is the WebSocket side of a decoder.
 type wsState struct {
-	request  bool // the stream is the client's (it began with a request)
+	request  bool // the stream is the client's (it began with a request, or its frames are masked)
 	tls      bool
 	response *Upgrade // the response, on the server's stream
 	req      *Upgrade // the request, on the client's stream
@@ -422,16 +422,14 @@ func (d *Decoder) wsHeader(rsv byte) {
 		d.malformed(msg, w.hOff, int64(w.hLen))
 		w.opcode = 0xFF // the payload is skipped
 	}
-	if d.peer != nil || w.req != nil || w.response != nil {
-		switch {
-		case w.request && !w.masked:
-			d.malformed("unmasked WebSocket frame from the client", w.hOff, int64(w.hLen))
-		case !w.request && w.masked:
-			d.malformed("masked WebSocket frame from the server", w.hOff, int64(w.hLen))
-		}
-		if d.state == stStopped {
-			return
-		}
+	switch {
+	case w.request && !w.masked:
+		d.malformed("unmasked WebSocket frame from the client", w.hOff, int64(w.hLen))
+	case !w.request && w.masked:
+		d.malformed("masked WebSocket frame from the server", w.hOff, int64(w.hLen))
+	}
+	if d.state == stStopped {
+		return
 	}
 	op := w.opcode
 	switch {

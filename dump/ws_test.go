@@ -346,3 +346,51 @@ func TestWebSocketBounded(t *testing.T) {
 		t.Errorf("last event %+v", evs[len(evs)-1])
 	}
 }
+
+// TestWebSocketMidstream decodes a ZWS connection whose beginning the
+// capture missed: the decoder finds the WebSocket framing.
+func TestWebSocketMidstream(t *testing.T) {
+	client, server := wsStreams()
+	// Cut inside the upgrade and the READY of each side.
+	client, server = client[len(wsRequest)+10:], server[len(wsResponse)+5:]
+	var evs []Event
+	c := NewConn(1, "c", "s", Options{Midstream: true}, func(ev Event) { evs = append(evs, ev) })
+	c.Feed(FromClient, client)
+	c.Feed(FromServer, server)
+	c.Close(FromClient)
+	c.Close(FromServer)
+	var sums []string
+	for _, ev := range evs {
+		sums = append(sums, DirName(ev.Dir)+" "+Summary(ev))
+	}
+	got := strings.Join(sums, "\n")
+	for _, want := range []string{
+		// The fragmented message is skipped: a boundary is taken only
+		// at a whole frame followed by another.
+		`c2s message 4 octets: "last"`,
+		`c2s WebSocket CLOSE 1000 (normal closure) "bye"`,
+		`s2c WebSocket PONG "hb"`,
+		`s2c message 70000 octets:`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in\n%s", want, got)
+		}
+	}
+	for _, ev := range evs {
+		if ev.Kind == KindError {
+			t.Errorf("error %s", ev.Err)
+		}
+	}
+	if st := c.Stats(); st.Transport != "ws" || st.Handshake != "not seen" {
+		t.Errorf("stats %+v", st)
+	}
+	// A ZMTP stream caught midstream is still ZMTP.
+	var zevs []Event
+	d := NewDecoder(Options{Midstream: true}, func(ev Event) { zevs = append(zevs, ev) })
+	msg := frame.AppendFrame(frame.AppendFrame(nil, frame.FlagMore, []byte{0x82, 0x05}), 0, []byte("hello"))
+	d.Feed(append([]byte("tail"), bytes.Repeat(msg, 3)...))
+	d.End()
+	if d.ws != nil {
+		t.Error("a ZMTP stream taken for WebSocket")
+	}
+}
