@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -231,5 +232,60 @@ func TestLibzmqWSCapture(t *testing.T) {
 		if s := c.Stats(); s.Handshake != "complete" || s.Transport != "ws" || s.End != "fin" {
 			t.Errorf("connection %d: %+v", s.ID, s)
 		}
+	}
+}
+
+// TestLibzmqWSCaptureMidstream decodes testdata/libzmq-ws.pcap without its
+// first 11 packets (the TCP and WebSocket handshakes and the READYs of the
+// first connection), as a capture started on an open connection: the
+// decoder finds the WebSocket framing and decodes every message after it.
+func TestLibzmqWSCaptureMidstream(t *testing.T) {
+	f, err := os.Open(filepath.Join("testdata", "libzmq-ws.pcap"))
+	must(t, err)
+	defer f.Close()
+	pr, err := pcapgo.NewReader(f)
+	must(t, err)
+	var cut bytes.Buffer
+	pw := pcapgo.NewWriterNanos(&cut)
+	must(t, pw.WriteFileHeader(pr.Snaplen(), pr.LinkType()))
+	for i := 1; ; i++ {
+		data, ci, err := pr.ReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		must(t, err)
+		if i > 11 {
+			must(t, pw.WritePacket(ci, data))
+		}
+	}
+	r := newRecording(t)
+	must(t, readCapture(&cut, newAssembler(r.out, dump.Options{}, 0)))
+	var bodies []string
+	var control int
+	for _, ev := range r.recorded() {
+		switch {
+		case ev.Kind == dump.KindError:
+			t.Errorf("error: %s", ev.Err)
+		case ev.ConnID == 1 && ev.Kind == dump.KindMessage:
+			fs := ev.Message.Frames
+			bodies = append(bodies, fmt.Sprintf("%s %d", fs[len(fs)-1].Data[:min(5, len(fs[len(fs)-1].Data))], ev.Message.Size))
+		case ev.ConnID == 1 && ev.Kind == dump.KindWebSocket:
+			control++
+		}
+	}
+	// A resynchronisation waits for the next frame's header: the order
+	// of the directions' events may change.
+	sort.Strings(bodies)
+	if got, want := strings.Join(bodies, ", "), "bye 3, hello 5, re: b 7, re: h 9, re: y 14, yyyyy 70000"; got != want {
+		t.Errorf("messages %q, want %q", got, want)
+	}
+	if control != 4 {
+		t.Errorf("%d control frames, want 4", control)
+	}
+	if s := r.out.conns[0].Stats(); s.Transport != "ws" || s.Handshake != "not seen" {
+		t.Errorf("connection 1: %+v", s)
+	}
+	if s := r.out.conns[1].Stats(); s.Handshake != "complete" {
+		t.Errorf("connection 2: %+v", s)
 	}
 }
