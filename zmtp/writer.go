@@ -239,12 +239,16 @@ func (w *writer) writeQueued() error {
 			return err
 		}
 		w.held += len(msgs)
-		for _, m := range msgs {
+		for i, m := range msgs {
+			// The list lets go of each message as it goes into the batch:
+			// one written while a later one waits for the peer is then
+			// no longer held, and its memory can go.
+			msgs[i] = nil
 			if err := w.addMessage(m); err != nil {
+				clear(msgs)
 				return err
 			}
 		}
-		clear(msgs)
 	}
 }
 
