@@ -7,9 +7,6 @@ import (
 	"io"
 	"log"
 	"net"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	gzmq "github.com/go-zeromq/zmq4"
 )
@@ -37,249 +34,160 @@ func gzEndpoint(s gzmq.Socket) (string, error) {
 	return "tcp://" + a.String(), nil
 }
 
+// gzSender returns a newSender for streamRun that sends size octets from
+// one reused Msg on s.
+func gzSender(s gzmq.Socket, size int) func() (func() error, error) {
+	return func() (func() error, error) {
+		msg := gzmq.NewMsg(make([]byte, size))
+		return func() error { return s.Send(msg) }, nil
+	}
+}
+
+// gzRecvLen returns a recv for streamRun and roundTrips: the size of the
+// last of n frames of the next message on s.
+func gzRecvLen(s gzmq.Socket, n int) func() (int, error) {
+	return func() (int, error) {
+		m, err := s.Recv()
+		if err != nil {
+			return 0, err
+		}
+		return frameLen(m.Frames, n)
+	}
+}
+
+// gzListen makes s listen on tcp and returns its endpoint.
+func gzListen(s gzmq.Socket) (string, error) {
+	if err := s.Listen("tcp://127.0.0.1:0"); err != nil {
+		return "", err
+	}
+	return gzEndpoint(s)
+}
+
+// gzRun is a run's context and the sockets made in it.
+type gzRun struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	socks  []gzmq.Socket
+}
+
+func newGzRun() *gzRun {
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	return &gzRun{ctx: ctx, cancel: cancel}
+}
+
+// socket makes a socket with new (gzmq.NewPull and the like) in the run.
+func (r *gzRun) socket(new func(context.Context, ...gzmq.Option) gzmq.Socket) gzmq.Socket {
+	s := new(r.ctx, gzOpts()...)
+	r.socks = append(r.socks, s)
+	return s
+}
+
+// close closes the sockets, last first, then cancels the context.
+func (r *gzRun) close() {
+	for i := len(r.socks) - 1; i >= 0; i-- {
+		r.socks[i].Close()
+	}
+	r.cancel()
+}
+
 func (goZeromq) pushPull(tr transport, size, count int) (res childResult, err error) {
 	if tr != tcp && tr != ipc {
 		return res, errNA
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
-	defer cancel()
-	pull := gzmq.NewPull(ctx, gzOpts()...)
-	defer pull.Close()
-	ep := "tcp://127.0.0.1:0"
+	r := newGzRun()
+	defer r.close()
+	pull := r.socket(gzmq.NewPull)
+	var ep string
 	if tr == ipc {
 		ep = ipcEndpoint()
+		err = pull.Listen(ep)
+	} else {
+		ep, err = gzListen(pull)
 	}
-	if err := pull.Listen(ep); err != nil {
+	if err != nil {
 		return res, err
 	}
-	if tr == tcp {
-		if ep, err = gzEndpoint(pull); err != nil {
-			return res, err
-		}
-	}
-	push := gzmq.NewPush(ctx, gzOpts()...)
-	defer push.Close()
+	push := r.socket(gzmq.NewPush)
 	if err := push.Dial(ep); err != nil {
 		return res, err
 	}
-	sent := make(chan error, 1)
-	go func() {
-		msg := gzmq.NewMsg(make([]byte, size))
-		for range count {
-			if err := push.Send(msg); err != nil {
-				sent <- err
-				return
-			}
-		}
-		sent <- nil
-	}()
-	d, err := timeRecv(count, size, func() (int, error) {
-		m, err := pull.Recv()
-		if err != nil {
-			return 0, err
-		}
-		if len(m.Frames) != 1 {
-			return 0, fmt.Errorf("%d frames", len(m.Frames))
-		}
-		return len(m.Frames[0]), nil
-	})
-	if err != nil {
-		cancel()
-		<-sent
-		return res, err
-	}
-	if err := <-sent; err != nil {
-		return res, err
-	}
-	return thrResult(count, d), nil
+	return streamRun(1, count, size, gzSender(push, size), gzRecvLen(pull, 1), r.cancel)
 }
 
 func (goZeromq) reqRep(size, count int) (res childResult, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
-	defer cancel()
-	rep := gzmq.NewRep(ctx, gzOpts()...)
-	defer rep.Close()
-	if err := rep.Listen("tcp://127.0.0.1:0"); err != nil {
-		return res, err
-	}
-	ep, err := gzEndpoint(rep)
+	r := newGzRun()
+	defer r.close()
+	rep := r.socket(gzmq.NewRep)
+	ep, err := gzListen(rep)
 	if err != nil {
 		return res, err
 	}
-	req := gzmq.NewReq(ctx, gzOpts()...)
-	defer req.Close()
+	req := r.socket(gzmq.NewReq)
 	if err := req.Dial(ep); err != nil {
 		return res, err
 	}
-	warm := warmups(count)
-	echoed := make(chan error, 1)
-	go func() {
-		for range warm + count {
+	echo := func() error {
+		return repeat(warmups(count)+count, func() error {
 			m, err := rep.Recv()
 			if err != nil {
-				echoed <- err
-				return
+				return err
 			}
-			if err := rep.Send(m); err != nil {
-				echoed <- err
-				return
-			}
-		}
-		echoed <- nil
-	}()
+			return rep.Send(m)
+		})
+	}
 	msg := gzmq.NewMsg(make([]byte, size))
-	samples := make([]time.Duration, 0, count)
-	var start time.Time
-	var loopErr error
-	for i := range warm + count {
-		if i == warm {
-			start = time.Now()
-		}
-		t0 := time.Now()
-		if loopErr = req.Send(msg); loopErr != nil {
-			break
-		}
-		var m gzmq.Msg
-		if m, loopErr = req.Recv(); loopErr != nil {
-			break
-		}
-		if i >= warm {
-			samples = append(samples, time.Since(t0))
-		}
-		if len(m.Frames) != 1 || len(m.Frames[0]) != size {
-			loopErr = errors.New("reply of the wrong size")
-			break
-		}
-	}
-	total := time.Since(start)
-	if loopErr != nil {
-		cancel()
-		<-echoed
-		return res, loopErr
-	}
-	if err := <-echoed; err != nil {
-		return res, err
-	}
-	return latResult(samples, total), nil
+	return runAlongside(echo, r.cancel, func() (childResult, error) {
+		return roundTrips(size, count, func() error { return req.Send(msg) }, gzRecvLen(req, 1))
+	})
 }
 
 func (goZeromq) pubSub(subs, size, count int) (res childResult, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
-	defer cancel()
+	r := newGzRun()
+	defer r.close()
 	// go-zeromq's PUB queues without bound and never drops.
-	pub := gzmq.NewPub(ctx, gzOpts()...)
-	defer pub.Close()
-	if err := pub.Listen("tcp://127.0.0.1:0"); err != nil {
-		return res, err
-	}
-	ep, err := gzEndpoint(pub)
+	pub := r.socket(gzmq.NewPub)
+	ep, err := gzListen(pub)
 	if err != nil {
 		return res, err
 	}
-	var ready atomic.Int32
-	fi := fanIn{first: make([]time.Time, subs), last: make([]time.Time, subs)}
-	errs := make([]error, subs)
-	var wg sync.WaitGroup
-	for i := range subs {
-		sub := gzmq.NewSub(ctx, gzOpts()...)
-		defer sub.Close()
+	newSub := func() (func() (byte, int, error), error) {
+		sub := r.socket(gzmq.NewSub)
 		if err := sub.Dial(ep); err != nil {
-			return res, err
+			return nil, err
 		}
 		if err := sub.SetOption(gzmq.OptionSubscribe, ""); err != nil {
-			return res, err
+			return nil, err
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = subscriberLoop(count, size, func() (byte, int, error) {
-				m, err := sub.Recv()
-				if err != nil {
-					return 0, 0, err
-				}
-				if len(m.Frames) != 1 || len(m.Frames[0]) == 0 {
-					return 0, 0, errors.New("unexpected message shape")
-				}
-				return m.Frames[0][0], len(m.Frames[0]), nil
-			}, func() { ready.Add(1) }, &fi.first[i], &fi.last[i])
-			if errs[i] != nil {
-				cancel()
+		return func() (byte, int, error) {
+			m, err := sub.Recv()
+			if err != nil {
+				return 0, 0, err
 			}
-		}()
+			return firstOctet(m.Frames)
+		}, nil
 	}
-	probe := gzmq.NewMsg([]byte{probeByte})
-	err = publishWhenReady(func() error { return pub.Send(probe) },
-		func() bool { return ready.Load() == int32(subs) })
-	if err == nil {
-		msg := gzmq.NewMsg(dataMessage(size))
-		for range count {
-			if err = pub.Send(msg); err != nil {
-				break
-			}
-		}
-	}
-	if err != nil {
-		cancel()
-	}
-	wg.Wait()
-	if err = errors.Join(append(errs, err)...); err != nil {
-		return res, err
-	}
-	return fi.result(subs, count), nil
+	probe, msg := gzmq.NewMsg([]byte{probeByte}), gzmq.NewMsg(dataMessage(size))
+	f := fanOut{abort: r.cancel}
+	return f.run(subs, size, count, newSub, func() error { return pub.Send(probe) },
+		func() error { return pub.Send(msg) })
 }
 
 func (goZeromq) routerDealer(peers, size, count int) (res childResult, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
-	defer cancel()
-	router := gzmq.NewRouter(ctx, gzOpts()...)
-	defer router.Close()
-	if err := router.Listen("tcp://127.0.0.1:0"); err != nil {
-		return res, err
-	}
-	ep, err := gzEndpoint(router)
+	r := newGzRun()
+	defer r.close()
+	router := r.socket(gzmq.NewRouter)
+	ep, err := gzListen(router)
 	if err != nil {
 		return res, err
 	}
-	per := count / peers
-	sent := make(chan error, peers)
-	for range peers {
-		d := gzmq.NewDealer(ctx, gzOpts()...)
-		defer d.Close()
+	newDealer := func() (func() error, error) {
+		d := r.socket(gzmq.NewDealer)
 		if err := d.Dial(ep); err != nil {
-			return res, err
+			return nil, err
 		}
-		go func() {
-			msg := gzmq.NewMsg(make([]byte, size))
-			for range per {
-				if err := d.Send(msg); err != nil {
-					sent <- err
-					return
-				}
-			}
-			sent <- nil
-		}()
+		return gzSender(d, size)()
 	}
-	elapsed, err := timeRecv(per*peers, size, func() (int, error) {
-		m, err := router.Recv()
-		if err != nil {
-			return 0, err
-		}
-		if len(m.Frames) != 2 {
-			return 0, fmt.Errorf("%d frames", len(m.Frames))
-		}
-		return len(m.Frames[1]), nil
-	})
-	if err != nil {
-		cancel()
-	}
-	errs := []error{err}
-	for range peers {
-		errs = append(errs, <-sent)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return res, err
-	}
-	return thrResult(per*peers, elapsed), nil
+	return streamRun(peers, count/peers, size, newDealer, gzRecvLen(router, 2), r.cancel)
 }
 
 func (goZeromq) repServe(func(string), int) error { return errNA }

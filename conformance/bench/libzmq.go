@@ -2,9 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -69,22 +66,53 @@ func closeEnv(e *zenv, err *error) {
 	}
 }
 
+// twoZenvs returns a receiving and a sending context (the same one if one
+// is true) and a function that closes them, the sending one last.
+func twoZenvs(one bool) (renv, senv *zenv, closeAll func(*error), err error) {
+	if renv, err = newZenv(); err != nil {
+		return nil, nil, nil, err
+	}
+	senv = renv
+	if !one {
+		if senv, err = newZenv(); err != nil {
+			renv.close()
+			return nil, nil, nil, err
+		}
+	}
+	return renv, senv, func(err *error) {
+		closeEnv(renv, err)
+		if senv != renv {
+			closeEnv(senv, err)
+		}
+	}, nil
+}
+
+// bindAny binds s to ep and returns the endpoint it listens on.
+func bindAny(s *zmq.Socket, ep string) (string, error) {
+	if err := s.Bind(ep); err != nil {
+		return "", err
+	}
+	return s.GetLastEndpoint()
+}
+
+// zmqSender returns a newSender for streamRun that sends size octets from
+// one reused buffer on s.
+func zmqSender(s *zmq.Socket, size int) func() (func() error, error) {
+	return func() (func() error, error) {
+		body := make([]byte, size)
+		return func() error {
+			_, err := s.SendBytes(body, 0)
+			return err
+		}, nil
+	}
+}
+
 func (libzmqImpl) pushPull(tr transport, size, count int) (res childResult, err error) {
-	renv, err := newZenv()
+	renv, senv, closeAll, err := twoZenvs(tr == inproc)
 	if err != nil {
 		return res, err
 	}
-	senv := renv
-	if tr != inproc {
-		if senv, err = newZenv(); err != nil {
-			renv.close()
-			return res, err
-		}
-		// Closed after the receiving side: deferred calls run last first.
-		defer closeEnv(senv, &err)
-	}
-	defer closeEnv(renv, &err)
-
+	defer closeAll(&err)
 	pull, err := renv.socket(zmq.PULL, 0)
 	if err != nil {
 		return res, err
@@ -110,60 +138,25 @@ func (libzmqImpl) pushPull(tr transport, size, count int) (res childResult, err 
 			return res, err
 		}
 	}
-	ep := "tcp://127.0.0.1:*"
-	switch tr {
-	case inproc:
-		ep = "inproc://bench"
-	case ipc:
-		ep = ipcEndpoint()
-	}
-	if err := pull.Bind(ep); err != nil {
-		return res, err
-	}
-	if ep, err = pull.GetLastEndpoint(); err != nil {
+	ep, err := bindAny(pull, trEndpoint(tr))
+	if err != nil {
 		return res, err
 	}
 	if err := push.Connect(ep); err != nil {
 		return res, err
 	}
-
-	sent := make(chan error, 1)
-	go func() {
-		body := make([]byte, size)
-		for range count {
-			if _, err := push.SendBytes(body, 0); err != nil {
-				sent <- err
-				return
-			}
-		}
-		sent <- nil
-	}()
-	d, err := timeRecv(count, size, func() (int, error) {
+	return streamRun(1, count, size, zmqSender(push, size), func() (int, error) {
 		b, err := pull.RecvBytes(0)
 		return len(b), err
-	})
-	// On failure the sender ends at its send timeout at the latest.
-	if e := <-sent; err == nil {
-		err = e
-	}
-	if err != nil {
-		return res, err
-	}
-	return thrResult(count, d), nil
+	}, nil)
 }
 
 func (libzmqImpl) reqRep(size, count int) (res childResult, err error) {
-	renv, err := newZenv()
+	renv, senv, closeAll, err := twoZenvs(false)
 	if err != nil {
 		return res, err
 	}
-	senv, err := newZenv()
-	if err != nil {
-		renv.close()
-		return res, err
-	}
-	defer closeEnv(senv, &err)
-	defer closeEnv(renv, &err)
+	defer closeAll(&err)
 	rep, err := renv.socket(zmq.REP, 0)
 	if err != nil {
 		return res, err
@@ -172,79 +165,42 @@ func (libzmqImpl) reqRep(size, count int) (res childResult, err error) {
 	if err != nil {
 		return res, err
 	}
-	if err := rep.Bind("tcp://127.0.0.1:*"); err != nil {
-		return res, err
-	}
-	ep, err := rep.GetLastEndpoint()
+	ep, err := bindAny(rep, "tcp://127.0.0.1:*")
 	if err != nil {
 		return res, err
 	}
 	if err := req.Connect(ep); err != nil {
 		return res, err
 	}
-	warm := warmups(count)
-	echoed := make(chan error, 1)
-	go func() {
-		for range warm + count {
+	echo := func() error {
+		return repeat(warmups(count)+count, func() error {
 			b, err := rep.RecvBytes(0)
 			if err != nil {
-				echoed <- err
-				return
+				return err
 			}
-			if _, err := rep.SendBytes(b, 0); err != nil {
-				echoed <- err
-				return
-			}
-		}
-		echoed <- nil
-	}()
+			_, err = rep.SendBytes(b, 0)
+			return err
+		})
+	}
 	body := make([]byte, size)
-	samples := make([]time.Duration, 0, count)
-	var start time.Time
-	var loopErr error
-	for i := range warm + count {
-		if i == warm {
-			start = time.Now()
-		}
-		t0 := time.Now()
-		if _, loopErr = req.SendBytes(body, 0); loopErr != nil {
-			break
-		}
-		var b []byte
-		if b, loopErr = req.RecvBytes(0); loopErr != nil {
-			break
-		}
-		if i >= warm {
-			samples = append(samples, time.Since(t0))
-		}
-		if len(b) != size {
-			loopErr = fmt.Errorf("reply of %d octets, want %d", len(b), size)
-			break
-		}
-	}
-	total := time.Since(start)
-	if loopErr != nil {
-		// The echo goroutine ends at its receive timeout; do not wait.
-		return res, loopErr
-	}
-	if err := <-echoed; err != nil {
-		return res, err
-	}
-	return latResult(samples, total), nil
+	// Without abort: the echo goroutine ends at its receive timeout.
+	return runAlongside(echo, nil, func() (childResult, error) {
+		return roundTrips(size, count, func() error {
+			_, err := req.SendBytes(body, 0)
+			return err
+		}, func() (int, error) {
+			b, err := req.RecvBytes(0)
+			return len(b), err
+		})
+	})
 }
 
 func (libzmqImpl) pubSub(subs, size, count int) (res childResult, err error) {
-	senv, err := newZenv()
+	renv, senv, closeAll, err := twoZenvs(false)
 	if err != nil {
 		return res, err
 	}
-	renv, err := newZenv()
-	if err != nil {
-		senv.close()
-		return res, err
-	}
-	defer closeEnv(senv, &err)
-	defer closeEnv(renv, &err)
+	defer closeAll(&err)
 	// XPUB with ZMQ_XPUB_NODROP, as for ours: no drops at the HWM.
 	pub, err := senv.socket(zmq.XPUB, senderLinger)
 	if err != nil {
@@ -253,142 +209,78 @@ func (libzmqImpl) pubSub(subs, size, count int) (res childResult, err error) {
 	if err := pub.SetXpubNodrop(true); err != nil {
 		return res, err
 	}
-	if err := pub.Bind("tcp://127.0.0.1:*"); err != nil {
-		return res, err
-	}
-	ep, err := pub.GetLastEndpoint()
+	ep, err := bindAny(pub, "tcp://127.0.0.1:*")
 	if err != nil {
 		return res, err
 	}
-	var ready atomic.Int32
-	var stop atomic.Bool
-	fi := fanIn{first: make([]time.Time, subs), last: make([]time.Time, subs)}
-	errs := make([]error, subs)
-	var wg sync.WaitGroup
-	for i := range subs {
+	var f fanOut
+	newSub := func() (func() (byte, int, error), error) {
 		sub, err := renv.socket(zmq.SUB, 0)
 		if err != nil {
-			return res, err
+			return nil, err
 		}
 		// Receives wake every so often to see whether the run was
 		// abandoned.
-		if err := sub.SetRcvtimeo(200 * time.Millisecond); err != nil {
-			return res, err
+		if err := errors.Join(sub.SetRcvtimeo(200*time.Millisecond), sub.SetSubscribe(""), sub.Connect(ep)); err != nil {
+			return nil, err
 		}
-		if err := sub.SetSubscribe(""); err != nil {
-			return res, err
-		}
-		if err := sub.Connect(ep); err != nil {
-			return res, err
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			deadline := time.Now().Add(runTimeout)
-			errs[i] = subscriberLoop(count, size, func() (byte, int, error) {
-				for {
-					b, err := sub.RecvBytes(0)
-					if err == nil {
-						if len(b) == 0 {
-							return 0, 0, errors.New("empty message")
-						}
-						return b[0], len(b), nil
+		deadline := time.Now().Add(runTimeout)
+		return func() (byte, int, error) {
+			for {
+				b, err := sub.RecvBytes(0)
+				if err == nil {
+					if len(b) == 0 {
+						return 0, 0, errors.New("empty message")
 					}
-					if zmq.AsErrno(err) != zmq.Errno(syscall.EAGAIN) || stop.Load() || time.Now().After(deadline) {
-						return 0, 0, err
-					}
+					return b[0], len(b), nil
 				}
-			}, func() { ready.Add(1) }, &fi.first[i], &fi.last[i])
-			if errs[i] != nil {
-				stop.Store(true)
+				if zmq.AsErrno(err) != zmq.Errno(syscall.EAGAIN) || f.stop.Load() || time.Now().After(deadline) {
+					return 0, 0, err
+				}
 			}
-		}()
+		}, nil
 	}
-	err = publishWhenReady(func() error {
+	msg := dataMessage(size)
+	return f.run(subs, size, count, newSub, func() error {
 		_, err := pub.SendBytes([]byte{probeByte}, 0)
 		return err
-	}, func() bool { return ready.Load() == int32(subs) || stop.Load() })
-	if err == nil && !stop.Load() {
-		msg := dataMessage(size)
-		for range count {
-			if _, err = pub.SendBytes(msg, 0); err != nil {
-				break
-			}
-		}
-	}
-	if err != nil {
-		stop.Store(true)
-	}
-	wg.Wait()
-	if err = errors.Join(append(errs, err)...); err != nil {
-		return res, err
-	}
-	return fi.result(subs, count), nil
+	}, func() error {
+		_, err := pub.SendBytes(msg, 0)
+		return err
+	})
 }
 
 func (libzmqImpl) routerDealer(peers, size, count int) (res childResult, err error) {
-	renv, err := newZenv()
+	renv, senv, closeAll, err := twoZenvs(false)
 	if err != nil {
 		return res, err
 	}
-	senv, err := newZenv()
-	if err != nil {
-		renv.close()
-		return res, err
-	}
-	defer closeEnv(senv, &err)
-	defer closeEnv(renv, &err)
+	defer closeAll(&err)
 	router, err := renv.socket(zmq.ROUTER, 0)
 	if err != nil {
 		return res, err
 	}
-	if err := router.Bind("tcp://127.0.0.1:*"); err != nil {
-		return res, err
-	}
-	ep, err := router.GetLastEndpoint()
+	ep, err := bindAny(router, "tcp://127.0.0.1:*")
 	if err != nil {
 		return res, err
 	}
-	per := count / peers
-	sent := make(chan error, peers)
-	for range peers {
+	newDealer := func() (func() error, error) {
 		d, err := senv.socket(zmq.DEALER, senderLinger)
 		if err != nil {
-			return res, err
+			return nil, err
 		}
 		if err := d.Connect(ep); err != nil {
-			return res, err
+			return nil, err
 		}
-		go func() {
-			body := make([]byte, size)
-			for range per {
-				if _, err := d.SendBytes(body, 0); err != nil {
-					sent <- err
-					return
-				}
-			}
-			sent <- nil
-		}()
+		return zmqSender(d, size)()
 	}
-	elapsed, err := timeRecv(per*peers, size, func() (int, error) {
+	return streamRun(peers, count/peers, size, newDealer, func() (int, error) {
 		m, err := router.RecvMessageBytes(0)
 		if err != nil {
 			return 0, err
 		}
-		if len(m) != 2 {
-			return 0, fmt.Errorf("%d frames", len(m))
-		}
-		return len(m[1]), nil
-	})
-	// On failure the senders end at their send timeout at the latest.
-	errs := []error{err}
-	for range peers {
-		errs = append(errs, <-sent)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return res, err
-	}
-	return thrResult(per*peers, elapsed), nil
+		return frameLen(m, 2)
+	}, nil)
 }
 
 func (libzmqImpl) repServe(func(string), int) error { return errNA }

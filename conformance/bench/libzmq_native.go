@@ -129,61 +129,40 @@ static int bz_thr_send(void *s, size_t size, long count) {
 	return rc;
 }
 
-// bz_thr_recv receives count messages of size octets into one reused
-// zmq_msg_t and stores the time from the first message to the last.
-static int bz_thr_recv(void *s, size_t size, long count, double *seconds) {
-	zmq_msg_t msg;
-	int64_t first = 0;
-	int rc = 0;
-	zmq_msg_init(&msg);
-	for (long i = 0; i < count; i++) {
-		long n = bz_recv(s, &msg);
-		if (n < 0) {
-			rc = bz_recv_result(n);
-			break;
-		}
-		if ((size_t)n != size) {
-			rc = BZ_ESIZE;
-			break;
-		}
-		if (i == 0)
-			first = bz_now();
-	}
-	*seconds = (double)(bz_now() - first) / 1e9;
-	zmq_msg_close(&msg);
-	return rc;
+// bz_recv_id receives a ROUTER message's routing id into id, which must
+// have a frame after it.
+static int bz_recv_id(void *s, zmq_msg_t *id) {
+	int n;
+	while ((n = zmq_msg_recv(id, s, 0)) < 0 && zmq_errno() == EINTR)
+		;
+	if (n < 0)
+		return bz_errno();
+	return zmq_msg_more(id) ? 0 : BZ_EPARTS;
 }
 
-// bz_router_recv receives count two-frame messages (routing id, body of
-// size octets) on a ROUTER into reused zmq_msg_ts and stores the time
-// from the first message to the last.
-static int bz_router_recv(void *s, size_t size, long count, double *seconds) {
+// bz_recv_size receives the next message into msg, which must be one frame
+// of size octets.
+static int bz_recv_size(void *s, zmq_msg_t *msg, size_t size) {
+	long n = bz_recv(s, msg);
+	if (n < 0)
+		return bz_recv_result(n);
+	return (size_t)n == size ? 0 : BZ_ESIZE;
+}
+
+// bz_thr_recv receives count messages of size octets into reused
+// zmq_msg_ts and stores the time from the first message to the last. On
+// a ROUTER (routed set), each message is a routing id and then the body.
+static int bz_thr_recv(void *s, int routed, size_t size, long count, double *seconds) {
 	zmq_msg_t id, body;
 	int64_t first = 0;
 	int rc = 0;
 	zmq_msg_init(&id);
 	zmq_msg_init(&body);
 	for (long i = 0; i < count; i++) {
-		int n;
-		while ((n = zmq_msg_recv(&id, s, 0)) < 0 && zmq_errno() == EINTR)
-			;
-		if (n < 0) {
-			rc = bz_errno();
+		if (routed && (rc = bz_recv_id(s, &id)) != 0)
 			break;
-		}
-		if (!zmq_msg_more(&id)) {
-			rc = BZ_EPARTS;
+		if ((rc = bz_recv_size(s, &body, size)) != 0)
 			break;
-		}
-		long m = bz_recv(s, &body);
-		if (m < 0) {
-			rc = bz_recv_result(m);
-			break;
-		}
-		if ((size_t)m != size) {
-			rc = BZ_ESIZE;
-			break;
-		}
 		if (i == 0)
 			first = bz_now();
 	}
@@ -210,18 +189,10 @@ static int bz_lat_req(void *s, size_t size, long warm, long count, int64_t *samp
 		int64_t t0 = bz_now();
 		if ((rc = bz_send(s, buf, size)) != 0)
 			break;
-		long n = bz_recv(s, &msg);
-		int64_t t1 = bz_now();
-		if (n < 0) {
-			rc = bz_recv_result(n);
+		if ((rc = bz_recv_size(s, &msg, size)) != 0)
 			break;
-		}
-		if ((size_t)n != size) {
-			rc = BZ_ESIZE;
-			break;
-		}
 		if (i >= warm)
-			samples[i - warm] = t1 - t0;
+			samples[i - warm] = bz_now() - t0;
 	}
 	*seconds = (double)(bz_now() - start) / 1e9;
 	zmq_msg_close(&msg);
@@ -436,19 +407,69 @@ func twoCEnvs(one bool) (renv, senv *cEnv, closeAll func(*error), err error) {
 	}, nil
 }
 
-// bindConnect binds server to ep and connects client to the endpoint it
-// got.
-func bindConnect(server, client unsafe.Pointer, ep string) error {
+// cBind binds s to ep and returns the endpoint it listens on.
+func cBind(s unsafe.Pointer, ep string) (string, error) {
 	cep := C.CString(ep)
 	defer C.free(unsafe.Pointer(cep))
 	var last [256]C.char
-	if err := cErr(C.bz_bind(server, cep, &last[0], C.size_t(len(last)))); err != nil {
-		return fmt.Errorf("bind %s: %w", ep, err)
+	if err := cErr(C.bz_bind(s, cep, &last[0], C.size_t(len(last)))); err != nil {
+		return "", fmt.Errorf("bind %s: %w", ep, err)
 	}
-	if err := cErr(C.bz_connect(client, &last[0])); err != nil {
-		return fmt.Errorf("connect %s: %w", C.GoString(&last[0]), err)
+	return C.GoString(&last[0]), nil
+}
+
+// cConnect connects s to ep.
+func cConnect(s unsafe.Pointer, ep string) error {
+	cep := C.CString(ep)
+	defer C.free(unsafe.Pointer(cep))
+	if err := cErr(C.bz_connect(s, cep)); err != nil {
+		return fmt.Errorf("connect %s: %w", ep, err)
 	}
 	return nil
+}
+
+// cSeconds is a duration the C helpers measured.
+func cSeconds(secs C.double) time.Duration { return time.Duration(float64(secs) * 1e9) }
+
+// cStream measures senders streaming per messages of size octets each to
+// recv (a ROUTER if routed), one thread per sender, each blocked in one C
+// call, as is the receiver. On failure the senders end at their send
+// timeout at the latest.
+func cStream(senders []unsafe.Pointer, recv unsafe.Pointer, routed bool, per, size int) (childResult, error) {
+	sent := make(chan error, len(senders))
+	for _, s := range senders {
+		go func() { sent <- cErr(C.bz_thr_send(s, C.size_t(size), C.long(per))) }()
+	}
+	var secs C.double
+	var cRouted C.int
+	if routed {
+		cRouted = 1
+	}
+	n := per * len(senders)
+	errs := []error{cErr(C.bz_thr_recv(recv, cRouted, C.size_t(size), C.long(n), &secs))}
+	for range senders {
+		errs = append(errs, <-sent)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return childResult{}, err
+	}
+	return thrResult(n, cSeconds(secs)), nil
+}
+
+// cLatency makes warmups(count) round trips of size octets on req, then
+// count measured ones, all in one C call.
+func cLatency(req unsafe.Pointer, size, count int) (childResult, error) {
+	ns := make([]int64, count)
+	var secs C.double
+	if err := cErr(C.bz_lat_req(req, C.size_t(size), C.long(warmups(count)), C.long(count),
+		(*C.int64_t)(unsafe.Pointer(&ns[0])), &secs)); err != nil {
+		return childResult{}, err
+	}
+	samples := make([]time.Duration, count)
+	for i, v := range ns {
+		samples[i] = time.Duration(v)
+	}
+	return latResult(samples, cSeconds(secs)), nil
 }
 
 func (libzmqC) pushPull(tr transport, size, count int) (res childResult, err error) {
@@ -470,30 +491,14 @@ func (libzmqC) pushPull(tr transport, size, count int) (res childResult, err err
 			return res, err
 		}
 	}
-	ep := "tcp://127.0.0.1:*"
-	switch tr {
-	case inproc:
-		ep = "inproc://bench"
-	case ipc:
-		ep = ipcEndpoint()
-	}
-	if err := bindConnect(pull, push, ep); err != nil {
-		return res, err
-	}
-	sent := make(chan error, 1)
-	go func() {
-		sent <- cErr(C.bz_thr_send(push, C.size_t(size), C.long(count)))
-	}()
-	var secs C.double
-	err = cErr(C.bz_thr_recv(pull, C.size_t(size), C.long(count), &secs))
-	// On failure the sender ends at its send timeout at the latest.
-	if e := <-sent; err == nil {
-		err = e
-	}
+	ep, err := cBind(pull, trEndpoint(tr))
 	if err != nil {
 		return res, err
 	}
-	return thrResult(count, time.Duration(float64(secs)*1e9)), nil
+	if err := cConnect(push, ep); err != nil {
+		return res, err
+	}
+	return cStream([]unsafe.Pointer{push}, pull, false, count, size)
 }
 
 func (libzmqC) reqRep(size, count int) (res childResult, err error) {
@@ -510,29 +515,16 @@ func (libzmqC) reqRep(size, count int) (res childResult, err error) {
 	if err != nil {
 		return res, err
 	}
-	if err := bindConnect(rep, req, "tcp://127.0.0.1:*"); err != nil {
+	ep, err := cBind(rep, "tcp://127.0.0.1:*")
+	if err != nil {
 		return res, err
 	}
-	warm := warmups(count)
-	echoed := make(chan error, 1)
-	go func() {
-		echoed <- cErr(C.bz_lat_rep(rep, C.long(warm+count)))
-	}()
-	ns := make([]int64, count)
-	var secs C.double
-	if err := cErr(C.bz_lat_req(req, C.size_t(size), C.long(warm), C.long(count),
-		(*C.int64_t)(unsafe.Pointer(&ns[0])), &secs)); err != nil {
-		// The echo goroutine ends at its receive timeout; do not wait.
+	if err := cConnect(req, ep); err != nil {
 		return res, err
 	}
-	if err := <-echoed; err != nil {
-		return res, err
-	}
-	samples := make([]time.Duration, count)
-	for i, v := range ns {
-		samples[i] = time.Duration(v)
-	}
-	return latResult(samples, time.Duration(float64(secs)*1e9)), nil
+	// Without abort: the echo goroutine ends at its receive timeout.
+	return runAlongside(func() error { return cErr(C.bz_lat_rep(rep, C.long(warmups(count)+count))) }, nil,
+		func() (childResult, error) { return cLatency(req, size, count) })
 }
 
 func (libzmqC) pubSub(subs, size, count int) (res childResult, err error) {
@@ -549,10 +541,8 @@ func (libzmqC) pubSub(subs, size, count int) (res childResult, err error) {
 	if err := cErr(C.bz_set_int(pub, C.ZMQ_XPUB_NODROP, 1)); err != nil {
 		return res, err
 	}
-	cep := C.CString("tcp://127.0.0.1:*")
-	defer C.free(unsafe.Pointer(cep))
-	var last [256]C.char
-	if err := cErr(C.bz_bind(pub, cep, &last[0], C.size_t(len(last)))); err != nil {
+	ep, err := cBind(pub, "tcp://127.0.0.1:*")
+	if err != nil {
 		return res, err
 	}
 	// Shared by threads running at once, so allocated by C.
@@ -572,7 +562,7 @@ func (libzmqC) pubSub(subs, size, count int) (res childResult, err error) {
 		if err := cErr(C.bz_subscribe_all(sub)); err != nil {
 			return res, err
 		}
-		if err := cErr(C.bz_connect(sub, &last[0])); err != nil {
+		if err := cConnect(sub, ep); err != nil {
 			return res, err
 		}
 		wg.Add(1)
@@ -604,40 +594,22 @@ func (libzmqC) routerDealer(peers, size, count int) (res childResult, err error)
 	if err != nil {
 		return res, err
 	}
-	cep := C.CString("tcp://127.0.0.1:*")
-	defer C.free(unsafe.Pointer(cep))
-	var last [256]C.char
-	if err := cErr(C.bz_bind(router, cep, &last[0], C.size_t(len(last)))); err != nil {
+	ep, err := cBind(router, "tcp://127.0.0.1:*")
+	if err != nil {
 		return res, err
 	}
-	per := count / peers
 	var socks []unsafe.Pointer
 	for range peers {
 		d, err := senv.socket(C.ZMQ_DEALER, senderLinger, runTimeout)
 		if err != nil {
 			return res, err
 		}
-		if err := cErr(C.bz_connect(d, &last[0])); err != nil {
+		if err := cConnect(d, ep); err != nil {
 			return res, err
 		}
 		socks = append(socks, d)
 	}
-	// One thread per DEALER, each blocked in one C call.
-	sent := make(chan error, peers)
-	for _, d := range socks {
-		go func() { sent <- cErr(C.bz_thr_send(d, C.size_t(size), C.long(per))) }()
-	}
-	var secs C.double
-	err = cErr(C.bz_router_recv(router, C.size_t(size), C.long(per*peers), &secs))
-	// On failure the senders end at their send timeout at the latest.
-	errs := []error{err}
-	for range peers {
-		errs = append(errs, <-sent)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return res, err
-	}
-	return thrResult(per*peers, time.Duration(float64(secs)*1e9)), nil
+	return cStream(socks, router, true, count/peers, size)
 }
 
 func (libzmqC) repServe(announce func(ep string), n int) (err error) {
@@ -651,13 +623,11 @@ func (libzmqC) repServe(announce func(ep string), n int) (err error) {
 	if err != nil {
 		return err
 	}
-	cep := C.CString("tcp://127.0.0.1:*")
-	defer C.free(unsafe.Pointer(cep))
-	var last [256]C.char
-	if err := cErr(C.bz_bind(rep, cep, &last[0], C.size_t(len(last)))); err != nil {
+	ep, err := cBind(rep, "tcp://127.0.0.1:*")
+	if err != nil {
 		return err
 	}
-	announce(C.GoString(&last[0]))
+	announce(ep)
 	return cErr(C.bz_lat_rep(rep, C.long(n)))
 }
 
@@ -671,22 +641,10 @@ func (libzmqC) reqLatency(ep string, size, count int) (res childResult, err erro
 	if err != nil {
 		return res, err
 	}
-	cep := C.CString(ep)
-	defer C.free(unsafe.Pointer(cep))
-	if err := cErr(C.bz_connect(req, cep)); err != nil {
+	if err := cConnect(req, ep); err != nil {
 		return res, err
 	}
-	ns := make([]int64, count)
-	var secs C.double
-	if err := cErr(C.bz_lat_req(req, C.size_t(size), C.long(warmups(count)), C.long(count),
-		(*C.int64_t)(unsafe.Pointer(&ns[0])), &secs)); err != nil {
-		return res, err
-	}
-	samples := make([]time.Duration, count)
-	for i, v := range ns {
-		samples[i] = time.Duration(v)
-	}
-	return latResult(samples, time.Duration(float64(secs)*1e9)), nil
+	return cLatency(req, size, count)
 }
 
 // libzmqVersion is the version of the libzmq linked here.

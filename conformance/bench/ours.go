@@ -2,10 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/zmtp-go/zmtp/mechanism"
@@ -21,19 +17,36 @@ type ours struct{ into bool }
 // senderLinger lets Close deliver what a sender still has queued.
 const senderLinger = 5 * time.Second
 
+// oursSender returns a newSender for streamRun that sends size octets
+// from one reused message on s.
+func oursSender(ctx context.Context, s *zmtp.Socket, size int) func() (func() error, error) {
+	return func() (func() error, error) {
+		msg := [][]byte{make([]byte, size)}
+		return func() error { return s.Send(ctx, msg) }, nil
+	}
+}
+
+// oursRecvLen returns a recv for streamRun and roundTrips: the size of
+// the last of n frames of the next message on s.
+func oursRecvLen(ctx context.Context, s *zmtp.Socket, n int) func() (int, error) {
+	return func() (int, error) {
+		m, err := s.Recv(ctx)
+		if err != nil {
+			return 0, err
+		}
+		return frameLen(m.Frames, n)
+	}
+}
+
 func (o ours) pushPull(tr transport, size, count int) (res childResult, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
 	newSocket := zmtp.NewSocket
-	ep := "tcp://127.0.0.1:*"
 	pullOpts := zmtp.Options{}
 	pushOpts := zmtp.Options{Linger: zmtp.DurationOf(senderLinger)}
 	switch tr {
 	case inproc:
 		newSocket = zmtp.NewContext().NewSocket
-		ep = "inproc://bench"
-	case ipc:
-		ep = ipcEndpoint()
 	case curve:
 		spub, ssec, err := mechanism.GenerateCurveKeyPair(nil)
 		if err != nil {
@@ -51,7 +64,7 @@ func (o ours) pushPull(tr transport, size, count int) (res childResult, err erro
 		return res, err
 	}
 	defer closeInto(pull, &err)
-	if err := pull.Bind(ep); err != nil {
+	if err := pull.Bind(trEndpoint(tr)); err != nil {
 		return res, err
 	}
 	push, err := newSocket(zmtp.Push, pushOpts)
@@ -62,43 +75,17 @@ func (o ours) pushPull(tr transport, size, count int) (res childResult, err erro
 	if err := push.Connect(pull.LastEndpoint()); err != nil {
 		return res, err
 	}
-
-	sent := make(chan error, 1)
-	go func() {
-		msg := [][]byte{make([]byte, size)}
-		for range count {
-			if err := push.Send(ctx, msg); err != nil {
-				sent <- err
-				return
+	recv := oursRecvLen(ctx, pull, 1)
+	if o.into {
+		var m zmtp.Message
+		recv = func() (int, error) {
+			if err := pull.RecvInto(ctx, &m); err != nil {
+				return 0, err
 			}
+			return frameLen(m.Frames, 1)
 		}
-		sent <- nil
-	}()
-	var m zmtp.Message
-	d, err := timeRecv(count, size, func() (int, error) {
-		var err error
-		if o.into {
-			err = pull.RecvInto(ctx, &m)
-		} else {
-			m, err = pull.Recv(ctx)
-		}
-		if err != nil {
-			return 0, err
-		}
-		if len(m.Frames) != 1 {
-			return 0, fmt.Errorf("%d frames", len(m.Frames))
-		}
-		return len(m.Frames[0]), nil
-	})
-	if err != nil {
-		cancel()
-		<-sent
-		return res, err
 	}
-	if err := <-sent; err != nil {
-		return res, err
-	}
-	return thrResult(count, d), nil
+	return streamRun(1, count, size, oursSender(ctx, push, size), recv, cancel)
 }
 
 func (ours) reqRep(size, count int) (res childResult, err error) {
@@ -120,58 +107,26 @@ func (ours) reqRep(size, count int) (res childResult, err error) {
 	if err := req.Connect(rep.LastEndpoint()); err != nil {
 		return res, err
 	}
-	echoed := make(chan error, 1)
-	go func() { echoed <- oursEcho(ctx, rep, warmups(count)+count) }()
-	res, err = oursRoundTrips(ctx, req, size, count)
-	if err != nil {
-		cancel()
-		<-echoed
-		return res, err
-	}
-	return res, <-echoed
+	return runAlongside(func() error { return oursEcho(ctx, rep, warmups(count)+count) }, cancel,
+		func() (childResult, error) { return oursRoundTrips(ctx, req, size, count) })
 }
 
 // oursEcho receives n requests on rep and sends each back.
 func oursEcho(ctx context.Context, rep *zmtp.Socket, n int) error {
-	for range n {
+	return repeat(n, func() error {
 		m, err := rep.Recv(ctx)
 		if err != nil {
 			return err
 		}
-		if err := rep.Send(ctx, m.Frames); err != nil {
-			return err
-		}
-	}
-	return nil
+		return rep.Send(ctx, m.Frames)
+	})
 }
 
 // oursRoundTrips makes warmups(count) round trips on req, then count
 // timed ones.
 func oursRoundTrips(ctx context.Context, req *zmtp.Socket, size, count int) (childResult, error) {
-	warm := warmups(count)
 	msg := [][]byte{make([]byte, size)}
-	samples := make([]time.Duration, 0, count)
-	var start time.Time
-	for i := range warm + count {
-		if i == warm {
-			start = time.Now()
-		}
-		t0 := time.Now()
-		if err := req.Send(ctx, msg); err != nil {
-			return childResult{}, err
-		}
-		m, err := req.Recv(ctx)
-		if err != nil {
-			return childResult{}, err
-		}
-		if i >= warm {
-			samples = append(samples, time.Since(t0))
-		}
-		if len(m.Frames) != 1 || len(m.Frames[0]) != size {
-			return childResult{}, errors.New("reply of the wrong size")
-		}
-	}
-	return latResult(samples, time.Since(start)), nil
+	return roundTrips(size, count, func() error { return req.Send(ctx, msg) }, oursRecvLen(ctx, req, 1))
 }
 
 func (ours) repServe(announce func(ep string), n int) (err error) {
@@ -215,51 +170,20 @@ func (ours) routerDealer(peers, size, count int) (res childResult, err error) {
 	if err := router.Bind("tcp://127.0.0.1:*"); err != nil {
 		return res, err
 	}
-	per := count / peers
-	sent := make(chan error, peers)
-	for range peers {
+	var dealers []*zmtp.Socket
+	defer closeEach(&dealers, &err)
+	newDealer := func() (func() error, error) {
 		d, err := zmtp.NewSocket(zmtp.Dealer, zmtp.Options{Linger: zmtp.DurationOf(senderLinger)})
 		if err != nil {
-			cancel()
-			return res, err
+			return nil, err
 		}
-		defer closeInto(d, &err)
+		dealers = append(dealers, d)
 		if err := d.Connect(router.LastEndpoint()); err != nil {
-			cancel()
-			return res, err
+			return nil, err
 		}
-		go func() {
-			msg := [][]byte{make([]byte, size)}
-			for range per {
-				if err := d.Send(ctx, msg); err != nil {
-					sent <- err
-					return
-				}
-			}
-			sent <- nil
-		}()
+		return oursSender(ctx, d, size)()
 	}
-	elapsed, err := timeRecv(per*peers, size, func() (int, error) {
-		m, err := router.Recv(ctx)
-		if err != nil {
-			return 0, err
-		}
-		if len(m.Frames) != 2 {
-			return 0, fmt.Errorf("%d frames", len(m.Frames))
-		}
-		return len(m.Frames[1]), nil
-	})
-	if err != nil {
-		cancel()
-	}
-	var errs []error
-	for range peers {
-		errs = append(errs, <-sent)
-	}
-	if err := errors.Join(append(errs, err)...); err != nil {
-		return res, err
-	}
-	return thrResult(per*peers, elapsed), nil
+	return streamRun(peers, count/peers, size, newDealer, oursRecvLen(ctx, router, 2), cancel)
 }
 
 func (ours) pubSub(subs, size, count int) (res childResult, err error) {
@@ -275,59 +199,32 @@ func (ours) pubSub(subs, size, count int) (res childResult, err error) {
 	if err := pub.Bind("tcp://127.0.0.1:*"); err != nil {
 		return res, err
 	}
-	var ready atomic.Int32
-	fi := fanIn{first: make([]time.Time, subs), last: make([]time.Time, subs)}
-	errs := make([]error, subs)
-	var wg sync.WaitGroup
-	for i := range subs {
-		sub, e := zmtp.NewSocket(zmtp.Sub, zmtp.Options{})
-		if e != nil {
-			return res, e
+	var socks []*zmtp.Socket
+	defer closeEach(&socks, &err)
+	newSub := func() (func() (byte, int, error), error) {
+		sub, err := zmtp.NewSocket(zmtp.Sub, zmtp.Options{})
+		if err != nil {
+			return nil, err
 		}
-		defer closeInto(sub, &err)
+		socks = append(socks, sub)
 		if err := sub.Subscribe(nil); err != nil {
-			return res, err
+			return nil, err
 		}
 		if err := sub.Connect(pub.LastEndpoint()); err != nil {
-			return res, err
+			return nil, err
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = subscriberLoop(count, size, func() (byte, int, error) {
-				m, err := sub.Recv(ctx)
-				if err != nil {
-					return 0, 0, err
-				}
-				if len(m.Frames) != 1 || len(m.Frames[0]) == 0 {
-					return 0, 0, errors.New("unexpected message shape")
-				}
-				return m.Frames[0][0], len(m.Frames[0]), nil
-			}, func() { ready.Add(1) }, &fi.first[i], &fi.last[i])
-			if errs[i] != nil {
-				cancel()
+		return func() (byte, int, error) {
+			m, err := sub.Recv(ctx)
+			if err != nil {
+				return 0, 0, err
 			}
-		}()
+			return firstOctet(m.Frames)
+		}, nil
 	}
-	probe := [][]byte{{probeByte}}
-	err = publishWhenReady(func() error { return pub.Send(ctx, probe) },
-		func() bool { return ready.Load() == int32(subs) })
-	if err == nil {
-		msg := [][]byte{dataMessage(size)}
-		for range count {
-			if err = pub.Send(ctx, msg); err != nil {
-				break
-			}
-		}
-	}
-	if err != nil {
-		cancel()
-	}
-	wg.Wait()
-	if err = errors.Join(append(errs, err)...); err != nil {
-		return res, err
-	}
-	return fi.result(subs, count), nil
+	probe, msg := [][]byte{{probeByte}}, [][]byte{dataMessage(size)}
+	f := fanOut{abort: cancel}
+	return f.run(subs, size, count, newSub, func() error { return pub.Send(ctx, probe) },
+		func() error { return pub.Send(ctx, msg) })
 }
 
 type closer interface{ Close() error }
@@ -336,5 +233,13 @@ type closer interface{ Close() error }
 func closeInto(c closer, err *error) {
 	if e := c.Close(); e != nil && *err == nil {
 		*err = e
+	}
+}
+
+// closeEach closes every socket in *socks, last first, and keeps the
+// first error in *err.
+func closeEach(socks *[]*zmtp.Socket, err *error) {
+	for i := len(*socks) - 1; i >= 0; i-- {
+		closeInto((*socks)[i], err)
 	}
 }
