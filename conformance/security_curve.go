@@ -170,17 +170,39 @@ func (l *secLink) boxesBothWays(ctx context.Context, n int) error {
 	return l.noClearText()
 }
 
-func curveAcceptedRun(weServer bool) func(context.Context, string) error {
+// curveCase is a CURVE scenario between PAIR sockets: the setup of
+// newCurveAccepted(weServer), changed by adjust when it is not nil, then
+// check on the started link.
+func curveCase(weServer bool, adjust func(*curveAccepted) error,
+	check func(ctx context.Context, role string, c *curveAccepted, l *secLink) error) func(context.Context, string) error {
 	return func(ctx context.Context, role string) (err error) {
 		c, err := newCurveAccepted(weServer)
 		if err != nil {
 			return err
+		}
+		if adjust != nil {
+			if err := adjust(c); err != nil {
+				return err
+			}
 		}
 		l, err := secStart(ctx, role, c.setup)
 		defer secFinish(&err, l)
 		if err != nil {
 			return err
 		}
+		return check(ctx, role, c, l)
+	}
+}
+
+// changeOurCurve applies change to our side's CURVE mechanism.
+func (c *curveAccepted) changeOurCurve(change func(*mechanism.Curve)) {
+	cm := c.setup.ourOpts.Mechanism.(mechanism.Curve)
+	change(&cm)
+	c.setup.ourOpts.Mechanism = cm
+}
+
+func curveAcceptedRun(weServer bool) func(context.Context, string) error {
+	return curveCase(weServer, nil, func(ctx context.Context, _ string, c *curveAccepted, l *secLink) error {
 		md, m, err := l.exchangeMsgs(ctx, [][]byte{b("hello"), b("over"), b("CURVE")}, [][]byte{b("world")})
 		if err != nil {
 			return err
@@ -192,7 +214,7 @@ func curveAcceptedRun(weServer bool) func(context.Context, string) error {
 			return err
 		}
 		return l.boxesBothWays(ctx, 1)
-	}
+	})
 }
 
 // curveAcceptedWeClient: our CURVE client with libzmq's server key and a
@@ -205,51 +227,84 @@ var curveAcceptedWeClient = curveAcceptedRun(false)
 // ours carry the granted User-Id.
 var curveAcceptedWeServer = curveAcceptedRun(true)
 
-// curveWrongServerKeyWeClient: our client expects another server key. The
-// HELLO box does not open for libzmq's server, which drops the connection
-// without WELCOME (reporting a protocol error) and asks no ZAP question;
-// we report a failed handshake, and nothing is delivered.
-func curveWrongServerKeyWeClient(ctx context.Context, role string) (err error) {
-	c, err := newCurveAccepted(false)
-	if err != nil {
-		return err
+// curveWrongServerKey: the client expects another server key, so its
+// HELLO box does not open for the server, which drops the connection
+// without WELCOME, answers no command and asks no ZAP question (or
+// authenticator); nothing is delivered. When we are the client, libzmq's
+// server reports a protocol error and we a failed handshake. When we are
+// the server, we report EventHandshakeFailedProtocol with ErrCurveBox and
+// libzmq sees the connection closed during the handshake.
+func curveWrongServerKey(weServer bool) func(context.Context, string) error {
+	adjust := func(c *curveAccepted) error {
+		if weServer {
+			other, err := ourCurvePair()
+			if err != nil {
+				return err
+			}
+			c.setup.zmqPrep = curveClient(c.theirKeys, other.pubZ85)
+			return nil
+		}
+		other, err := zmqCurvePair()
+		if err != nil {
+			return err
+		}
+		c.changeOurCurve(func(cm *mechanism.Curve) { cm.ServerKey = other.pub })
+		return nil
 	}
-	other, err := zmqCurvePair()
-	if err != nil {
-		return err
-	}
-	cm := c.setup.ourOpts.Mechanism.(mechanism.Curve)
-	cm.ServerKey = other.pub
-	c.setup.ourOpts.Mechanism = cm
-	l, err := secStart(ctx, role, c.setup)
-	defer secFinish(&err, l)
-	if err != nil {
-		return err
-	}
-	l.ours.TrySend([][]byte{b("must not arrive")})
-	if _, err := l.ourHandshakeFailure(ctx); err != nil {
-		return err
-	}
-	zev, err := l.zmqHandshakeFailure(ctx)
-	if err != nil {
-		return err
-	}
-	if zev.Type != zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL {
-		return fmt.Errorf("libzmq reports %v, want EVENT_HANDSHAKE_FAILED_PROTOCOL", zev)
-	}
-	if err := l.ev.quiet(ctx, secQuiet, zmtp.EventHandshakeSucceeded); err != nil {
-		return err
-	}
-	if cmds := l.fromLibzmq().Commands; len(cmds) > 0 {
-		return fmt.Errorf("libzmq answered a HELLO it could not open: %q", cmds)
-	}
-	if n := len(l.zmqZAP.requests()); n > 0 {
-		return fmt.Errorf("libzmq made %d ZAP requests", n)
-	}
-	if err := l.boxesNone(); err != nil {
-		return err
-	}
-	return l.zmqGotNothing()
+	return curveCase(weServer, adjust, func(ctx context.Context, _ string, c *curveAccepted, l *secLink) error {
+		// The server's side: who it is, what it sent, what it asked and
+		// whether it delivered anything.
+		server := struct {
+			who, it  string
+			sent     func() relayCounts
+			asked    func() int
+			received func() error
+		}{"libzmq", "it", l.fromLibzmq, func() int { return len(l.zmqZAP.requests()) }, l.zmqGotNothing}
+		if weServer {
+			l.zmqTrySend("must not arrive")
+			ev, err := l.ourHandshakeFailure(ctx)
+			if err != nil {
+				return err
+			}
+			if ev.Type != zmtp.EventHandshakeFailedProtocol || !errors.Is(ev.Err, mechanism.ErrCurveBox) {
+				return fmt.Errorf("our socket reports %v, want %v with mechanism.ErrCurveBox", ev, zmtp.EventHandshakeFailedProtocol)
+			}
+			if _, err := l.mon.WaitFor(ctx, zmq.EVENT_DISCONNECTED|zmqFailed|zmq.EVENT_HANDSHAKE_SUCCEEDED); err != nil {
+				return err
+			}
+			if n := l.mon.Count(zmq.EVENT_HANDSHAKE_SUCCEEDED); n > 0 {
+				return fmt.Errorf("libzmq completed the handshake: events %v", l.mon.Seen())
+			}
+			server.who, server.it, server.sent = "we", "we", l.fromOurs
+			server.asked = func() int { return len(c.auth.requests()) }
+			server.received = l.ourGotNothing
+		} else {
+			l.ours.TrySend([][]byte{b("must not arrive")})
+			if _, err := l.ourHandshakeFailure(ctx); err != nil {
+				return err
+			}
+			zev, err := l.zmqHandshakeFailure(ctx)
+			if err != nil {
+				return err
+			}
+			if zev.Type != zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL {
+				return fmt.Errorf("libzmq reports %v, want EVENT_HANDSHAKE_FAILED_PROTOCOL", zev)
+			}
+		}
+		if err := l.ev.quiet(ctx, secQuiet, zmtp.EventHandshakeSucceeded); err != nil {
+			return err
+		}
+		if cmds := server.sent().Commands; len(cmds) > 0 {
+			return fmt.Errorf("%s answered a HELLO %s could not open: %q", server.who, server.it, cmds)
+		}
+		if n := server.asked(); n > 0 {
+			return fmt.Errorf("%s asked for authentication %d times", server.who, n)
+		}
+		if err := l.boxesNone(); err != nil {
+			return err
+		}
+		return server.received()
+	})
 }
 
 // boxesNone checks that no CURVE box and nothing in clear text crossed.
@@ -263,173 +318,69 @@ func (l *secLink) boxesNone() error {
 	return nil
 }
 
-// curveWrongServerKeyWeServer: libzmq's client expects another server key.
-// Its HELLO box does not open for us: we drop the connection without
-// WELCOME, reporting EventHandshakeFailedProtocol with ErrCurveBox, and
-// ask our authenticator nothing; nothing is delivered.
-func curveWrongServerKeyWeServer(ctx context.Context, role string) (err error) {
-	c, err := newCurveAccepted(true)
-	if err != nil {
-		return err
-	}
-	other, err := ourCurvePair()
-	if err != nil {
-		return err
-	}
-	c.setup.zmqPrep = curveClient(c.theirKeys, other.pubZ85)
-	l, err := secStart(ctx, role, c.setup)
-	defer secFinish(&err, l)
-	if err != nil {
-		return err
-	}
-	l.zmqTrySend("must not arrive")
-	ev, err := l.ourHandshakeFailure(ctx)
-	if err != nil {
-		return err
-	}
-	if ev.Type != zmtp.EventHandshakeFailedProtocol || !errors.Is(ev.Err, mechanism.ErrCurveBox) {
-		return fmt.Errorf("our socket reports %v, want %v with mechanism.ErrCurveBox", ev, zmtp.EventHandshakeFailedProtocol)
-	}
-	// libzmq sees the connection closed during the handshake.
-	if _, err := l.mon.WaitFor(ctx, zmq.EVENT_DISCONNECTED|zmqFailed|zmq.EVENT_HANDSHAKE_SUCCEEDED); err != nil {
-		return err
-	}
-	if n := l.mon.Count(zmq.EVENT_HANDSHAKE_SUCCEEDED); n > 0 {
-		return fmt.Errorf("libzmq completed the handshake: events %v", l.mon.Seen())
-	}
-	if err := l.ev.quiet(ctx, secQuiet, zmtp.EventHandshakeSucceeded); err != nil {
-		return err
-	}
-	if cmds := l.fromOurs().Commands; len(cmds) > 0 {
-		return fmt.Errorf("we answered a HELLO we could not open: %q", cmds)
-	}
-	if n := len(c.auth.requests()); n > 0 {
-		return fmt.Errorf("our authenticator was asked %d times", n)
-	}
-	if err := l.boxesNone(); err != nil {
-		return err
-	}
-	return l.ourGotNothing()
-}
-
 // curveUnknownClientWeClient: libzmq's ZAP handler knows another client
 // key only (as pebbe/zmq4's AuthCurveAdd of another key would): libzmq's
-// server sends ERROR "400"; we report a *mechanism.PeerError with
-// EventHandshakeFailedAuth and, when we connect, do not try again.
-func curveUnknownClientWeClient(ctx context.Context, role string) (err error) {
-	c, err := newCurveAccepted(false)
-	if err != nil {
-		return err
-	}
+// server sends ERROR "400", well-formed; we report a *mechanism.PeerError
+// with EventHandshakeFailedAuth and, when we connect, do not try again.
+var curveUnknownClientWeClient = curveCase(false, func(c *curveAccepted) error {
 	other, err := zmqCurvePair()
 	if err != nil {
 		return err
 	}
 	c.setup.zmqZAP = keyPolicy(other)
-	l, err := secStart(ctx, role, c.setup)
-	defer secFinish(&err, l)
-	if err != nil {
-		return err
-	}
-	l.ours.TrySend([][]byte{b("must not arrive")})
-	ev, err := l.ourHandshakeFailure(ctx)
-	if err != nil {
-		return err
-	}
-	if ev.Type != zmtp.EventHandshakeFailedAuth || !isPeerError(ev.Err, "400") {
-		return fmt.Errorf("our socket reports %v, want %v with a *mechanism.PeerError \"400\"", ev, zmtp.EventHandshakeFailedAuth)
-	}
-	zev, err := l.zmqHandshakeFailure(ctx)
-	if err != nil {
-		return err
-	}
-	if zev.Type != zmq.EVENT_HANDSHAKE_FAILED_AUTH || zev.Value != 400 {
-		return fmt.Errorf("libzmq reports %v, want EVENT_HANDSHAKE_FAILED_AUTH(400)", zev)
-	}
-	sentError := func() bool {
-		cmds := l.fromLibzmq().Commands
-		return len(cmds) > 0 && bytes.Equal(cmds[len(cmds)-1], []byte("\x05ERROR\x03400"))
-	}
-	if err := l.relayWait(ctx, "libzmq's ERROR", sentError); err != nil {
-		return fmt.Errorf("%w: libzmq's handshake commands %q, want ERROR \"400\" last", err, l.fromLibzmq().Commands)
-	}
-	if role == WeDial {
-		if err := l.noReconnect(ctx); err != nil {
-			return err
-		}
-	} else if err := l.ev.quiet(ctx, secQuiet, zmtp.EventHandshakeSucceeded); err != nil {
+	return nil
+}, func(ctx context.Context, role string, c *curveAccepted, l *secLink) error {
+	if err := l.refusedByLibzmq(ctx, role, []byte("\x05ERROR\x03400")); err != nil {
 		return err
 	}
 	if err := checkCurveRequests(l.zmqZAP.requests(), c.ourKeys.pub, 400, true); err != nil {
 		return fmt.Errorf("libzmq's ZAP request: %w", err)
 	}
-	return l.zmqGotNothing()
-}
+	return nil
+})
 
 // curveUnknownClientWeServer: our authenticator (called directly, or our
 // ZAP handler when zap is set) knows another client key only: we send
 // ERROR "400", and libzmq's client reports EVENT_HANDSHAKE_FAILED_AUTH.
 func curveUnknownClientWeServer(zap bool) func(context.Context, string) error {
-	return func(ctx context.Context, role string) (err error) {
-		c, err := newCurveAccepted(true)
-		if err != nil {
-			return err
-		}
+	return curveCase(true, func(c *curveAccepted) error {
 		other, err := zmqCurvePair()
 		if err != nil {
 			return err
 		}
-		auth := &recordingAuth{policy: keyPolicy(other)}
-		cm := c.setup.ourOpts.Mechanism.(mechanism.Curve)
-		cm.Authenticator = auth
+		c.auth = &recordingAuth{policy: keyPolicy(other)}
+		var a mechanism.Authenticator = c.auth
 		if zap {
 			c.setup.zc = zmtp.NewContext()
-			c.setup.ourZAP = auth
-			cm.Authenticator = c.setup.zc.ZAPAuthenticator()
+			c.setup.ourZAP = c.auth
+			a = c.setup.zc.ZAPAuthenticator()
 		}
-		c.setup.ourOpts.Mechanism = cm
-		l, err := secStart(ctx, role, c.setup)
-		defer secFinish(&err, l)
-		if err != nil {
-			return err
-		}
+		c.changeOurCurve(func(cm *mechanism.Curve) { cm.Authenticator = a })
+		return nil
+	}, func(ctx context.Context, _ string, c *curveAccepted, l *secLink) error {
 		if err := l.refusedByUs(ctx, 400); err != nil {
 			return err
 		}
-		return checkCurveRequests(auth.requests(), c.theirKeys.pub, 400, zap)
-	}
+		return checkCurveRequests(c.auth.requests(), c.theirKeys.pub, 400, zap)
+	})
 }
 
 // curveNoAuthenticator: our CURVE server with neither an Authenticator nor
 // AllowAnyClient refuses every client (fail closed), with ERROR "400".
-func curveNoAuthenticator(ctx context.Context, role string) (err error) {
-	c, err := newCurveAccepted(true)
-	if err != nil {
-		return err
-	}
+var curveNoAuthenticator = curveCase(true, func(c *curveAccepted) error {
 	c.setup.ourOpts.Mechanism = mechanism.Curve{Server: true, SecretKey: c.ourKeys.sec}
-	l, err := secStart(ctx, role, c.setup)
-	defer secFinish(&err, l)
-	if err != nil {
-		return err
-	}
+	return nil
+}, func(ctx context.Context, _ string, _ *curveAccepted, l *secLink) error {
 	return l.refusedByUs(ctx, 400)
-}
+})
 
 // curveAllowAnyClient: with AllowAnyClient and no Authenticator, our CURVE
 // server accepts any client key (encryption without client
 // authentication); no User-Id is granted.
-func curveAllowAnyClient(ctx context.Context, role string) (err error) {
-	c, err := newCurveAccepted(true)
-	if err != nil {
-		return err
-	}
+var curveAllowAnyClient = curveCase(true, func(c *curveAccepted) error {
 	c.setup.ourOpts.Mechanism = mechanism.Curve{Server: true, SecretKey: c.ourKeys.sec, AllowAnyClient: true}
-	l, err := secStart(ctx, role, c.setup)
-	defer secFinish(&err, l)
-	if err != nil {
-		return err
-	}
+	return nil
+}, func(ctx context.Context, _ string, _ *curveAccepted, l *secLink) error {
 	_, m, err := l.exchangeMsgs(ctx, [][]byte{b("hello")}, [][]byte{b("world")})
 	if err != nil {
 		return err
@@ -438,26 +389,19 @@ func curveAllowAnyClient(ctx context.Context, role string) (err error) {
 		return fmt.Errorf("User-Id %q granted without authentication", m.Metadata.Get("User-Id"))
 	}
 	return l.boxesBothWays(ctx, 1)
-}
+})
 
 // curveLibzmqWithoutZAP: for contrast, libzmq's CURVE server without a ZAP
 // handler accepts any client key: our client gets through.
-func curveLibzmqWithoutZAP(ctx context.Context, role string) (err error) {
-	c, err := newCurveAccepted(false)
-	if err != nil {
-		return err
-	}
+var curveLibzmqWithoutZAP = curveCase(false, func(c *curveAccepted) error {
 	c.setup.zmqZAP = nil
-	l, err := secStart(ctx, role, c.setup)
-	defer secFinish(&err, l)
-	if err != nil {
-		return err
-	}
+	return nil
+}, func(ctx context.Context, _ string, _ *curveAccepted, l *secLink) error {
 	if _, _, err := l.exchangeMsgs(ctx, [][]byte{b("hello")}, [][]byte{b("world")}); err != nil {
 		return err
 	}
 	return l.boxesBothWays(ctx, 1)
-}
+})
 
 // largeMsgs are the messages of curveLarge: multipart with empty and
 // 1 MiB frames, a single 1 MiB frame, and many small frames.
@@ -476,16 +420,7 @@ func largeMsgs(seed byte) [][][]byte {
 // curveLarge: multipart and 1 MiB messages both ways over CURVE, every
 // frame in a box.
 func curveLarge(weServer bool) func(context.Context, string) error {
-	return func(ctx context.Context, role string) (err error) {
-		c, err := newCurveAccepted(weServer)
-		if err != nil {
-			return err
-		}
-		l, err := secStart(ctx, role, c.setup)
-		defer secFinish(&err, l)
-		if err != nil {
-			return err
-		}
+	return curveCase(weServer, nil, func(ctx context.Context, _ string, _ *curveAccepted, l *secLink) error {
 		out, err := l.exchangeLarge(ctx)
 		if err != nil {
 			return err
@@ -495,7 +430,7 @@ func curveLarge(weServer bool) func(context.Context, string) error {
 			frames += len(m)
 		}
 		return l.boxesBothWays(ctx, frames)
-	}
+	})
 }
 
 // Heartbeat settings of the CURVE heartbeat scenarios. The timeouts are
@@ -517,48 +452,62 @@ const (
 // as many come back: the PINGs and PONGs travel in MESSAGE boxes, none in
 // clear text. The link stays up and a message still passes after.
 func curveHeartbeat(weServer, ourPings bool) func(context.Context, string) error {
-	return func(ctx context.Context, role string) (err error) {
-		c, err := newCurveAccepted(weServer)
-		if err != nil {
-			return err
-		}
-		ivl := curveZmqIvl
-		if ourPings {
-			ivl = curveOurIvl
-			c.setup.ourOpts.HeartbeatInterval = curveOurIvl
-			c.setup.ourOpts.HeartbeatTimeout = curveOurTimeout
-		} else {
-			prep := c.setup.zmqPrep
-			c.setup.zmqPrep = func(s *zmq.Socket) error {
-				return errors.Join(prep(s), s.SetHeartbeatIvl(curveZmqIvl), s.SetHeartbeatTimeout(curveZmqTimeout))
-			}
-		}
-		l, err := secStart(ctx, role, c.setup)
-		defer secFinish(&err, l)
-		if err != nil {
-			return err
-		}
-		if _, _, err := l.exchangeMsgs(ctx, [][]byte{b("before")}, [][]byte{b("idle")}); err != nil {
-			return err
-		}
-		pinger, answerer := l.fromLibzmq, l.fromOurs
-		if ourPings {
-			pinger, answerer = l.fromOurs, l.fromLibzmq
-		}
-		if err := idleHeartbeats(ctx, pinger, answerer, ivl); err != nil {
-			return err
-		}
-		if err := l.noClearText(); err != nil {
-			return err
-		}
-		if err := l.stillUp(); err != nil {
-			return err
-		}
-		if _, _, err := l.exchangeMsgs(ctx, [][]byte{b("after"), b("idle")}, [][]byte{b("still up")}); err != nil {
-			return err
-		}
-		return l.stillUp()
+	return curveCase(weServer, func(c *curveAccepted) error {
+		heartbeatSetup(&c.setup, ourPings)
+		return nil
+	}, func(ctx context.Context, _ string, _ *curveAccepted, l *secLink) error {
+		return l.heartbeatsKeepUp(ctx, ourPings, l.noClearText)
+	})
+}
+
+// heartbeatIvl is the PING interval of the side that PINGs, ours if
+// ourPings.
+func heartbeatIvl(ourPings bool) time.Duration {
+	if ourPings {
+		return curveOurIvl
 	}
+	return curveZmqIvl
+}
+
+// heartbeatSetup makes one side of s PING every heartbeatIvl(ourPings),
+// ours if ourPings.
+func heartbeatSetup(s *secSetup, ourPings bool) {
+	if ourPings {
+		s.ourOpts.HeartbeatInterval = curveOurIvl
+		s.ourOpts.HeartbeatTimeout = curveOurTimeout
+		return
+	}
+	prep := s.zmqPrep
+	s.zmqPrep = func(z *zmq.Socket) error {
+		return errors.Join(prep(z), z.SetHeartbeatIvl(curveZmqIvl), z.SetHeartbeatTimeout(curveZmqTimeout))
+	}
+}
+
+// heartbeatsKeepUp passes a message, lets the link idle for heartbeats from
+// the side that PINGs (ours if ourPings, as set up by heartbeatSetup),
+// checks what crossed meanwhile with traffic, and checks that the link
+// stayed up and still carries a message.
+func (l *secLink) heartbeatsKeepUp(ctx context.Context, ourPings bool, traffic func() error) error {
+	if _, _, err := l.exchangeMsgs(ctx, [][]byte{b("before")}, [][]byte{b("idle")}); err != nil {
+		return err
+	}
+	pinger, answerer := l.fromLibzmq, l.fromOurs
+	if ourPings {
+		pinger, answerer = l.fromOurs, l.fromLibzmq
+	}
+	if err := idleHeartbeats(ctx, pinger, answerer, heartbeatIvl(ourPings)); err != nil {
+		return err
+	}
+	if err := traffic(); err != nil {
+		return err
+	}
+	if err := l.stillUp(); err != nil {
+		return err
+	}
+	if _, _, err := l.exchangeMsgs(ctx, [][]byte{b("after"), b("idle")}, [][]byte{b("still up")}); err != nil {
+		return err
+	}
+	return l.stillUp()
 }
 
 // stillUp checks that neither side reported a disconnection and that a

@@ -377,43 +377,11 @@ func gssLarge(weServer bool) func(context.Context, string) error {
 // connection up: PINGs and PONGs travel in MESSAGE commands.
 func gssHeartbeat(weServer, ourPings bool) func(context.Context, string) error {
 	return func(ctx context.Context, role string) (err error) {
-		g := defaultGSSSides(weServer, false)
-		ivl := curveZmqIvl
-		l, err := gssStart(ctx, role, g, func(s *secSetup) {
-			if ourPings {
-				ivl = curveOurIvl
-				s.ourOpts.HeartbeatInterval = curveOurIvl
-				s.ourOpts.HeartbeatTimeout = curveOurTimeout
-				return
-			}
-			prep := s.zmqPrep
-			s.zmqPrep = func(z *zmq.Socket) error {
-				return errors.Join(prep(z), z.SetHeartbeatIvl(curveZmqIvl), z.SetHeartbeatTimeout(curveZmqTimeout))
-			}
-		})
+		l, err := gssStart(ctx, role, defaultGSSSides(weServer, false), func(s *secSetup) { heartbeatSetup(s, ourPings) })
 		defer gssFinish(&err, l)
 		if err != nil {
 			return err
 		}
-		if _, _, err := l.exchangeMsgs(ctx, [][]byte{b("before")}, [][]byte{b("idle")}); err != nil {
-			return err
-		}
-		pinger, answerer := l.fromLibzmq, l.fromOurs
-		if ourPings {
-			pinger, answerer = l.fromOurs, l.fromLibzmq
-		}
-		if err := idleHeartbeats(ctx, pinger, answerer, ivl); err != nil {
-			return err
-		}
-		if err := l.gssTraffic(ctx, false); err != nil {
-			return err
-		}
-		if err := l.stillUp(); err != nil {
-			return err
-		}
-		if _, _, err := l.exchangeMsgs(ctx, [][]byte{b("after"), b("idle")}, [][]byte{b("still up")}); err != nil {
-			return err
-		}
-		return l.stillUp()
+		return l.heartbeatsKeepUp(ctx, ourPings, func() error { return l.gssTraffic(ctx, false) })
 	}
 }

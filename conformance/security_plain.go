@@ -121,37 +121,13 @@ func plainRejectedWeClient(ctx context.Context, role string) (err error) {
 	if err != nil {
 		return err
 	}
-	l.ours.TrySend([][]byte{b("must not arrive")}) // queued while connecting, if we connect
-	ev, err := l.ourHandshakeFailure(ctx)
-	if err != nil {
-		return err
-	}
-	if ev.Type != zmtp.EventHandshakeFailedAuth || !isPeerError(ev.Err, "400") {
-		return fmt.Errorf("our socket reports %v, want %v with a *mechanism.PeerError \"400\"", ev, zmtp.EventHandshakeFailedAuth)
-	}
-	zev, err := l.zmqHandshakeFailure(ctx)
-	if err != nil {
-		return err
-	}
-	if zev.Type != zmq.EVENT_HANDSHAKE_FAILED_AUTH || zev.Value != 400 {
-		return fmt.Errorf("libzmq reports %v, want EVENT_HANDSHAKE_FAILED_AUTH(400)", zev)
-	}
-	if err := l.relayWait(ctx, "libzmq's ERROR", func() bool { return lastCommandIs(l.fromLibzmq().Commands, libzmqPlainError400) }); err != nil {
-		return fmt.Errorf("%w: libzmq's handshake commands %q, want % X last", err, l.fromLibzmq().Commands, libzmqPlainError400)
-	}
-	if role == WeDial {
-		if err := l.noReconnect(ctx); err != nil {
-			return err
-		}
-	} else if err := l.ev.quiet(ctx, secQuiet, zmtp.EventHandshakeSucceeded); err != nil {
-		// libzmq connects, so it decides whether to try again: each
-		// attempt must fail in the same way.
+	if err := l.refusedByLibzmq(ctx, role, libzmqPlainError400); err != nil {
 		return err
 	}
 	if err := checkPlainRequests(l.zmqZAP.requests(), "wrong", 400); err != nil {
 		return fmt.Errorf("libzmq's ZAP request: %w", err)
 	}
-	return l.zmqGotNothing()
+	return nil
 }
 
 // libzmqPlainError400 is the body of the ERROR "400" of libzmq 4.3.4's
@@ -284,6 +260,43 @@ func (l *secLink) refusedByUs(ctx context.Context, status int) error {
 		return err
 	}
 	return l.ourGotNothing()
+}
+
+// refusedByLibzmq checks that libzmq's server refused our client with
+// ERROR "400" (errorBody, as libzmq's mechanism writes it): our socket
+// reports a *mechanism.PeerError "400" with EventHandshakeFailedAuth, and
+// libzmq EVENT_HANDSHAKE_FAILED_AUTH(400). When we connect, we make no
+// further attempt; when libzmq connects, it decides whether to try again,
+// and each attempt must fail in the same way. Nothing reaches libzmq's
+// application.
+func (l *secLink) refusedByLibzmq(ctx context.Context, role string, errorBody []byte) error {
+	l.ours.TrySend([][]byte{b("must not arrive")}) // queued while connecting, if we connect
+	ev, err := l.ourHandshakeFailure(ctx)
+	if err != nil {
+		return err
+	}
+	if ev.Type != zmtp.EventHandshakeFailedAuth || !isPeerError(ev.Err, "400") {
+		return fmt.Errorf("our socket reports %v, want %v with a *mechanism.PeerError \"400\"", ev, zmtp.EventHandshakeFailedAuth)
+	}
+	zev, err := l.zmqHandshakeFailure(ctx)
+	if err != nil {
+		return err
+	}
+	if zev.Type != zmq.EVENT_HANDSHAKE_FAILED_AUTH || zev.Value != 400 {
+		return fmt.Errorf("libzmq reports %v, want EVENT_HANDSHAKE_FAILED_AUTH(400)", zev)
+	}
+	sentError := func() bool { return lastCommandIs(l.fromLibzmq().Commands, errorBody) }
+	if err := l.relayWait(ctx, "libzmq's ERROR", sentError); err != nil {
+		return fmt.Errorf("%w: libzmq's handshake commands %q, want % X last", err, l.fromLibzmq().Commands, errorBody)
+	}
+	if role == WeDial {
+		if err := l.noReconnect(ctx); err != nil {
+			return err
+		}
+	} else if err := l.ev.quiet(ctx, secQuiet, zmtp.EventHandshakeSucceeded); err != nil {
+		return err
+	}
+	return l.zmqGotNothing()
 }
 
 // isPlain reports whether libzmq's socket uses PLAIN.
