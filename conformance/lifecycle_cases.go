@@ -66,23 +66,7 @@ func lifeScenarios() []sockScenario {
 // lifecycleCases returns every lifecycle scenario on each of its
 // transports in each of its roles.
 func lifecycleCases() []Case {
-	var out []Case
-	for _, s := range lifeScenarios() {
-		for _, tr := range s.transports {
-			for _, role := range s.roles {
-				out = append(out, Case{
-					Name: s.name + "/" + tr,
-					Role: role,
-					Run: func(ctx context.Context) error {
-						return sockRun(ctx, lifeTimeout, tr, func(ctx context.Context, c *sockCase) error {
-							return s.run(ctx, c, role)
-						})
-					},
-				})
-			}
-		}
-	}
-	return out
+	return scenarioCases(lifeScenarios(), lifeTimeout)
 }
 
 // closeResult is what a Close (ours) or a zmq_close with zmq_ctx_term

@@ -100,20 +100,9 @@ func plainRefusedReachesCaller(ctx context.Context, c *sockCase, role string) er
 	if err != nil {
 		return err
 	}
-	recvd := make(chan error, 1)
-	go func() {
-		_, err := o.Recv(ctx)
-		recvd <- err
-	}()
-	if err := o.Connect(ep); err != nil {
+	rerr, err := recvWhileConnecting(ctx, o, ep)
+	if err != nil {
 		return err
-	}
-	var rerr error
-	select {
-	case rerr = <-recvd:
-	case <-ctx.Done():
-		<-recvd
-		return fmt.Errorf("our blocked Recv did not return the refusal: %w", ctx.Err())
 	}
 	if err := givenUp("our blocked Recv", rerr, ep, peerError400); err != nil {
 		return err
@@ -197,20 +186,9 @@ func subPushReachesCaller(ctx context.Context, c *sockCase, role string) error {
 	if err := o.Subscribe(nil); err != nil {
 		return err
 	}
-	recvd := make(chan error, 1)
-	go func() {
-		_, err := o.Recv(ctx)
-		recvd <- err
-	}()
-	if err := o.Connect(ep); err != nil {
+	rerr, err := recvWhileConnecting(ctx, o, ep)
+	if err != nil {
 		return err
-	}
-	var rerr error
-	select {
-	case rerr = <-recvd:
-	case <-ctx.Done():
-		<-recvd
-		return fmt.Errorf("our blocked Recv did not return the refusal: %w", ctx.Err())
 	}
 	check := socketTypeError("SUB", "PUSH")
 	if err := givenUp("our blocked Recv", rerr, ep, check); err != nil {
@@ -244,4 +222,26 @@ func pubPushReachesCaller(ctx context.Context, c *sockCase, role string) error {
 		return fmt.Errorf("%w (Err() = %v)", err, o.Err())
 	}
 	return givenUp("Err()", o.Err(), ep, socketTypeError("PUB", "PUSH"))
+}
+
+// recvWhileConnecting connects o to ep while a Recv with no deadline of
+// its own is blocked, and returns the error the endpoint's refusal ended
+// that Recv with.
+func recvWhileConnecting(ctx context.Context, o *ourSock, ep string) (recvErr, err error) {
+	recvd := make(chan error, 1)
+	go func() {
+		_, err := o.Recv(ctx)
+		recvd <- err
+	}()
+	if err := o.Connect(ep); err != nil {
+		// Close, which the caller's cleanup does, ends the Recv.
+		return nil, err
+	}
+	select {
+	case recvErr = <-recvd:
+		return recvErr, nil
+	case <-ctx.Done():
+		<-recvd
+		return nil, fmt.Errorf("our blocked Recv did not return the refusal: %w", ctx.Err())
+	}
 }

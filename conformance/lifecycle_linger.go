@@ -199,6 +199,16 @@ func drainTerm(ep string, done *closeOp) {
 	}
 }
 
+// waitChecked waits for the close done and checks its outcome with
+// checkClosed.
+func (p *lingerPush) waitChecked(ctx context.Context, done *closeOp) (closeResult, error) {
+	r, err := waitClosed(ctx, p.who(), done)
+	if err != nil {
+		return r, err
+	}
+	return r, p.checkClosed(r)
+}
+
 // checkClosed checks the outcome of a close that had to deliver
 // everything: no error, and for ours nothing counted as discarded.
 func (p *lingerPush) checkClosed(r closeResult) error {
@@ -265,11 +275,7 @@ func lingerPeerBound(ctx context.Context, c *sockCase, role string) error {
 		return err
 	}
 	_, done := p.close(ctx)
-	r, err := waitClosed(ctx, p.who(), done)
-	if err != nil {
-		return err
-	}
-	if err := p.checkClosed(r); err != nil {
+	if _, err := p.waitChecked(ctx, done); err != nil {
 		return err
 	}
 	_, err = recvSeqs(ctx, n, 0, pull)
@@ -298,18 +304,11 @@ func lingerLate(ctx context.Context, c *sockCase, role string, linger time.Durat
 	if r, early := done.returned(); early {
 		return fmt.Errorf("%s returned (%v) after %v, before any peer was there", p.who(), r.err, r.took.Round(time.Millisecond))
 	}
-	pull, err := c.their("PULL", nil)
+	pull, err := c.theirRebound(ctx, "PULL", nil, ep)
 	if err != nil {
 		return err
 	}
-	if err := rebindTheirs(ctx, pull, ep); err != nil {
-		return err
-	}
-	r, err := waitClosed(ctx, p.who(), done)
-	if err != nil {
-		return err
-	}
-	if err := p.checkClosed(r); err != nil {
+	if _, err := p.waitChecked(ctx, done); err != nil {
 		return err
 	}
 	_, err = recvSeqs(ctx, n, 0, pull)
@@ -470,11 +469,8 @@ func lingerSlowReader(ctx context.Context, c *sockCase, role string) error {
 		return err
 	}
 	_, done := p.close(ctx)
-	r, err := waitClosed(ctx, p.who(), done)
+	r, err := p.waitChecked(ctx, done)
 	if err != nil {
-		return err
-	}
-	if err := p.checkClosed(r); err != nil {
 		return err
 	}
 	// The reader ends when it has all, or with the case's context.

@@ -61,29 +61,15 @@ func routerDuplicateHandshake(ctx context.Context, c *sockCase, role string) err
 			return nil
 		}
 	}
-	d1, err := c.their("DEALER", withID(id))
+	_, d2, mon2, err := dupDealers(c, id, ep)
 	if err != nil {
-		return err
-	}
-	d2, err := c.their("DEALER", withID(id))
-	if err != nil {
-		return err
-	}
-	mon2, err := d2.Monitor(zmq.EVENT_ALL)
-	if err != nil {
-		return err
-	}
-	if err := d1.Z.Connect(ep); err != nil {
 		return err
 	}
 	if err := wait(ctx, "first"); err != nil {
 		return err
 	}
-	if err := d2.Z.Connect(ep); err != nil {
+	if err := connectSecond(ctx, d2, mon2, ep); err != nil {
 		return err
-	}
-	if _, err := mon2.WaitFor(ctx, zmq.EVENT_HANDSHAKE_SUCCEEDED); err != nil {
-		return fmt.Errorf("second DEALER: %w", err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, monitorWait)
 	defer cancel()

@@ -100,9 +100,6 @@ func hwmUnlimited(ctx context.Context, c *sockCase, role string) error {
 		}
 	}
 	_, done := p.close(ctx)
-	r, err := waitClosed(ctx, p.who(), done)
-	if err != nil {
-		return err
-	}
-	return p.checkClosed(r)
+	_, err = p.waitChecked(ctx, done)
+	return err
 }

@@ -22,6 +22,36 @@ func withID(id string) func(*zmq.Socket) error {
 	return func(s *zmq.Socket) error { return s.SetIdentity(id) }
 }
 
+// dupDealers makes two libzmq DEALERs with routing id id, d2 monitored,
+// and connects d1 to ep.
+func dupDealers(c *sockCase, id, ep string) (d1, d2 *libzmq.Socket, mon2 *libzmq.Monitor, err error) {
+	if d1, err = c.their("DEALER", withID(id)); err != nil {
+		return nil, nil, nil, err
+	}
+	if d2, err = c.their("DEALER", withID(id)); err != nil {
+		return nil, nil, nil, err
+	}
+	if mon2, err = d2.Monitor(zmq.EVENT_ALL); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := d1.Z.Connect(ep); err != nil {
+		return nil, nil, nil, err
+	}
+	return d1, d2, mon2, nil
+}
+
+// connectSecond connects d2, the second of dupDealers, to ep and waits
+// for its handshake.
+func connectSecond(ctx context.Context, d2 *libzmq.Socket, mon2 *libzmq.Monitor, ep string) error {
+	if err := d2.Z.Connect(ep); err != nil {
+		return err
+	}
+	if _, err := mon2.WaitFor(ctx, zmq.EVENT_HANDSHAKE_SUCCEEDED); err != nil {
+		return fmt.Errorf("second DEALER: %w", err)
+	}
+	return nil
+}
+
 func mandatory(s *zmq.Socket) error { return s.SetRouterMandatory(1) }
 
 // zeroIDLibzmq is the reference of the zero-id cases: libzmq's DEALER d,
@@ -238,19 +268,8 @@ func routerDuplicateWaits(ctx context.Context, c *sockCase, role string) error {
 		ep = o.LastEndpoint()
 		r.o = o
 	}
-	d1, err := c.their("DEALER", withID(id))
+	d1, d2, mon2, err := dupDealers(c, id, ep)
 	if err != nil {
-		return err
-	}
-	d2, err := c.their("DEALER", withID(id))
-	if err != nil {
-		return err
-	}
-	mon2, err := d2.Monitor(zmq.EVENT_ALL)
-	if err != nil {
-		return err
-	}
-	if err := d1.Z.Connect(ep); err != nil {
 		return err
 	}
 	if err := r.send(ctx, sockMsg(id, "to the first")); err != nil {
@@ -259,11 +278,8 @@ func routerDuplicateWaits(ctx context.Context, c *sockCase, role string) error {
 	if err := expectTheirsSock(ctx, d1, nil, sockMsg("to the first")); err != nil {
 		return fmt.Errorf("first DEALER: %w", err)
 	}
-	if err := d2.Z.Connect(ep); err != nil {
+	if err := connectSecond(ctx, d2, mon2, ep); err != nil {
 		return err
-	}
-	if _, err := mon2.WaitFor(ctx, zmq.EVENT_HANDSHAKE_SUCCEEDED); err != nil {
-		return fmt.Errorf("second DEALER: %w", err)
 	}
 	for i := range 3 {
 		if err := r.send(ctx, sockMsg(id, fmt.Sprintf("while both %d", i))); err != nil {

@@ -108,21 +108,44 @@ func nodePairings() []nodePairing {
 	}
 }
 
+// nodeLink binds our socket s at ep and connects z to it (WeBind), or
+// binds z at ep and connects s to it.
+func nodeLink(ctx context.Context, role string, s *zmtp.Socket, z *nodeSock, ep string) error {
+	if role == WeBind {
+		if err := s.Bind(ep); err != nil {
+			return err
+		}
+		return z.connect(ctx, s.LastEndpoint())
+	}
+	bound, err := z.bind(ctx, ep)
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(bound, "://") {
+		bound = ep // libzmq's last endpoint of a udp bind has no "udp://"
+	}
+	return s.Connect(bound)
+}
+
+// nodeCase is the case name in role that runs run bounded by
+// nodeCaseTimeout.
+func nodeCase(name, role string, run func(context.Context) error) Case {
+	return Case{Name: name, Role: role, Run: func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, nodeCaseTimeout)
+		defer cancel()
+		return run(ctx)
+	}}
+}
+
 // nodeCases returns the libzmq 4.3.5 rows.
 func nodeCases() []Case {
 	var out []Case
 	for _, p := range nodePairings() {
 		for _, tr := range nodeTransports {
 			for _, role := range sockRoles {
-				out = append(out, Case{
-					Name: "libzmq-4.3.5/" + string(p.ours) + "-" + p.theirs + "/" + tr,
-					Role: role,
-					Run: func(ctx context.Context) error {
-						ctx, cancel := context.WithTimeout(ctx, nodeCaseTimeout)
-						defer cancel()
-						return p.exec(ctx, tr, role)
-					},
-				})
+				out = append(out, nodeCase("libzmq-4.3.5/"+string(p.ours)+"-"+p.theirs+"/"+tr, role, func(ctx context.Context) error {
+					return p.exec(ctx, tr, role)
+				}))
 			}
 		}
 	}
@@ -162,25 +185,8 @@ func (p nodePairing) exec(ctx context.Context, tr, role string) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, z.close()) }()
-	ep := tr + "://127.0.0.1:*"
-	if tr == "ws" {
-		ep += "/zmtp"
-	}
-	if role == WeBind {
-		if err := s.Bind(ep); err != nil {
-			return err
-		}
-		if err := z.connect(ctx, s.LastEndpoint()); err != nil {
-			return err
-		}
-	} else {
-		bound, err := z.bind(ctx, ep)
-		if err != nil {
-			return err
-		}
-		if err := s.Connect(bound); err != nil {
-			return err
-		}
+	if err := nodeLink(ctx, role, s, z, nodeEndpoint(tr)); err != nil {
+		return err
 	}
 	return p.run(ctx, nodeOurSide{s}, nodeTheirSide{z, p.theirs})
 }

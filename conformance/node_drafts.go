@@ -54,19 +54,13 @@ func nodeDraftCases() []Case {
 	for _, d := range nodeDrafts() {
 		for _, tr := range nodeTransports {
 			for _, role := range d.roles {
-				out = append(out, Case{
-					Name: "libzmq-4.3.5/" + string(d.ours) + "-" + d.theirs + "/" + tr,
-					Role: role,
-					Run: func(ctx context.Context) error {
-						ctx, cancel := context.WithTimeout(ctx, nodeCaseTimeout)
-						defer cancel()
-						peer, err := libzmq435.get()
-						if err != nil {
-							return err
-						}
-						return d.run(ctx, peer, tr, role)
-					},
-				})
+				out = append(out, nodeCase("libzmq-4.3.5/"+string(d.ours)+"-"+d.theirs+"/"+tr, role, func(ctx context.Context) error {
+					peer, err := libzmq435.get()
+					if err != nil {
+						return err
+					}
+					return d.run(ctx, peer, tr, role)
+				}))
 			}
 		}
 	}
@@ -381,15 +375,9 @@ func nodeDropCases() []Case {
 	var out []Case
 	for _, r := range nodeDropRows {
 		for _, role := range bothSides {
-			out = append(out, Case{
-				Name: "libzmq-4.3.5/" + string(r.typ) + "-drops-multipart-from-" + r.peer + "/tcp",
-				Role: role,
-				Run: func(ctx context.Context) error {
-					ctx, cancel := context.WithTimeout(ctx, nodeCaseTimeout)
-					defer cancel()
-					return r.exec(ctx, role)
-				},
-			})
+			out = append(out, nodeCase("libzmq-4.3.5/"+string(r.typ)+"-drops-multipart-from-"+r.peer+"/tcp", role, func(ctx context.Context) error {
+				return r.exec(ctx, role)
+			}))
 		}
 	}
 	return out

@@ -57,15 +57,9 @@ func nodeRadioCases() []Case {
 				theirs = "RADIO"
 			}
 			for _, role := range roles {
-				out = append(out, Case{
-					Name: "libzmq-4.3.5/" + string(ours) + "-" + theirs + "/" + tr.name,
-					Role: role,
-					Run: func(ctx context.Context) error {
-						ctx, cancel := context.WithTimeout(ctx, nodeCaseTimeout)
-						defer cancel()
-						return radioExchange(ctx, ours, theirs, tr.ep, tr.long, role)
-					},
-				})
+				out = append(out, nodeCase("libzmq-4.3.5/"+string(ours)+"-"+theirs+"/"+tr.name, role, func(ctx context.Context) error {
+					return radioExchange(ctx, ours, theirs, tr.ep, tr.long, role)
+				}))
 			}
 		}
 	}
@@ -74,11 +68,9 @@ func nodeRadioCases() []Case {
 		if v30 {
 			name = "libzmq-4.3.5/DISH-wire-ZMTP-3.0/tcp"
 		}
-		out = append(out, Case{Name: name, Role: WeConnect, Run: func(ctx context.Context) error {
-			ctx, cancel := context.WithTimeout(ctx, nodeCaseTimeout)
-			defer cancel()
+		out = append(out, nodeCase(name, WeConnect, func(ctx context.Context) error {
 			return radioDishWire(ctx, v30)
-		}})
+		}))
 	}
 	return out
 }
@@ -131,24 +123,8 @@ func radioExchange(ctx context.Context, ours zmtp.SocketType, theirs, ep, long, 
 			return err
 		}
 	}
-	if role == WeBind {
-		if err := s.Bind(ep); err != nil {
-			return err
-		}
-		if err := z.connect(ctx, s.LastEndpoint()); err != nil {
-			return err
-		}
-	} else {
-		bound, err := z.bind(ctx, ep)
-		if err != nil {
-			return err
-		}
-		if !strings.Contains(bound, "://") {
-			bound = ep // libzmq's last endpoint of a udp bind has no "udp://"
-		}
-		if err := s.Connect(bound); err != nil {
-			return err
-		}
+	if err := nodeLink(ctx, role, s, z, ep); err != nil {
+		return err
 	}
 	// The DISH's joins reach a RADIO when they do, and udp loses what is
 	// sent before the DISH reads: send every group in turn until each

@@ -26,15 +26,9 @@ func nodeSecurityCases() []Case {
 				name = "libzmq-4.3.5/" + mech + "-we-server/ws"
 			}
 			for _, role := range sockRoles {
-				out = append(out, Case{
-					Name: name,
-					Role: role,
-					Run: func(ctx context.Context) error {
-						ctx, cancel := context.WithTimeout(ctx, nodeCaseTimeout)
-						defer cancel()
-						return nodeSecure(ctx, mech, weServe, role)
-					},
-				})
+				out = append(out, nodeCase(name, role, func(ctx context.Context) error {
+					return nodeSecure(ctx, mech, weServe, role)
+				}))
 			}
 		}
 	}
@@ -45,15 +39,9 @@ func nodeSecurityCases() []Case {
 				name = "libzmq-4.3.5/PLAIN-refused-we-server/" + tr
 			}
 			for _, role := range sockRoles {
-				out = append(out, Case{
-					Name: name,
-					Role: role,
-					Run: func(ctx context.Context) error {
-						ctx, cancel := context.WithTimeout(ctx, nodeCaseTimeout)
-						defer cancel()
-						return nodePlainRefused(ctx, weServe, tr, role)
-					},
-				})
+				out = append(out, nodeCase(name, role, func(ctx context.Context) error {
+					return nodePlainRefused(ctx, weServe, tr, role)
+				}))
 			}
 		}
 	}

@@ -60,14 +60,21 @@ func socketCases() []Case {
 			}
 		}
 	}
-	for _, s := range sockScenarios() {
+	return append(out, scenarioCases(sockScenarios(), sockScenarioTimeout)...)
+}
+
+// scenarioCases returns each scenario on each of its transports in each of
+// its roles, every case bounded by d.
+func scenarioCases(scenarios []sockScenario, d time.Duration) []Case {
+	var out []Case
+	for _, s := range scenarios {
 		for _, tr := range s.transports {
 			for _, role := range s.roles {
 				out = append(out, Case{
 					Name: s.name + "/" + tr,
 					Role: role,
 					Run: func(ctx context.Context) error {
-						return sockRun(ctx, sockScenarioTimeout, tr, func(ctx context.Context, c *sockCase) error {
+						return sockRun(ctx, d, tr, func(ctx context.Context, c *sockCase) error {
 							return s.run(ctx, c, role)
 						})
 					},
@@ -203,6 +210,24 @@ func (c *sockCase) their(typ string, prep func(*zmq.Socket) error) (*libzmq.Sock
 		}
 	}
 	return z, nil
+}
+
+// linked makes our socket of type ours with opts and libzmq's of type
+// theirs with prep, and links them as link does.
+func (c *sockCase) linked(ctx context.Context, role string, ours zmtp.SocketType, opts zmtp.Options,
+	theirs string, prep func(*zmq.Socket) error) (*ourSock, *libzmq.Socket, error) {
+	o, err := c.our(ours, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	z, err := c.their(theirs, prep)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := c.link(ctx, role, o, z); err != nil {
+		return nil, nil, err
+	}
+	return o, z, nil
 }
 
 // link binds one side and connects the other, according to role, and

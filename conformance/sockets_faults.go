@@ -28,6 +28,19 @@ func rebindTheirs(ctx context.Context, z *libzmq.Socket, ep string) error {
 	return nil
 }
 
+// theirRebound makes a libzmq socket as their does and binds it to ep
+// with rebindTheirs.
+func (c *sockCase) theirRebound(ctx context.Context, typ string, prep func(*zmq.Socket) error, ep string) (*libzmq.Socket, error) {
+	z, err := c.their(typ, prep)
+	if err != nil {
+		return nil, err
+	}
+	if err := rebindTheirs(ctx, z, ep); err != nil {
+		return nil, err
+	}
+	return z, nil
+}
+
 // subReconnects (RC-01): our SUB connects to a libzmq PUB, which is closed
 // and replaced by a new one on the same endpoint. We reconnect and send
 // our subscription again with no action by the application: the new
@@ -56,11 +69,8 @@ func subReconnects(ctx context.Context, c *sockCase, role string) error {
 	if _, err := o.waitEvent(ctx, zmtp.EventDisconnected); err != nil {
 		return err
 	}
-	pub2, err := c.their("PUB", nil)
+	pub2, err := c.theirRebound(ctx, "PUB", nil, ep)
 	if err != nil {
-		return err
-	}
-	if err := rebindTheirs(ctx, pub2, ep); err != nil {
 		return err
 	}
 	if _, err := o.waitEvent(ctx, zmtp.EventHandshakeSucceeded, pub2); err != nil {
@@ -114,11 +124,8 @@ func dealerReconnects(ctx context.Context, c *sockCase, role string) error {
 	if err := sendOursSock(ctx, o, sockMsg("while down")); err != nil {
 		return err
 	}
-	r2, err := c.their("ROUTER", mandatory)
+	r2, err := c.theirRebound(ctx, "ROUTER", mandatory, ep)
 	if err != nil {
-		return err
-	}
-	if err := rebindTheirs(ctx, r2, ep); err != nil {
 		return err
 	}
 	if err := expectTheirsSock(ctx, r2, nil, sockMsg(id, "while down")); err != nil {
@@ -149,15 +156,8 @@ func smallQueue(s *zmq.Socket) error {
 // blocks until its context ends. Then the PULL reads every message sent,
 // in order: nothing was lost.
 func pushHWM(ctx context.Context, c *sockCase, role string) error {
-	o, err := c.our(zmtp.Push, zmtp.Options{SendHWM: zmtp.HWMOf(4)})
+	o, z, err := c.linked(ctx, role, zmtp.Push, zmtp.Options{SendHWM: zmtp.HWMOf(4)}, "PULL", smallQueue)
 	if err != nil {
-		return err
-	}
-	z, err := c.their("PULL", smallQueue)
-	if err != nil {
-		return err
-	}
-	if _, err := c.link(ctx, role, o, z); err != nil {
 		return err
 	}
 	const most = 10000
@@ -211,20 +211,13 @@ func pushHWM(ctx context.Context, c *sockCase, role string) error {
 // counted in Dropped. The SUB then receives exactly the ones not dropped,
 // in order.
 func pubHWM(ctx context.Context, c *sockCase, role string) error {
-	o, err := c.our(zmtp.Pub, zmtp.Options{SendHWM: zmtp.HWMOf(4)})
-	if err != nil {
-		return err
-	}
-	z, err := c.their("SUB", func(s *zmq.Socket) error {
+	o, z, err := c.linked(ctx, role, zmtp.Pub, zmtp.Options{SendHWM: zmtp.HWMOf(4)}, "SUB", func(s *zmq.Socket) error {
 		if err := smallQueue(s); err != nil {
 			return err
 		}
 		return s.SetSubscribe("")
 	})
 	if err != nil {
-		return err
-	}
-	if _, err := c.link(ctx, role, o, z); err != nil {
 		return err
 	}
 	if err := probeFromOurs(ctx, o, z, "probe"); err != nil {
@@ -346,11 +339,8 @@ func immediateOff(ctx context.Context, c *sockCase, role string) error {
 	if err := sendSeqs(ctx, o, 0, n); err != nil {
 		return err
 	}
-	late, err := c.their("PULL", nil)
+	late, err := c.theirRebound(ctx, "PULL", nil, dead)
 	if err != nil {
-		return err
-	}
-	if err := rebindTheirs(ctx, late, dead); err != nil {
 		return err
 	}
 	counts, err := recvSeqs(ctx, n, 0, live, late)
@@ -401,11 +391,8 @@ func immediateOn(ctx context.Context, c *sockCase, role string) error {
 	if _, err := recvSeqs(ctx, n, 0, live); err != nil {
 		return err
 	}
-	late, err := c.their("PULL", nil)
+	late, err := c.theirRebound(ctx, "PULL", nil, dead)
 	if err != nil {
-		return err
-	}
-	if err := rebindTheirs(ctx, late, dead); err != nil {
 		return err
 	}
 	if _, err := o.waitEvent(ctx, zmtp.EventHandshakeSucceeded, late); err != nil {
@@ -427,15 +414,8 @@ func immediateOn(ctx context.Context, c *sockCase, role string) error {
 // pushCloseFlushes: Close with a Linger delivers what is queued before
 // returning; a libzmq PULL then reads all of it.
 func pushCloseFlushes(ctx context.Context, c *sockCase, role string) error {
-	o, err := c.our(zmtp.Push, zmtp.Options{Linger: zmtp.DurationOf(2 * time.Second)})
+	o, z, err := c.linked(ctx, role, zmtp.Push, zmtp.Options{Linger: zmtp.DurationOf(2 * time.Second)}, "PULL", nil)
 	if err != nil {
-		return err
-	}
-	z, err := c.their("PULL", nil)
-	if err != nil {
-		return err
-	}
-	if _, err := c.link(ctx, role, o, z); err != nil {
 		return err
 	}
 	const n = 500

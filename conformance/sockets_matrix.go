@@ -25,15 +25,8 @@ type sockPairing struct {
 func (p sockPairing) name() string { return string(p.ours) + "-" + p.theirs }
 
 func (p sockPairing) exec(ctx context.Context, c *sockCase, role string) error {
-	o, err := c.our(p.ours, p.opts)
+	o, z, err := c.linked(ctx, role, p.ours, p.opts, p.theirs, p.prep)
 	if err != nil {
-		return err
-	}
-	z, err := c.their(p.theirs, p.prep)
-	if err != nil {
-		return err
-	}
-	if _, err := c.link(ctx, role, o, z); err != nil {
 		return err
 	}
 	return p.run(ctx, o, z)
@@ -220,16 +213,34 @@ var (
 	pubWanted = [][][]byte{sockMsg("a-1", "more"), sockMsg("a-3")}
 )
 
-// pubToLibzmqSub: a libzmq SUB subscribed to "a" receives only "a"
-// messages from our PUB.
-func pubToLibzmqSub(ctx context.Context, o *ourSock, z *libzmq.Socket) error {
+// ourPubSendsA checks that once a libzmq subscriber to "a" gets our
+// probes, it receives only the "a" messages of pubMsgs from our publisher.
+func ourPubSendsA(ctx context.Context, o *ourSock, z *libzmq.Socket) error {
 	if err := probeFromOurs(ctx, o, z, "a-probe"); err != nil {
 		return err
 	}
 	if err := sendOursSock(ctx, o, pubMsgs...); err != nil {
 		return err
 	}
-	if err := expectTheirsSock(ctx, z, sockPrefix("a-probe"), pubWanted...); err != nil {
+	return expectTheirsSock(ctx, z, sockPrefix("a-probe"), pubWanted...)
+}
+
+// libzmqPubSendsA is ourPubSendsA the other way round: a libzmq publisher,
+// our subscriber to "a".
+func libzmqPubSendsA(ctx context.Context, z *libzmq.Socket, o *ourSock) error {
+	if err := probeFromTheirs(ctx, z, o, "a-probe"); err != nil {
+		return err
+	}
+	if err := sendTheirsSock(ctx, z, pubMsgs...); err != nil {
+		return err
+	}
+	return expectOursSock(ctx, o, z, "PUB", sockPrefix("a-probe"), pubWanted...)
+}
+
+// pubToLibzmqSub: a libzmq SUB subscribed to "a" receives only "a"
+// messages from our PUB.
+func pubToLibzmqSub(ctx context.Context, o *ourSock, z *libzmq.Socket) error {
+	if err := ourPubSendsA(ctx, o, z); err != nil {
 		return err
 	}
 	if _, err := o.TryRecv(); !errors.Is(err, zmtp.ErrNotSupported) {
@@ -244,13 +255,7 @@ func subFromLibzmqPub(ctx context.Context, o *ourSock, z *libzmq.Socket) error {
 	if err := o.Subscribe([]byte("a")); err != nil {
 		return err
 	}
-	if err := probeFromTheirs(ctx, z, o, "a-probe"); err != nil {
-		return err
-	}
-	if err := sendTheirsSock(ctx, z, pubMsgs...); err != nil {
-		return err
-	}
-	if err := expectOursSock(ctx, o, z, "PUB", sockPrefix("a-probe"), pubWanted...); err != nil {
+	if err := libzmqPubSendsA(ctx, z, o); err != nil {
 		return err
 	}
 	if err := o.Unsubscribe([]byte("a")); err != nil {
@@ -311,13 +316,7 @@ func xsubFromLibzmqPub(ctx context.Context, o *ourSock, z *libzmq.Socket) error 
 	if err := sendOursSock(ctx, o, [][]byte{[]byte("\x01a")}); err != nil {
 		return err
 	}
-	if err := probeFromTheirs(ctx, z, o, "a-probe"); err != nil {
-		return err
-	}
-	if err := sendTheirsSock(ctx, z, pubMsgs...); err != nil {
-		return err
-	}
-	if err := expectOursSock(ctx, o, z, "PUB", sockPrefix("a-probe"), pubWanted...); err != nil {
+	if err := libzmqPubSendsA(ctx, z, o); err != nil {
 		return err
 	}
 	if err := sendOursSock(ctx, o, [][]byte{[]byte("\x00a")}, [][]byte{[]byte("\x01c")}); err != nil {
@@ -332,13 +331,7 @@ func pubToLibzmqXSub(ctx context.Context, o *ourSock, z *libzmq.Socket) error {
 	if err := sendTheirsSock(ctx, z, [][]byte{[]byte("\x01a")}); err != nil {
 		return err
 	}
-	if err := probeFromOurs(ctx, o, z, "a-probe"); err != nil {
-		return err
-	}
-	if err := sendOursSock(ctx, o, pubMsgs...); err != nil {
-		return err
-	}
-	if err := expectTheirsSock(ctx, z, sockPrefix("a-probe"), pubWanted...); err != nil {
+	if err := ourPubSendsA(ctx, o, z); err != nil {
 		return err
 	}
 	if err := sendTheirsSock(ctx, z, [][]byte{[]byte("\x00a")}, [][]byte{[]byte("\x01c")}); err != nil {

@@ -18,15 +18,8 @@ import (
 // topic; what it then publishes reaches us according to the topics left,
 // the empty topic matching everything.
 func subTopicsAtXPub(ctx context.Context, c *sockCase, role string) error {
-	o, err := c.our(zmtp.Sub, zmtp.Options{})
+	o, z, err := c.linked(ctx, role, zmtp.Sub, zmtp.Options{}, "XPUB", func(s *zmq.Socket) error { return s.SetXpubVerbose(1) })
 	if err != nil {
-		return err
-	}
-	z, err := c.their("XPUB", func(s *zmq.Socket) error { return s.SetXpubVerbose(1) })
-	if err != nil {
-		return err
-	}
-	if _, err := c.link(ctx, role, o, z); err != nil {
 		return err
 	}
 	steps := []struct {
@@ -84,15 +77,8 @@ func subTopicsAtXPub(ctx context.Context, c *sockCase, role string) error {
 // application sees 0x00 "a". Ours must do the same, or a proxy made of
 // our XPUB never forwards the unsubscription.
 func xpubDuplicateSubscriptions(ctx context.Context, c *sockCase, role string) error {
-	o, err := c.our(zmtp.XPub, zmtp.Options{})
+	o, z, err := c.linked(ctx, role, zmtp.XPub, zmtp.Options{}, "SUB", subscribeA)
 	if err != nil {
-		return err
-	}
-	z, err := c.their("SUB", subscribeA)
-	if err != nil {
-		return err
-	}
-	if _, err := c.link(ctx, role, o, z); err != nil {
 		return err
 	}
 	if err := expectOursSock(ctx, o, z, "", nil, [][]byte{[]byte("\x01a")}); err != nil {
@@ -120,15 +106,8 @@ func xpubDuplicateSubscriptions(ctx context.Context, c *sockCase, role string) e
 // subscription per peer and topic, so it no longer sends "a" to that
 // peer; neither may ours (the XSUB does not filter, so it would see them).
 func pubDuplicateSubscriptions(ctx context.Context, c *sockCase, role string) error {
-	o, err := c.our(zmtp.Pub, zmtp.Options{})
+	o, z, err := c.linked(ctx, role, zmtp.Pub, zmtp.Options{}, "XSUB", nil)
 	if err != nil {
-		return err
-	}
-	z, err := c.their("XSUB", nil)
-	if err != nil {
-		return err
-	}
-	if _, err := c.link(ctx, role, o, z); err != nil {
 		return err
 	}
 	sub, unsub := [][]byte{[]byte("\x01a")}, [][]byte{[]byte("\x00a")}
@@ -253,15 +232,8 @@ func ourProxy(ctx context.Context, c *sockCase, role string) error {
 // xpubWelcome: our XPUB with XPubWelcomeMsg sends it to each new
 // subscriber, unfiltered; a libzmq SUB subscribed to it receives it first.
 func xpubWelcome(ctx context.Context, c *sockCase, role string) error {
-	o, err := c.our(zmtp.XPub, zmtp.Options{XPubWelcomeMsg: []byte("welcome")})
+	o, z, err := c.linked(ctx, role, zmtp.XPub, zmtp.Options{XPubWelcomeMsg: []byte("welcome")}, "SUB", func(s *zmq.Socket) error { return s.SetSubscribe("welcome") })
 	if err != nil {
-		return err
-	}
-	z, err := c.their("SUB", func(s *zmq.Socket) error { return s.SetSubscribe("welcome") })
-	if err != nil {
-		return err
-	}
-	if _, err := c.link(ctx, role, o, z); err != nil {
 		return err
 	}
 	if err := expectTheirsSock(ctx, z, nil, sockMsg("welcome")); err != nil {

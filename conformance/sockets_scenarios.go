@@ -320,15 +320,8 @@ func routerMandatory(ctx context.Context, c *sockCase, role string) error {
 // the pipe goes, whichever side connected).
 func routerReadsAfterPeerLeft(ctx context.Context, c *sockCase, role string) error {
 	const id = "leaving"
-	o, err := c.our(zmtp.Router, zmtp.Options{})
+	o, z, err := c.linked(ctx, role, zmtp.Router, zmtp.Options{}, "DEALER", func(s *zmq.Socket) error { return s.SetIdentity(id) })
 	if err != nil {
-		return err
-	}
-	z, err := c.their("DEALER", func(s *zmq.Socket) error { return s.SetIdentity(id) })
-	if err != nil {
-		return err
-	}
-	if _, err := c.link(ctx, role, o, z); err != nil {
 		return err
 	}
 	var want [][][]byte
@@ -431,15 +424,8 @@ func routerDuplicateID(ctx context.Context, c *sockCase, role string) error {
 // on connecting, so that libzmq's ROUTER learns its routing id and can
 // speak first.
 func dealerProbesRouter(ctx context.Context, c *sockCase, role string) error {
-	o, err := c.our(zmtp.Dealer, zmtp.Options{ProbeRouter: true, RoutingID: []byte(ourID)})
+	o, z, err := c.linked(ctx, role, zmtp.Dealer, zmtp.Options{ProbeRouter: true, RoutingID: []byte(ourID)}, "ROUTER", func(s *zmq.Socket) error { return s.SetRouterMandatory(1) })
 	if err != nil {
-		return err
-	}
-	z, err := c.their("ROUTER", func(s *zmq.Socket) error { return s.SetRouterMandatory(1) })
-	if err != nil {
-		return err
-	}
-	if _, err := c.link(ctx, role, o, z); err != nil {
 		return err
 	}
 	if err := expectTheirsSock(ctx, z, nil, sockMsg(ourID, "")); err != nil {
@@ -454,15 +440,8 @@ func dealerProbesRouter(ctx context.Context, c *sockCase, role string) error {
 // streamCloses: our STREAM closes a connection by sending an empty frame
 // to its id; libzmq's STREAM is told with an empty frame under its id.
 func streamCloses(ctx context.Context, c *sockCase, role string) error {
-	o, err := c.our(zmtp.Stream, zmtp.Options{})
+	o, z, err := c.linked(ctx, role, zmtp.Stream, zmtp.Options{}, "STREAM", nil)
 	if err != nil {
-		return err
-	}
-	z, err := c.their("STREAM", nil)
-	if err != nil {
-		return err
-	}
-	if _, err := c.link(ctx, role, o, z); err != nil {
 		return err
 	}
 	m, err := recvOurs(ctx, o, z)
@@ -622,20 +601,13 @@ func reqCorrelate(ctx context.Context, c *sockCase, role string) error {
 // echoing each envelope with its request id, and libzmq's REQ takes only
 // the reply to the second.
 func repForCorrelatingReq(ctx context.Context, c *sockCase, role string) error {
-	o, err := c.our(zmtp.Rep, zmtp.Options{})
-	if err != nil {
-		return err
-	}
-	z, err := c.their("REQ", func(s *zmq.Socket) error {
+	o, z, err := c.linked(ctx, role, zmtp.Rep, zmtp.Options{}, "REQ", func(s *zmq.Socket) error {
 		if err := s.SetReqCorrelate(1); err != nil {
 			return err
 		}
 		return s.SetReqRelaxed(1)
 	})
 	if err != nil {
-		return err
-	}
-	if _, err := c.link(ctx, role, o, z); err != nil {
 		return err
 	}
 	if err := sendTheirsSock(ctx, z, sockMsg("first")); err != nil {
