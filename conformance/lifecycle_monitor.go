@@ -28,17 +28,11 @@ func routerDuplicateHandshake(ctx context.Context, c *sockCase, role string) err
 		wait func(ctx context.Context, which string) error
 	)
 	if role == RoleLibzmq {
-		z, err := c.their("ROUTER", mandatory)
+		_, mon, bound, err := c.theirRouter()
 		if err != nil {
 			return err
 		}
-		mon, err := z.Monitor(zmq.EVENT_ALL)
-		if err != nil {
-			return err
-		}
-		if ep, err = bindTheirs(z, c.endpoint()); err != nil {
-			return err
-		}
+		ep = bound
 		wait = func(ctx context.Context, which string) error {
 			if _, err := mon.WaitFor(ctx, zmq.EVENT_HANDSHAKE_SUCCEEDED); err != nil {
 				return fmt.Errorf("libzmq's ROUTER, the %s DEALER's handshake: %w", which, err)
@@ -46,14 +40,11 @@ func routerDuplicateHandshake(ctx context.Context, c *sockCase, role string) err
 			return nil
 		}
 	} else {
-		o, err := c.our(zmtp.Router, zmtp.Options{RouterMandatory: true})
+		o, bound, err := c.ourRouter()
 		if err != nil {
 			return err
 		}
-		if err := o.Bind(c.endpoint()); err != nil {
-			return err
-		}
-		ep = o.LastEndpoint()
+		ep = bound
 		wait = func(ctx context.Context, which string) error {
 			if _, err := o.waitEvent(ctx, zmtp.EventHandshakeSucceeded); err != nil {
 				return fmt.Errorf("our ROUTER, the %s DEALER's handshake: %w", which, err)

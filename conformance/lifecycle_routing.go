@@ -22,6 +22,33 @@ func withID(id string) func(*zmq.Socket) error {
 	return func(s *zmq.Socket) error { return s.SetIdentity(id) }
 }
 
+// theirRouter makes a libzmq ROUTER with ZMQ_ROUTER_MANDATORY, monitored,
+// and binds it.
+func (c *sockCase) theirRouter() (z *libzmq.Socket, mon *libzmq.Monitor, ep string, err error) {
+	if z, err = c.their("ROUTER", mandatory); err != nil {
+		return nil, nil, "", err
+	}
+	if mon, err = z.Monitor(zmq.EVENT_ALL); err != nil {
+		return nil, nil, "", err
+	}
+	if ep, err = bindTheirs(z, c.endpoint()); err != nil {
+		return nil, nil, "", err
+	}
+	return z, mon, ep, nil
+}
+
+// ourRouter makes our ROUTER with RouterMandatory and binds it.
+func (c *sockCase) ourRouter() (*ourSock, string, error) {
+	o, err := c.our(zmtp.Router, zmtp.Options{RouterMandatory: true})
+	if err != nil {
+		return nil, "", err
+	}
+	if err := o.Bind(c.endpoint()); err != nil {
+		return nil, "", err
+	}
+	return o, o.LastEndpoint(), nil
+}
+
 // dupDealers makes two libzmq DEALERs with routing id id, d2 monitored,
 // and connects d1 to ep.
 func dupDealers(c *sockCase, id, ep string) (d1, d2 *libzmq.Socket, mon2 *libzmq.Monitor, err error) {
@@ -246,26 +273,16 @@ func routerDuplicateWaits(ctx context.Context, c *sockCase, role string) error {
 	r := &dupRouter{}
 	var ep string
 	if role == RoleLibzmq {
-		z, err := c.their("ROUTER", mandatory)
-		if err != nil {
+		var err error
+		if r.z, r.zmon, ep, err = c.theirRouter(); err != nil {
 			return err
 		}
-		if r.zmon, err = z.Monitor(zmq.EVENT_ALL); err != nil {
-			return err
-		}
-		if ep, err = bindTheirs(z, c.endpoint()); err != nil {
-			return err
-		}
-		r.z = z
 	} else {
-		o, err := c.our(zmtp.Router, zmtp.Options{RouterMandatory: true})
+		o, bound, err := c.ourRouter()
 		if err != nil {
 			return err
 		}
-		if err := o.Bind(c.endpoint()); err != nil {
-			return err
-		}
-		ep = o.LastEndpoint()
+		ep = bound
 		r.o = o
 	}
 	d1, d2, mon2, err := dupDealers(c, id, ep)

@@ -355,13 +355,9 @@ func gssLarge(weServer bool) func(context.Context, string) error {
 		if err != nil {
 			return err
 		}
-		out, err := l.exchangeLarge(ctx)
+		frames, err := l.exchangeLarge(ctx)
 		if err != nil {
 			return err
-		}
-		frames := 0
-		for _, m := range out {
-			frames += len(m)
 		}
 		// Each frame is one MESSAGE, after the wrapped READY.
 		if err := l.relayWait(ctx, "every frame wrapped", func() bool {

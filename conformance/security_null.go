@@ -44,12 +44,8 @@ func nullZAPAccepted(ctx context.Context, role string) (err error) {
 	if err != nil {
 		return err
 	}
-	m, err := l.exchangeFromLibzmq(ctx, [][]byte{b("hello")}, [][]byte{b("world")})
-	if err != nil {
+	if err := l.acceptedByUs(ctx); err != nil {
 		return err
-	}
-	if got := m.Metadata.Get("User-Id"); got != secUserID {
-		return fmt.Errorf("our message has User-Id %q, want %q", got, secUserID)
 	}
 	if seen.Load() == 0 {
 		return fmt.Errorf("the authenticator was not asked")

@@ -170,12 +170,8 @@ func plainAcceptedWeServer(zap bool) func(context.Context, string) error {
 		if err != nil {
 			return err
 		}
-		m, err := l.exchangeFromLibzmq(ctx, [][]byte{b("hello")}, [][]byte{b("world")})
-		if err != nil {
+		if err := l.acceptedByUs(ctx); err != nil {
 			return err
-		}
-		if got := m.Metadata.Get("User-Id"); got != secUserID {
-			return fmt.Errorf("our message has User-Id %q, want %q", got, secUserID)
 		}
 		if err := checkPlainRequests(auth.requests(), secPassword, 200); err != nil {
 			return err
@@ -297,6 +293,20 @@ func (l *secLink) refusedByLibzmq(ctx context.Context, role string, errorBody []
 		return err
 	}
 	return l.zmqGotNothing()
+}
+
+// acceptedByUs passes a request from libzmq's socket to ours and a reply
+// back, and checks that the request carries the User-Id our
+// authenticator granted.
+func (l *secLink) acceptedByUs(ctx context.Context) error {
+	m, err := l.exchangeFromLibzmq(ctx, [][]byte{b("hello")}, [][]byte{b("world")})
+	if err != nil {
+		return err
+	}
+	if got := m.Metadata.Get("User-Id"); got != secUserID {
+		return fmt.Errorf("our message has User-Id %q, want %q", got, secUserID)
+	}
+	return nil
 }
 
 // isPlain reports whether libzmq's socket uses PLAIN.

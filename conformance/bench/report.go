@@ -91,13 +91,8 @@ func (r *row) value(im string) string {
 		return sameAsAbove
 	}
 	c := r.cells[im]
-	switch {
-	case c == nil:
-		return "not run"
-	case c.na:
-		return "n/a"
-	case len(c.values) == 0:
-		return "failed"
+	if gap := cellGap(c, false); gap != "" {
+		return gap
 	}
 	v := r.long(c.median())
 	if c.failed > 0 {
@@ -107,15 +102,7 @@ func (r *row) value(im string) string {
 }
 
 func (r *row) ratio(a, b string) string {
-	ca, cb := r.cells[a], r.cells[b]
-	if ca == nil || cb == nil || ca.na || cb.na {
-		return "n/a"
-	}
-	x, y := ca.median(), cb.median()
-	if math.IsNaN(x) || math.IsNaN(y) || y == 0 {
-		return "–"
-	}
-	return fmt.Sprintf("%.2f", x/y)
+	return cellRatio(r.cells[a], r.cells[b], (*cell).median)
 }
 
 // cpu formats the median CPU time per message of an implementation.
@@ -127,13 +114,8 @@ func (r *row) cpu(im string) string {
 		return sameAsAbove
 	}
 	c := r.cells[im]
-	switch {
-	case c == nil:
-		return "not run"
-	case c.na:
-		return "n/a"
-	case len(c.cpu) == 0:
-		return "failed"
+	if gap := cellGap(c, true); gap != "" {
+		return gap
 	}
 	return fmtCPU(c.cpuMedian())
 }
@@ -142,12 +124,32 @@ func (r *row) cpuRatio(a, b string) string {
 	if r.noCPU {
 		return ""
 	}
-	ca, cb := r.cells[a], r.cells[b]
-	if ca == nil || cb == nil || ca.na || cb.na {
+	return cellRatio(r.cells[a], r.cells[b], (*cell).cpuMedian)
+}
+
+// cellGap is the text a table shows for c in place of a figure: "not
+// run", "n/a", or "failed" when it has no value (no CPU time, with cpu);
+// "" when it has a figure to show.
+func cellGap(c *cell, cpu bool) string {
+	switch {
+	case c == nil:
+		return "not run"
+	case c.na:
+		return "n/a"
+	case len(c.values) == 0 && !cpu, len(c.cpu) == 0 && cpu:
+		return "failed"
+	}
+	return ""
+}
+
+// cellRatio is the ratio of a's figure to b's, each the median med
+// returns.
+func cellRatio(a, b *cell, med func(*cell) float64) string {
+	if a == nil || b == nil || a.na || b.na {
 		return "n/a"
 	}
-	x, y := ca.cpuMedian(), cb.cpuMedian()
-	if math.IsNaN(x) || math.IsNaN(y) || y == 0 {
+	x, y := med(a), med(b)
+	if math.IsNaN(x) || math.IsNaN(y) || y <= 0 {
 		return "–"
 	}
 	return fmt.Sprintf("%.2f", x/y)

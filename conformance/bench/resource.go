@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -160,13 +159,8 @@ func printResourceTable(out io.Writer, o *options, w resourceWork, rows []*resou
 
 func (r *resourceRow) value(im string) string {
 	c := r.cells[im]
-	switch {
-	case c == nil:
-		return "not run"
-	case c.na:
-		return "n/a"
-	case len(c.values) == 0:
-		return "failed"
+	if gap := cellGap(c, false); gap != "" {
+		return gap
 	}
 	v := fmtResource(c.median(), r.unit)
 	if c.failed > 0 {
@@ -176,15 +170,7 @@ func (r *resourceRow) value(im string) string {
 }
 
 func (r *resourceRow) ratio() string {
-	a, b := r.cells[implOurs], r.cells[implLibzmqC]
-	if a == nil || b == nil || a.na || b.na {
-		return "n/a"
-	}
-	x, y := a.median(), b.median()
-	if math.IsNaN(x) || math.IsNaN(y) || y <= 0 {
-		return "–"
-	}
-	return fmt.Sprintf("%.2f", x/y)
+	return cellRatio(r.cells[implOurs], r.cells[implLibzmqC], (*cell).median)
 }
 
 func fmtResource(v float64, unit string) string {
