@@ -104,6 +104,30 @@ func (p *pyPeer) finish() {
 // our client: pyzmq reads our certificates, our client is authenticated
 // by its key, and a client whose certificate is not in the directory is
 // refused.
+// curveReq connects a REQ with the CURVE client mech to endpoint and
+// returns it, closed when the test ends, with the outcome of its first
+// handshake; who names the client in a failure.
+func curveReq(ctx context.Context, t *testing.T, mech mechanism.Curve, endpoint, who string) (*zmtp.Socket, zmtp.Event) {
+	t.Helper()
+	req, err := zmtp.NewSocket(zmtp.Req, zmtp.Options{Mechanism: mech, Linger: zmtp.NoLinger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { req.Close() })
+	events := req.Monitor(zmtp.EventHandshakeSucceeded | zmtp.EventHandshakeFailedAuth |
+		zmtp.EventHandshakeFailedProtocol | zmtp.EventHandshakeFailedNoDetail)
+	if err := req.Connect(endpoint); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-events:
+		return req, ev
+	case <-ctx.Done():
+		t.Fatalf("%s: no handshake result", who)
+		return nil, zmtp.Event{}
+	}
+}
+
 func TestIronhousePyzmqServer(t *testing.T) {
 	base := t.TempDir()
 	pubDir, secDir := filepath.Join(base, "public_keys"), filepath.Join(base, "private_keys")
@@ -141,22 +165,7 @@ func TestIronhousePyzmqServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		req, err := zmtp.NewSocket(zmtp.Req, zmtp.Options{Mechanism: c.CurveClient(serverPub), Linger: zmtp.NoLinger})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer req.Close()
-		events := req.Monitor(zmtp.EventHandshakeSucceeded | zmtp.EventHandshakeFailedAuth |
-			zmtp.EventHandshakeFailedProtocol | zmtp.EventHandshakeFailedNoDetail)
-		if err := req.Connect(endpoint); err != nil {
-			t.Fatal(err)
-		}
-		var ev zmtp.Event
-		select {
-		case ev = <-events:
-		case <-ctx.Done():
-			t.Fatalf("%s: no handshake result", name)
-		}
+		req, ev := curveReq(ctx, t, c.CurveClient(serverPub), endpoint, name)
 		if name == "intruder" {
 			if !refusedWith(ev.Err, "400") {
 				t.Fatalf("intruder: %v, want a refusal with status 400", ev)
@@ -368,22 +377,7 @@ func TestZAPForLibzmq(t *testing.T) {
 	fmt.Fprintln(p.stdin, zapRep.LastEndpoint())
 	endpoint := "tcp://127.0.0.1:" + p.expect("PORT ")
 	for _, c := range []*Certificate{client, intruder} {
-		req, err := zmtp.NewSocket(zmtp.Req, zmtp.Options{Mechanism: c.CurveClient(serverCert), Linger: zmtp.NoLinger})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer req.Close()
-		events := req.Monitor(zmtp.EventHandshakeSucceeded | zmtp.EventHandshakeFailedAuth |
-			zmtp.EventHandshakeFailedProtocol | zmtp.EventHandshakeFailedNoDetail)
-		if err := req.Connect(endpoint); err != nil {
-			t.Fatal(err)
-		}
-		var ev zmtp.Event
-		select {
-		case ev = <-events:
-		case <-ctx.Done():
-			t.Fatal("no handshake result")
-		}
+		req, ev := curveReq(ctx, t, c.CurveClient(serverCert), endpoint, c.PublicText())
 		if c == intruder {
 			if !refusedWith(ev.Err, "400") {
 				t.Errorf("intruder: %v, want a refusal with status 400", ev)
