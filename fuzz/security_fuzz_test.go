@@ -214,6 +214,19 @@ func addSeeds(f *testing.F, bodies [][]byte, hostile ...[]byte) {
 	}
 }
 
+// fuzzSide fuzzes one side of mech's handshake, the server's if server:
+// a command body from the peer, fed in either of the side's first two
+// states.
+func fuzzSide(f *testing.F, mech string, server bool) {
+	params := clientParams
+	if server {
+		params = serverParams
+	}
+	f.Fuzz(func(t *testing.T, state uint8, body []byte) {
+		feed(t, prepare(t, mech, server, int(state%2)), params, body)
+	})
+}
+
 func FuzzPlainServer(f *testing.F) {
 	tr := transcript(f, frame.MechanismPlain)
 	addSeeds(f, [][]byte{tr[0], tr[2]},
@@ -227,9 +240,7 @@ func FuzzPlainServer(f *testing.F) {
 		fuzzWire("08 'INITIATE' 00 00 00 00 00"),
 		fuzzWire("05 'ERROR' 03 '400'"),
 	)
-	f.Fuzz(func(t *testing.T, state uint8, body []byte) {
-		feed(t, prepare(t, frame.MechanismPlain, true, int(state%2)), serverParams, body)
-	})
+	fuzzSide(f, frame.MechanismPlain, true)
 }
 
 func FuzzPlainClient(f *testing.F) {
@@ -243,9 +254,7 @@ func FuzzPlainClient(f *testing.F) {
 		fuzzWire("05 'READY' 0B 'Socket-Type' 00 00 00 04 'PUSH'"),
 		fuzzWire("05 'READY' 08 'Identity' 00 00 00 01 00"),
 	)
-	f.Fuzz(func(t *testing.T, state uint8, body []byte) {
-		feed(t, prepare(t, frame.MechanismPlain, false, int(state%2)), clientParams, body)
-	})
+	fuzzSide(f, frame.MechanismPlain, false)
 }
 
 func FuzzCurveServer(f *testing.F) {
@@ -267,9 +276,7 @@ func FuzzCurveServer(f *testing.F) {
 		mutate(initiate, 150),
 		initiate[:len(initiate)-1],
 	)
-	f.Fuzz(func(t *testing.T, state uint8, body []byte) {
-		feed(t, prepare(t, frame.MechanismCurve, true, int(state%2)), serverParams, body)
-	})
+	fuzzSide(f, frame.MechanismCurve, true)
 }
 
 func FuzzCurveClient(f *testing.F) {
@@ -281,7 +288,5 @@ func FuzzCurveClient(f *testing.F) {
 		fuzzWire("05 'READY' 00*8"),
 		ready[:29],
 	)
-	f.Fuzz(func(t *testing.T, state uint8, body []byte) {
-		feed(t, prepare(t, frame.MechanismCurve, false, int(state%2)), clientParams, body)
-	})
+	fuzzSide(f, frame.MechanismCurve, false)
 }
