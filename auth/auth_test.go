@@ -242,10 +242,16 @@ func TestAuthenticatorCurveDirectory(t *testing.T) {
 	}
 }
 
-// server is one of our sockets bound on loopback with m.
+// server is one of our PULL sockets bound on loopback with m.
 func server(t *testing.T, m mechanism.Mechanism) *zmtp.Socket {
 	t.Helper()
-	s, err := zmtp.NewSocket(zmtp.Pull, zmtp.Options{Mechanism: m, Linger: zmtp.NoLinger})
+	return bound(t, zmtp.Pull, m)
+}
+
+// bound is one of our sockets of type typ bound on loopback with m.
+func bound(t *testing.T, typ zmtp.SocketType, m mechanism.Mechanism) *zmtp.Socket {
+	t.Helper()
+	s, err := zmtp.NewSocket(typ, zmtp.Options{Mechanism: m, Linger: zmtp.NoLinger})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -264,21 +264,10 @@ func TestPyzmqClientsPlainAndNull(t *testing.T) {
 	}
 	newRep := func(a *Authenticator, plain bool) *zmtp.Socket {
 		t.Helper()
-		var opts zmtp.Options
-		opts.Linger = zmtp.NoLinger
-		opts.Mechanism = mechanism.Null{Authenticator: a}
 		if plain {
-			opts.Mechanism = mechanism.Plain{Server: true, Authenticator: a}
+			return bound(t, zmtp.Rep, mechanism.Plain{Server: true, Authenticator: a})
 		}
-		s, err := zmtp.NewSocket(zmtp.Rep, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		if err := s.Bind("tcp://127.0.0.1:*"); err != nil {
-			t.Fatal(err)
-		}
-		return s
+		return bound(t, zmtp.Rep, mechanism.Null{Authenticator: a})
 	}
 
 	t.Run("plain", func(t *testing.T) {
