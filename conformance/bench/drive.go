@@ -24,6 +24,43 @@ func trEndpoint(tr transport) string {
 	return "tcp://127.0.0.1:*"
 }
 
+// env is a libzmq context and its sockets (zenv, cEnv), closed together.
+type env interface {
+	comparable
+	close() error
+}
+
+// closeEnvInto closes e and keeps the first error in *err.
+func closeEnvInto[E env](e E, err *error) {
+	if e2 := e.close(); e2 != nil && *err == nil {
+		*err = e2
+	}
+}
+
+// twoEnvs returns a receiving and a sending context made by newEnv (the
+// same one if one is true), so that each side has its own I/O thread as
+// in two processes, and a function that closes them, the sending one
+// last, keeping the first error in *err.
+func twoEnvs[E env](one bool, newEnv func() (E, error)) (renv, senv E, closeAll func(err *error), err error) {
+	var none E
+	if renv, err = newEnv(); err != nil {
+		return none, none, nil, err
+	}
+	senv = renv
+	if !one {
+		if senv, err = newEnv(); err != nil {
+			renv.close()
+			return none, none, nil, err
+		}
+	}
+	return renv, senv, func(err *error) {
+		closeEnvInto(renv, err)
+		if senv != renv {
+			closeEnvInto(senv, err)
+		}
+	}, nil
+}
+
 // repeat calls f n times and returns its first error.
 func repeat(n int, f func() error) error {
 	for range n {

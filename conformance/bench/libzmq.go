@@ -60,33 +60,6 @@ func (e *zenv) close() error {
 	return errors.Join(errs...)
 }
 
-func closeEnv(e *zenv, err *error) {
-	if e2 := e.close(); e2 != nil && *err == nil {
-		*err = e2
-	}
-}
-
-// twoZenvs returns a receiving and a sending context (the same one if one
-// is true) and a function that closes them, the sending one last.
-func twoZenvs(one bool) (renv, senv *zenv, closeAll func(*error), err error) {
-	if renv, err = newZenv(); err != nil {
-		return nil, nil, nil, err
-	}
-	senv = renv
-	if !one {
-		if senv, err = newZenv(); err != nil {
-			renv.close()
-			return nil, nil, nil, err
-		}
-	}
-	return renv, senv, func(err *error) {
-		closeEnv(renv, err)
-		if senv != renv {
-			closeEnv(senv, err)
-		}
-	}, nil
-}
-
 // bindAny binds s to ep and returns the endpoint it listens on.
 func bindAny(s *zmq.Socket, ep string) (string, error) {
 	if err := s.Bind(ep); err != nil {
@@ -108,7 +81,7 @@ func zmqSender(s *zmq.Socket, size int) func() (func() error, error) {
 }
 
 func (libzmqImpl) pushPull(tr transport, size, count int) (res childResult, err error) {
-	renv, senv, closeAll, err := twoZenvs(tr == inproc)
+	renv, senv, closeAll, err := twoEnvs(tr == inproc, newZenv)
 	if err != nil {
 		return res, err
 	}
@@ -152,7 +125,7 @@ func (libzmqImpl) pushPull(tr transport, size, count int) (res childResult, err 
 }
 
 func (libzmqImpl) reqRep(size, count int) (res childResult, err error) {
-	renv, senv, closeAll, err := twoZenvs(false)
+	renv, senv, closeAll, err := twoEnvs(false, newZenv)
 	if err != nil {
 		return res, err
 	}
@@ -196,7 +169,7 @@ func (libzmqImpl) reqRep(size, count int) (res childResult, err error) {
 }
 
 func (libzmqImpl) pubSub(subs, size, count int) (res childResult, err error) {
-	renv, senv, closeAll, err := twoZenvs(false)
+	renv, senv, closeAll, err := twoEnvs(false, newZenv)
 	if err != nil {
 		return res, err
 	}
@@ -251,7 +224,7 @@ func (libzmqImpl) pubSub(subs, size, count int) (res childResult, err error) {
 }
 
 func (libzmqImpl) routerDealer(peers, size, count int) (res childResult, err error) {
-	renv, senv, closeAll, err := twoZenvs(false)
+	renv, senv, closeAll, err := twoEnvs(false, newZenv)
 	if err != nil {
 		return res, err
 	}

@@ -380,33 +380,6 @@ func (e *cEnv) close() error {
 	return errors.Join(errs...)
 }
 
-func closeCEnv(e *cEnv, err *error) {
-	if e2 := e.close(); e2 != nil && *err == nil {
-		*err = e2
-	}
-}
-
-// twoCEnvs returns a receiving and a sending context (the same one if one
-// is true) and a function that closes them, the sending one last.
-func twoCEnvs(one bool) (renv, senv *cEnv, closeAll func(*error), err error) {
-	if renv, err = newCEnv(); err != nil {
-		return nil, nil, nil, err
-	}
-	senv = renv
-	if !one {
-		if senv, err = newCEnv(); err != nil {
-			renv.close()
-			return nil, nil, nil, err
-		}
-	}
-	return renv, senv, func(err *error) {
-		closeCEnv(renv, err)
-		if senv != renv {
-			closeCEnv(senv, err)
-		}
-	}, nil
-}
-
 // cBind binds s to ep and returns the endpoint it listens on.
 func cBind(s unsafe.Pointer, ep string) (string, error) {
 	cep := C.CString(ep)
@@ -473,7 +446,7 @@ func cLatency(req unsafe.Pointer, size, count int) (childResult, error) {
 }
 
 func (libzmqC) pushPull(tr transport, size, count int) (res childResult, err error) {
-	renv, senv, closeAll, err := twoCEnvs(tr == inproc)
+	renv, senv, closeAll, err := twoEnvs(tr == inproc, newCEnv)
 	if err != nil {
 		return res, err
 	}
@@ -502,7 +475,7 @@ func (libzmqC) pushPull(tr transport, size, count int) (res childResult, err err
 }
 
 func (libzmqC) reqRep(size, count int) (res childResult, err error) {
-	renv, senv, closeAll, err := twoCEnvs(false)
+	renv, senv, closeAll, err := twoEnvs(false, newCEnv)
 	if err != nil {
 		return res, err
 	}
@@ -528,7 +501,7 @@ func (libzmqC) reqRep(size, count int) (res childResult, err error) {
 }
 
 func (libzmqC) pubSub(subs, size, count int) (res childResult, err error) {
-	renv, senv, closeAll, err := twoCEnvs(false)
+	renv, senv, closeAll, err := twoEnvs(false, newCEnv)
 	if err != nil {
 		return res, err
 	}
@@ -585,7 +558,7 @@ func (libzmqC) pubSub(subs, size, count int) (res childResult, err error) {
 }
 
 func (libzmqC) routerDealer(peers, size, count int) (res childResult, err error) {
-	renv, senv, closeAll, err := twoCEnvs(false)
+	renv, senv, closeAll, err := twoEnvs(false, newCEnv)
 	if err != nil {
 		return res, err
 	}
@@ -617,7 +590,7 @@ func (libzmqC) repServe(announce func(ep string), n int) (err error) {
 	if err != nil {
 		return err
 	}
-	defer closeCEnv(env, &err)
+	defer closeEnvInto(env, &err)
 	// Linger, so that the last reply is delivered after the close.
 	rep, err := env.socket(C.ZMQ_REP, senderLinger, runTimeout)
 	if err != nil {
@@ -636,7 +609,7 @@ func (libzmqC) reqLatency(ep string, size, count int) (res childResult, err erro
 	if err != nil {
 		return res, err
 	}
-	defer closeCEnv(env, &err)
+	defer closeEnvInto(env, &err)
 	req, err := env.socket(C.ZMQ_REQ, 0, runTimeout)
 	if err != nil {
 		return res, err
