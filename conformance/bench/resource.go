@@ -403,16 +403,15 @@ func runConnsIdle(o *options, im string) (res map[string]float64, err error) {
 // gapWatcher reads one subscriber's messages and keeps the largest
 // interval between two of them.
 type gapWatcher struct {
-	mu      sync.Mutex
+	watched // a change at every message
 	last    time.Time
 	maxGap  time.Duration
 	count   int64
-	changed chan struct{} // closed and replaced at every message
 	err     error
 }
 
 func watchGaps(p *rawPeer) *gapWatcher {
-	g := &gapWatcher{changed: make(chan struct{})}
+	g := &gapWatcher{watched: newWatched()}
 	go func() {
 		for {
 			_, err := p.readMessage()
@@ -420,7 +419,7 @@ func watchGaps(p *rawPeer) *gapWatcher {
 			g.mu.Lock()
 			if err != nil {
 				g.err = err
-				close(g.changed)
+				g.changedLocked()
 				g.mu.Unlock()
 				return
 			}
@@ -429,8 +428,7 @@ func watchGaps(p *rawPeer) *gapWatcher {
 			}
 			g.last = now
 			g.count++
-			close(g.changed)
-			g.changed = make(chan struct{})
+			g.changedLocked()
 			g.mu.Unlock()
 		}
 	}()
@@ -454,24 +452,17 @@ func (g *gapWatcher) gap() time.Duration {
 
 // waitPast waits until the subscriber has received more than n messages.
 func (g *gapWatcher) waitPast(n int64, timeout time.Duration) error {
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	for {
-		g.mu.Lock()
-		count, err, ch := g.count, g.err, g.changed
-		g.mu.Unlock()
-		if count > n {
-			return nil
+	return g.waitUntil(timeout, func() (bool, error) {
+		if g.count > n {
+			return true, nil
 		}
-		if err != nil {
-			return fmt.Errorf("subscriber: %w", err)
+		if g.err != nil {
+			return false, fmt.Errorf("subscriber: %w", g.err)
 		}
-		select {
-		case <-ch:
-		case <-t.C:
-			return fmt.Errorf("subscriber: %d messages after %v, want more than %d", count, timeout, n)
-		}
-	}
+		return false, nil
+	}, func() error {
+		return fmt.Errorf("subscriber: %d messages after %v, want more than %d", g.count, timeout, n)
+	})
 }
 
 // largeTopic returns a topic of n octets.

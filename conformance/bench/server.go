@@ -75,15 +75,53 @@ type server interface {
 	close() error
 }
 
-// eventCounts counts monitor events and lets a request wait for them.
-type eventCounts struct {
-	mu         sync.Mutex
-	handshakes int64
-	failures   int64
-	changed    chan struct{} // closed and replaced at every change
+// watched is state guarded by mu whose every change is announced by
+// closing changed, so that a waiter sleeps until the next change.
+type watched struct {
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced at every change
 }
 
-func newEventCounts() *eventCounts { return &eventCounts{changed: make(chan struct{})} }
+func newWatched() watched { return watched{changed: make(chan struct{})} }
+
+// changedLocked announces a change; the caller holds mu.
+func (w *watched) changedLocked() {
+	close(w.changed)
+	w.changed = make(chan struct{})
+}
+
+// waitUntil calls check with mu held, now and after every change, until
+// it reports done or an error, which waitUntil returns; after timeout it
+// returns late's error, also called with mu held.
+func (w *watched) waitUntil(timeout time.Duration, check func() (done bool, err error), late func() error) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		w.mu.Lock()
+		done, err := check()
+		ch := w.changed
+		w.mu.Unlock()
+		if done || err != nil {
+			return err
+		}
+		select {
+		case <-ch:
+		case <-t.C:
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			return late()
+		}
+	}
+}
+
+// eventCounts counts monitor events and lets a request wait for them.
+type eventCounts struct {
+	watched
+	handshakes int64
+	failures   int64
+}
+
+func newEventCounts() *eventCounts { return &eventCounts{watched: newWatched()} }
 
 func (e *eventCounts) add(handshake bool) {
 	e.mu.Lock()
@@ -92,8 +130,7 @@ func (e *eventCounts) add(handshake bool) {
 	} else {
 		e.failures++
 	}
-	close(e.changed)
-	e.changed = make(chan struct{})
+	e.changedLocked()
 	e.mu.Unlock()
 }
 
@@ -106,24 +143,14 @@ func (e *eventCounts) get() (handshakes, failures int64) {
 // wait returns once n handshakes have succeeded, or an error when a
 // handshake fails or a connection is lost first, or after timeout.
 func (e *eventCounts) wait(n int64, timeout time.Duration) error {
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	for {
-		e.mu.Lock()
-		h, f, ch := e.handshakes, e.failures, e.changed
-		e.mu.Unlock()
-		if f > 0 {
-			return fmt.Errorf("%d handshakes failed or connections ended (%d succeeded)", f, h)
+	return e.waitUntil(timeout, func() (bool, error) {
+		if e.failures > 0 {
+			return false, fmt.Errorf("%d handshakes failed or connections ended (%d succeeded)", e.failures, e.handshakes)
 		}
-		if h >= n {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-t.C:
-			return fmt.Errorf("%d of %d handshakes after %v", h, n, timeout)
-		}
-	}
+		return e.handshakes >= n, nil
+	}, func() error {
+		return fmt.Errorf("%d of %d handshakes after %v", e.handshakes, n, timeout)
+	})
 }
 
 func newServer(impl, work string) (server, error) {
