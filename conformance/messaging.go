@@ -182,61 +182,52 @@ func numbered(i int) [][]byte {
 	return [][]byte{binary.BigEndian.AppendUint64(nil, uint64(i)), pattern(i%300, byte(i))}
 }
 
-// manyOut: 10,000 messages from our PUSH arrive at a libzmq PULL in order.
-func manyOut(ctx context.Context, role string) (err error) {
-	f, err := start(ctx, role, setup{zmqType: "PULL", cfg: config(mechanism.Push)})
-	defer finish(&err, f)
-	if err != nil {
-		return fmt.Errorf("handshake: %w", err)
-	}
-	wait := background(ctx, func(ctx context.Context) error {
+// manyInOrder: 10,000 messages from a PUSH arrive at a PULL in order:
+// from ours to libzmq's when weSend ("10k-in-order-out"), from libzmq's
+// to ours otherwise ("10k-in-order-in").
+func manyInOrder(weSend bool) func(context.Context, string) error {
+	return func(ctx context.Context, role string) (err error) {
+		ours, theirs := mechanism.Pull, "PUSH"
+		if weSend {
+			ours, theirs = mechanism.Push, "PULL"
+		}
+		f, err := start(ctx, role, setup{zmqType: theirs, cfg: config(ours)})
+		defer finish(&err, f)
+		if err != nil {
+			return fmt.Errorf("handshake: %w", err)
+		}
+		type end struct {
+			who  string
+			send func(context.Context, [][]byte) error
+			recv func(context.Context) ([][]byte, error)
+		}
+		sender, receiver := end{"libzmq", f.zs.Send, f.zs.Recv}, end{"our", f.conn.Send, f.conn.Recv}
+		receivedBy := "us"
+		if weSend {
+			sender, receiver, receivedBy = receiver, sender, "libzmq"
+		}
+		// The sending socket belongs to the sending goroutine until wait
+		// returns.
+		wait := background(ctx, func(ctx context.Context) error {
+			for i := range manyCount {
+				if err := sender.send(ctx, numbered(i)); err != nil {
+					return fmt.Errorf("%s send %d: %w", sender.who, i, err)
+				}
+			}
+			return nil
+		})
+		defer wait()
 		for i := range manyCount {
-			if err := f.conn.Send(ctx, numbered(i)); err != nil {
-				return fmt.Errorf("our send %d: %w", i, err)
+			got, err := receiver.recv(ctx)
+			if err != nil {
+				return errors.Join(fmt.Errorf("%s receive %d: %w", receiver.who, i, err), wait())
+			}
+			if err := sameMessage(numbered(i), got); err != nil {
+				return fmt.Errorf("message %d received by %s: %w", i, receivedBy, err)
 			}
 		}
-		return nil
-	})
-	defer wait()
-	for i := range manyCount {
-		got, err := f.zs.Recv(ctx)
-		if err != nil {
-			return errors.Join(fmt.Errorf("libzmq receive %d: %w", i, err), wait())
-		}
-		if err := sameMessage(numbered(i), got); err != nil {
-			return fmt.Errorf("message %d received by libzmq: %w", i, err)
-		}
+		return wait()
 	}
-	return wait()
-}
-
-// manyIn: 10,000 messages from a libzmq PUSH arrive at our PULL in order.
-func manyIn(ctx context.Context, role string) (err error) {
-	f, err := start(ctx, role, setup{zmqType: "PUSH", cfg: config(mechanism.Pull)})
-	defer finish(&err, f)
-	if err != nil {
-		return fmt.Errorf("handshake: %w", err)
-	}
-	// The libzmq socket belongs to the sending goroutine until wait returns.
-	wait := background(ctx, func(ctx context.Context) error {
-		for i := range manyCount {
-			if err := f.zs.Send(ctx, numbered(i)); err != nil {
-				return fmt.Errorf("libzmq send %d: %w", i, err)
-			}
-		}
-		return nil
-	})
-	defer wait()
-	for i := range manyCount {
-		got, err := f.conn.Recv(ctx)
-		if err != nil {
-			return errors.Join(fmt.Errorf("our receive %d: %w", i, err), wait())
-		}
-		if err := sameMessage(numbered(i), got); err != nil {
-			return fmt.Errorf("message %d received by us: %w", i, err)
-		}
-	}
-	return wait()
 }
 
 // zmtp30Pair: we announce ZMTP 3.0; libzmq (announcing 3.1) talks 3.0.
