@@ -90,10 +90,8 @@ func closeFlushes(ctx context.Context, role string) (err error) {
 	if err != nil {
 		return fmt.Errorf("handshake: %w", err)
 	}
-	for i := range n {
-		if err := f.conn.Send(ctx, numbered(i)); err != nil {
-			return fmt.Errorf("our send %d: %w", i, err)
-		}
+	if err := f.ourEnd().sendNumbered(ctx, n); err != nil {
+		return err
 	}
 	if err := f.conn.Close(); err != nil {
 		return fmt.Errorf("close: %w", err)
@@ -101,16 +99,7 @@ func closeFlushes(ctx context.Context, role string) (err error) {
 	if err := f.conn.Err(); err != nil {
 		return fmt.Errorf("after Close, Err() = %v, want nil", err)
 	}
-	for i := range n {
-		got, err := f.zs.Recv(ctx)
-		if err != nil {
-			return fmt.Errorf("libzmq receive %d: %w", i, err)
-		}
-		if err := sameMessage(numbered(i), got); err != nil {
-			return fmt.Errorf("message %d received by libzmq: %w", i, err)
-		}
-	}
-	return nil
+	return f.theirEnd().recvNumbered(ctx, n)
 }
 
 // libzmqCloses: when libzmq closes its socket (lingering so that what it
@@ -123,10 +112,8 @@ func libzmqCloses(ctx context.Context, role string) (err error) {
 	if err != nil {
 		return fmt.Errorf("handshake: %w", err)
 	}
-	for i := range n {
-		if err := f.zs.Send(ctx, numbered(i)); err != nil {
-			return fmt.Errorf("libzmq send %d: %w", i, err)
-		}
+	if err := f.theirEnd().sendNumbered(ctx, n); err != nil {
+		return err
 	}
 	if err := f.zs.Z.SetLinger(5 * time.Second); err != nil {
 		return err
@@ -134,14 +121,8 @@ func libzmqCloses(ctx context.Context, role string) (err error) {
 	if err := f.zs.Close(); err != nil {
 		return err
 	}
-	for i := range n {
-		got, err := f.conn.Recv(ctx)
-		if err != nil {
-			return fmt.Errorf("our receive %d: %w", i, err)
-		}
-		if err := sameMessage(numbered(i), got); err != nil {
-			return fmt.Errorf("message %d received by us: %w", i, err)
-		}
+	if err := f.ourEnd().recvNumbered(ctx, n); err != nil {
+		return err
 	}
 	msg, err := f.conn.Recv(ctx)
 	switch {

@@ -196,38 +196,55 @@ func manyInOrder(weSend bool) func(context.Context, string) error {
 		if err != nil {
 			return fmt.Errorf("handshake: %w", err)
 		}
-		type end struct {
-			who  string
-			send func(context.Context, [][]byte) error
-			recv func(context.Context) ([][]byte, error)
-		}
-		sender, receiver := end{"libzmq", f.zs.Send, f.zs.Recv}, end{"our", f.conn.Send, f.conn.Recv}
-		receivedBy := "us"
+		sender, receiver := f.theirEnd(), f.ourEnd()
 		if weSend {
-			sender, receiver, receivedBy = receiver, sender, "libzmq"
+			sender, receiver = receiver, sender
 		}
 		// The sending socket belongs to the sending goroutine until wait
 		// returns.
-		wait := background(ctx, func(ctx context.Context) error {
-			for i := range manyCount {
-				if err := sender.send(ctx, numbered(i)); err != nil {
-					return fmt.Errorf("%s send %d: %w", sender.who, i, err)
-				}
-			}
-			return nil
-		})
+		wait := background(ctx, func(ctx context.Context) error { return sender.sendNumbered(ctx, manyCount) })
 		defer wait()
-		for i := range manyCount {
-			got, err := receiver.recv(ctx)
-			if err != nil {
-				return errors.Join(fmt.Errorf("%s receive %d: %w", receiver.who, i, err), wait())
-			}
-			if err := sameMessage(numbered(i), got); err != nil {
-				return fmt.Errorf("message %d received by %s: %w", i, receivedBy, err)
-			}
+		if err := receiver.recvNumbered(ctx, manyCount); err != nil {
+			return errors.Join(err, wait())
 		}
 		return wait()
 	}
+}
+
+// end is one side of a fixture's link, as the cases of numbered messages
+// use it.
+type end struct {
+	who, by string // "our", "us" or "libzmq", "libzmq", in errors
+	send    func(context.Context, [][]byte) error
+	recv    func(context.Context) ([][]byte, error)
+}
+
+func (f *fixture) ourEnd() end   { return end{"our", "us", f.conn.Send, f.conn.Recv} }
+func (f *fixture) theirEnd() end { return end{"libzmq", "libzmq", f.zs.Send, f.zs.Recv} }
+
+// sendNumbered sends numbered(0) to numbered(n-1).
+func (e end) sendNumbered(ctx context.Context, n int) error {
+	for i := range n {
+		if err := e.send(ctx, numbered(i)); err != nil {
+			return fmt.Errorf("%s send %d: %w", e.who, i, err)
+		}
+	}
+	return nil
+}
+
+// recvNumbered receives n messages and checks that they are numbered(0)
+// to numbered(n-1).
+func (e end) recvNumbered(ctx context.Context, n int) error {
+	for i := range n {
+		got, err := e.recv(ctx)
+		if err != nil {
+			return fmt.Errorf("%s receive %d: %w", e.who, i, err)
+		}
+		if err := sameMessage(numbered(i), got); err != nil {
+			return fmt.Errorf("message %d received by %s: %w", i, e.by, err)
+		}
+	}
+	return nil
 }
 
 // zmtp30Pair: we announce ZMTP 3.0; libzmq (announcing 3.1) talks 3.0.
