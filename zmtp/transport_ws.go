@@ -215,10 +215,13 @@ type zwsConn struct {
 	ws     *websocket.Conn // set once by upgrade, before upOnce ends
 
 	// Heartbeats: a WebSocket ping every ivl, answered within hbTimeout,
-	// by a goroutine that Close stops and waits for.
+	// by a goroutine that Close stops and waits for. pongs counts every
+	// pong received, whatever its payload: libzmq answers a ping with an
+	// empty pong, which the WebSocket library does not match to its ping.
 	ivl, hbTimeout time.Duration
 	hbFailed       atomic.Bool
 	hbDone         chan struct{}
+	pongs          atomic.Uint64
 
 	cmu      sync.Mutex
 	closed   bool
@@ -306,8 +309,9 @@ func (z *zwsConn) dialUpgrade() (*websocket.Conn, error) {
 		url = "ws://" + rest
 	}
 	ws, resp, err := websocket.Dial(context.Background(), url, &websocket.DialOptions{
-		HTTPClient:   &http.Client{Transport: rt, CheckRedirect: noRedirect},
-		Subprotocols: []string{z.proto},
+		HTTPClient:     &http.Client{Transport: rt, CheckRedirect: noRedirect},
+		Subprotocols:   []string{z.proto},
+		OnPongReceived: z.pong,
 	})
 	if err != nil {
 		if z.deadlinePassed(false) {
@@ -349,7 +353,11 @@ func (z *zwsConn) acceptUpgrade() (*websocket.Conn, error) {
 		w.flush()
 		return nil, wsProtocolError("upgrade", "the client does not offer subprotocol %s (offers %q)", z.proto, req.Header.Values("Sec-WebSocket-Protocol"))
 	}
-	ws, err := websocket.Accept(w, req, &websocket.AcceptOptions{Subprotocols: []string{z.proto}, InsecureSkipVerify: true})
+	ws, err := websocket.Accept(w, req, &websocket.AcceptOptions{
+		Subprotocols:       []string{z.proto},
+		InsecureSkipVerify: true,
+		OnPongReceived:     z.pong,
+	})
 	if err != nil {
 		w.flush()
 		return nil, wsProtocolError("upgrade", "%v", err)
@@ -608,9 +616,17 @@ func (e *zwsEncoder) feed(p []byte, send func([]byte) error) error {
 	return nil
 }
 
-// heartbeat pings the peer every ivl and ends the connection when a pong
-// takes longer than hbTimeout, as libzmq does over ws with
-// ZMQ_HEARTBEAT_IVL and ZMQ_HEARTBEAT_TIMEOUT. It ends when ctx does.
+// heartbeat pings the peer every ivl and ends the connection when no pong
+// comes within hbTimeout, as libzmq does over ws with ZMQ_HEARTBEAT_IVL
+// and ZMQ_HEARTBEAT_TIMEOUT. Like libzmq, it takes any pong as the answer,
+// whatever its payload. It ends when ctx does.
+//
+// A pong that does not echo the ping's payload leaves Ping waiting until
+// hbTimeout; Ping is left to run out rather than cancelled once the pong
+// came, because the WebSocket library closes the connection when a
+// write's context ends during the write, and the ping's write may not
+// have returned yet when its pong is read. Against such a peer a ping
+// goes every hbTimeout (or ivl, if longer).
 func (z *zwsConn) heartbeat(ctx context.Context, ws *websocket.Conn) {
 	defer close(z.hbDone)
 	t := time.NewTicker(z.ivl)
@@ -621,18 +637,29 @@ func (z *zwsConn) heartbeat(ctx context.Context, ws *websocket.Conn) {
 			return
 		case <-t.C:
 		}
+		before := z.pongs.Load()
 		pctx, cancel := context.WithTimeout(ctx, z.hbTimeout)
 		err := ws.Ping(pctx)
 		cancel()
+		switch {
+		case err == nil, ctx.Err() != nil:
+		case errors.Is(err, context.DeadlineExceeded) && z.pongs.Load() != before:
+			err = nil // answered by a pong with another payload
+		case errors.Is(err, net.ErrClosed):
+			return // the connection ended otherwise; its reader says why
+		default:
+			z.hbFailed.Store(true)
+			ws.CloseNow()
+		}
 		if err != nil {
-			if ctx.Err() == nil {
-				z.hbFailed.Store(true)
-				ws.CloseNow()
-			}
 			return
 		}
 	}
 }
+
+// pong records a pong received: the WebSocket library calls it from the
+// reader, before its own matching of the pong to a ping.
+func (z *zwsConn) pong(context.Context, []byte) { z.pongs.Add(1) }
 
 // Close closes the connection at once (ZMTP has said all it had to) and
 // waits for the heartbeat goroutine.

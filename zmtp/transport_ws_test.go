@@ -17,8 +17,11 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/coder/websocket"
@@ -649,4 +652,116 @@ func TestZWSWireBytes(t *testing.T) {
 func websocketAccept(key string) string {
 	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
 	return base64.StdEncoding.EncodeToString(h[:])
+}
+
+// pingPeer is the server end of a ZWS connection, written by hand so that
+// it can answer WebSocket pings as a given peer does: "empty" with an empty
+// pong, as libzmq 4.3.5 does; "echo" with a pong echoing the ping's
+// payload, as RFC 6455 asks; "none" not at all. It counts the pings it
+// receives and returns when the connection ends.
+func pingPeer(nc net.Conn, answer string, pings *atomic.Int64) error {
+	defer nc.Close()
+	br := bufio.NewReader(nc)
+	req, err := http.ReadRequest(br)
+	if err != nil {
+		return err
+	}
+	if _, err := nc.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Accept: " + websocketAccept(req.Header.Get("Sec-WebSocket-Key")) +
+		"\r\nSec-WebSocket-Protocol: ZWS2.0/NULL\r\n\r\n")); err != nil {
+		return err
+	}
+	for {
+		// A client's frame: short (a ping's payload is at most 125 octets,
+		// and nothing else is sent here) and masked.
+		var hdr [6]byte
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			return nil
+		}
+		p := make([]byte, hdr[1]&0x7f)
+		if _, err := io.ReadFull(br, p); err != nil {
+			return nil
+		}
+		for i := range p {
+			p[i] ^= hdr[2+i%4]
+		}
+		if hdr[0]&0x0f != 0x9 {
+			continue
+		}
+		pings.Add(1)
+		var pong []byte
+		switch answer {
+		case "empty":
+			pong = []byte{0x8a, 0}
+		case "echo":
+			pong = append([]byte{0x8a, byte(len(p))}, p...)
+		default:
+			continue
+		}
+		if _, err := nc.Write(pong); err != nil {
+			return nil
+		}
+	}
+}
+
+// TestWSHeartbeatPongs runs a ws client connection with heartbeats against
+// peers answering pings in each way, on synctest's fake clock: a peer that
+// answers with any pong, empty as libzmq's or echoing the ping, keeps the
+// connection up through many timeouts, every ping answered; one that never
+// answers has it end with a timeout exactly HeartbeatTimeout after the
+// first ping.
+func TestWSHeartbeatPongs(t *testing.T) {
+	const ivl, timeout = 100 * time.Millisecond, 300 * time.Millisecond
+	for _, answer := range []string{"empty", "echo", "none"} {
+		t.Run(answer, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				x, y := net.Pipe()
+				var pings atomic.Int64
+				peer := make(chan error, 1)
+				go func() { peer <- pingPeer(y, answer, &pings) }()
+				z := newZWSConn(x, true, "ws://peer/", &Options{HeartbeatInterval: ivl, HeartbeatTimeout: timeout})
+				start := time.Now()
+				readErr := make(chan error, 1)
+				go func() {
+					buf := make([]byte, 256)
+					for {
+						if _, err := z.Read(buf); err != nil {
+							readErr <- err
+							return
+						}
+					}
+				}()
+				if answer == "none" {
+					err := <-readErr
+					if !errors.Is(err, os.ErrDeadlineExceeded) {
+						t.Errorf("read: %v, want a deadline exceeded", err)
+					}
+					if d := time.Since(start); d != ivl+timeout {
+						t.Errorf("dropped after %v, want %v", d, ivl+timeout)
+					}
+					if n := pings.Load(); n != 1 {
+						t.Errorf("%d pings sent, want 1", n)
+					}
+					z.Close()
+				} else {
+					time.Sleep(10 * timeout)
+					synctest.Wait()
+					select {
+					case err := <-readErr:
+						t.Fatalf("connection ended: %v", err)
+					default:
+					}
+					n, answered := pings.Load(), z.pongs.Load()
+					if n < 5 || answered != uint64(n) {
+						t.Errorf("%d pings sent, %d pongs received over %v", n, answered, 10*timeout)
+					}
+					z.Close()
+					<-readErr
+				}
+				if err := <-peer; err != nil {
+					t.Errorf("peer: %v", err)
+				}
+			})
+		})
+	}
 }
