@@ -149,7 +149,7 @@ func nodeCases() []Case {
 			}
 		}
 	}
-	return out
+	return append(out, nodeHeartbeatCases()...)
 }
 
 func (p nodePairing) exec(ctx context.Context, tr, role string) (err error) {
