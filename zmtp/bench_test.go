@@ -112,3 +112,66 @@ func reportCPU(b *testing.B, cpu0 time.Duration, known bool) {
 		b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
 	}
 }
+
+// BenchmarkSocketRouterFanIn measures a ROUTER receiving 64-octet
+// messages from 100 DEALERs over loopback TCP, with Recv.
+func BenchmarkSocketRouterFanIn(b *testing.B) {
+	const peers, size = 100, 64
+	router, err := NewSocket(Router, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer router.Close()
+	if err := router.Bind("tcp://127.0.0.1:*"); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	dealers := make([]*Socket, peers)
+	for i := range dealers {
+		d, err := NewSocket(Dealer, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer d.Close()
+		if err := d.Connect(router.LastEndpoint()); err != nil {
+			b.Fatal(err)
+		}
+		dealers[i] = d
+	}
+	b.SetBytes(size)
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0, cpuKnown := processCPU()
+	sent := make(chan error, peers)
+	for i, d := range dealers {
+		n := b.N / peers
+		if i < b.N%peers {
+			n++
+		}
+		go func() {
+			msg := [][]byte{make([]byte, size)}
+			for range n {
+				if err := d.Send(ctx, msg); err != nil {
+					sent <- err
+					return
+				}
+			}
+			sent <- nil
+		}()
+	}
+	for range b.N {
+		m, err := router.Recv(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(m.Frames) != 2 || len(m.Frames[1]) != size {
+			b.Fatalf("received %d frames", len(m.Frames))
+		}
+	}
+	for range peers {
+		if err := <-sent; err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, cpu0, cpuKnown)
+}
