@@ -38,6 +38,12 @@ const maxKeptAssembly = 64 << 10
 
 func (c *Conn) readMessages() error {
 	room := c.sess.inRoom()
+	// slot is 1 when each message starts with a frame left free for the
+	// socket (a ROUTER's routing id), else 0.
+	slot := 0
+	if c.sess.envelopeSlot() {
+		slot = 1
+	}
 	maxFrames := int(max(c.cfg.MaxMessageSize/frameCost, minFrames))
 	var batch [][][]byte
 	// deliver hands the batch over; at the high-water mark the reader
@@ -115,23 +121,23 @@ func (c *Conn) readMessages() error {
 		case len(ends) == 0 && f.Owned:
 			// A large single-frame message was read (and, with a cipher,
 			// decrypted in place) into memory of its own.
-			msg = c.ownedMessage(body)
+			msg = c.ownedMessage(body, slot)
 		case len(ends) == 0:
-			msg = c.singleFrame(body, c.cipher == nil)
+			msg = c.singleFrame(body, c.cipher == nil, slot)
 		case len(data)+len(body) > maxKeptAssembly:
 			// The last frame of a large multipart message: the frames so
 			// far are handed over where they were assembled, not copied
 			// again.
 			data = append(data, body...)
 			ends = append(ends, len(data))
-			msg = splitFrames(data, ends)
+			msg = splitFrames(data, ends, slot)
 			data, ends = nil, nil
 		default:
 			// The last frame of a multipart message: one block for all.
 			own := make([]byte, len(data)+len(body))
 			copy(own[copy(own, data):], body)
 			ends = append(ends, len(own))
-			msg = splitFrames(own, ends)
+			msg = splitFrames(own, ends, slot)
 			data, ends = data[:0], ends[:0]
 		}
 		size = 0
@@ -230,17 +236,20 @@ func peerError(data []byte) error {
 	return &mechanism.PeerError{Reason: reason}
 }
 
-// singleFrame returns a one-frame message holding body: in the memory of a
-// message the application has finished with when there is one that fits
-// (see Socket.RecvInto), else where it was read when viewable (body is a
-// view of the frame reader's read buffer), else in a copy.
-func (c *Conn) singleFrame(body []byte, viewable bool) [][]byte {
-	if len(c.spare) == 0 {
+// singleFrame returns a one-frame message holding body, after slot free
+// frames (see readMessages): in the memory of a message the application
+// has finished with when there is one that fits (see Socket.RecvInto),
+// else where it was read when viewable (body is a view of the frame
+// reader's read buffer), else in a copy.
+func (c *Conn) singleFrame(body []byte, viewable bool, slot int) [][]byte {
+	// Recycled messages have no free frame: sockets that want one
+	// recycle nothing.
+	if len(c.spare) == 0 && slot == 0 {
 		if r := c.sess.recycled(); r != nil {
 			c.spare = r.take(c.spare, recycleBatch)
 		}
 	}
-	if k := len(c.spare) - 1; k >= 0 {
+	if k := len(c.spare) - 1; k >= 0 && slot == 0 {
 		m := c.spare[k]
 		c.spare[k] = nil
 		c.spare = c.spare[:k]
@@ -253,18 +262,20 @@ func (c *Conn) singleFrame(body []byte, viewable bool) [][]byte {
 		// The read buffer becomes the message's memory: the frame
 		// reader reads on after it, or into a new buffer.
 		c.rd.KeepViews()
-		m := c.frameSlab(len(body))
-		m[0] = body[:len(body):len(body)]
+		m := c.frameSlab(len(body), slot)
+		m[slot] = body[:len(body):len(body)]
 		return m
 	}
 	if c.rd.Buffered() < minViewBatch {
-		return [][]byte{append(make([]byte, 0, len(body)), body...)}
+		m := make([][]byte, slot+1)
+		m[slot] = append(make([]byte, 0, len(body)), body...)
+		return m
 	}
 	if len(body) <= maxSlabbed {
-		return c.slabbed(body)
+		return c.slabbed(body, slot)
 	}
-	m := c.frameSlab(len(body))
-	m[0] = append(make([]byte, 0, len(body)), body...)
+	m := c.frameSlab(len(body), slot)
+	m[slot] = append(make([]byte, 0, len(body)), body...)
 	return m
 }
 
@@ -274,14 +285,14 @@ const slabSize = 16 << 10
 // slabbed returns a one-frame message holding a copy of body, from the
 // reader's slabs: for the bodies that are not in the read buffer, those
 // a cipher opened.
-func (c *Conn) slabbed(body []byte) [][]byte {
+func (c *Conn) slabbed(body []byte, slot int) [][]byte {
 	if cap(c.slab)-len(c.slab) < len(body) {
 		c.slab = make([]byte, 0, min(slabSize, max(c.rd.Buffered()+len(body), maxSlabbed)))
 	}
 	off := len(c.slab)
 	c.slab = append(c.slab, body...)
-	m := c.frameSlab(len(body))
-	m[0] = c.slab[off:len(c.slab):len(c.slab)]
+	m := c.frameSlab(len(body), slot)
+	m[slot] = c.slab[off:len(c.slab):len(c.slab)]
 	return m
 }
 
@@ -303,25 +314,28 @@ const (
 	slabFrames   = 128     // the most a frame-slice slab holds
 )
 
-// frameSlab returns a one-frame message slice from the reader's slab of
-// them, for a message of size octets. A new slab has room for what the
-// read buffer still holds if the messages in it are of that size: slots
-// beyond the read's last message would be memory nobody uses.
-func (c *Conn) frameSlab(size int) [][]byte {
-	if len(c.frames) == 0 {
-		c.frames = make([][]byte, min(slabFrames, c.rd.Buffered()/(size+frame.HeaderSize(size))+1))
+// frameSlab returns the slice of a one-frame message with slot free
+// frames before it, from the reader's slab of them, for a message of size
+// octets. A new slab has room for what the read buffer still holds if the
+// messages in it are of that size: slots beyond the read's last message
+// would be memory nobody uses.
+func (c *Conn) frameSlab(size, slot int) [][]byte {
+	n := slot + 1
+	if len(c.frames) < n {
+		c.frames = make([][]byte, n*min(slabFrames, c.rd.Buffered()/(size+frame.HeaderSize(size))+1))
 	}
-	m := c.frames[:1:1]
-	c.frames = c.frames[1:]
+	m := c.frames[:n:n]
+	c.frames = c.frames[n:]
 	return m
 }
 
-// splitFrames cuts block into frames ending at ends.
-func splitFrames(block []byte, ends []int) [][]byte {
-	msg := make([][]byte, len(ends))
+// splitFrames cuts block into frames ending at ends, after slot free
+// frames.
+func splitFrames(block []byte, ends []int, slot int) [][]byte {
+	msg := make([][]byte, slot+len(ends))
 	start := 0
 	for i, end := range ends {
-		msg[i] = block[start:end:end]
+		msg[slot+i] = block[start:end:end]
 		start = end
 	}
 	return msg

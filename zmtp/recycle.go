@@ -128,12 +128,16 @@ func (c *Conn) largeBody(n int) []byte {
 	return m[0][:0]
 }
 
-// ownedMessage returns a one-frame message of body, whose memory the
-// reader gave away: in the message largeBody lent its memory from, if any.
-func (c *Conn) ownedMessage(body []byte) [][]byte {
+// ownedMessage returns a one-frame message of body, after slot free
+// frames (see readMessages), whose memory the reader gave away: in the
+// message largeBody lent its memory from, if any (sockets that want a
+// free frame recycle nothing, so lend nothing).
+func (c *Conn) ownedMessage(body []byte, slot int) [][]byte {
 	m := c.lent
-	if m == nil {
-		return [][]byte{body}
+	if m == nil || slot > 0 {
+		m = make([][]byte, slot+1)
+		m[slot] = body
+		return m
 	}
 	c.lent = nil
 	m[0] = body

@@ -91,10 +91,26 @@ type idRouter struct {
 	second  map[string]*pipe   // the other connection of a peer linked both ways; guarded by s.mu
 	nextID  uint32
 	envs    [][]byte // the rest of the block envelopes are cut from; under s.recvMu
+	slots   bool     // messages from connections come with a free first frame (see slotted)
 }
 
 func newIDRouter(s *Socket) *idRouter {
-	return &idRouter{s: s, byID: map[string]*pipe{}, waiting: map[string][]*pipe{}, second: map[string]*pipe{}, nextID: rand32()}
+	return &idRouter{s: s, byID: map[string]*pipe{}, waiting: map[string][]*pipe{}, second: map[string]*pipe{},
+		nextID: rand32(), slots: !s.kind.raw}
+}
+
+// slotted reports whether the messages received from p start with a frame
+// its connection's reader left free for the routing id (see
+// pipe.envelopeSlot): those of ZMTP connections do, so that receiving one
+// costs no new envelope; those of inproc peers (the sending application's
+// frames) and of STREAM's raw connections do not.
+func (r *idRouter) slotted(p *pipe) bool { return r.slots && p.twin == nil }
+
+// envelopeSlot tells p's connection whether to leave the first frame of
+// each message it receives free: for the ROUTER (see idRouter.slotted).
+func (p *pipe) envelopeSlot() bool {
+	r, ok := p.s.rule.(*idRouter)
+	return ok && r.slotted(p)
 }
 
 // admit gives p its routing id: the peer's Identity (whatever its first
@@ -266,6 +282,13 @@ func (r *idRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, er
 	if err != nil {
 		return nil, nil, err
 	}
+	if r.slotted(p) {
+		// m[0] is free (nil): it becomes the routing id, in place.
+		if id := p.idFrame.Load(); id != nil {
+			m[0] = *id
+		}
+		return m, p, nil
+	}
 	out := r.envelope(m)
 	if id := p.idFrame.Load(); id != nil {
 		out[0] = *id
@@ -278,7 +301,7 @@ func (r *idRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, er
 	return out, p, nil
 }
 
-// Envelopes of small messages are cut from one block: a ROUTER receiving
+// Envelopes of the small messages of inproc peers are cut from one block: a ROUTER receiving
 // many of them pays an allocation every envSlab/2 messages, not one each.
 // A block lives as long as any of its envelopes, and with them the
 // bodies of the others: hence only for messages of up to maxSlabbed

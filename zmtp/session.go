@@ -38,6 +38,10 @@ type session interface {
 	// recycled returns a source of single-frame messages whose memory may
 	// be received into again, or nil.
 	recycled() *recycler
+	// envelopeSlot reports whether received messages are to start with a
+	// free frame, which the socket fills with the sender's routing id
+	// (ROUTER) instead of building a new envelope.
+	envelopeSlot() bool
 }
 
 // connSession is the session of a standalone Conn: queues of the
@@ -72,6 +76,7 @@ func (s *connSession) inRoom() <-chan struct{}  { return s.room }
 func (s *connSession) ready(c *Conn)            { s.c = c }
 func (s *connSession) intercept([][]byte) bool  { return false }
 func (s *connSession) recycled() *recycler      { return nil }
+func (s *connSession) envelopeSlot() bool       { return false }
 func (s *connSession) lost(int)                 {}
 func (s *connSession) buffers() *sync.Pool      { return nil }
 func (s *connSession) command(cmd frame.Command) {
