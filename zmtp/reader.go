@@ -46,10 +46,17 @@ func (c *Conn) readMessages() error {
 	}
 	maxFrames := int(max(c.cfg.MaxMessageSize/frameCost, minFrames))
 	var batch [][][]byte
+	// read counts the messages read since the connection's count was last
+	// brought up to date: once a batch, not with an atomic add each.
+	var read int64
 	// deliver hands the batch over; at the high-water mark the reader
 	// waits, and the peer with it. It reports false once the connection
 	// is dead.
 	deliver := func() bool {
+		if read > 0 {
+			c.stats.msgsIn.Add(read)
+			read = 0
+		}
 		defer func() {
 			clear(batch)
 			batch = batch[:0]
@@ -84,7 +91,7 @@ func (c *Conn) readMessages() error {
 	)
 	for {
 		// Nothing received waits while the reader may wait for the peer.
-		if len(batch) > 0 && !c.rd.FrameBuffered() && !deliver() {
+		if (len(batch) > 0 || read > 0) && !c.rd.FrameBuffered() && !deliver() {
 			return nil
 		}
 		f, err := c.rd.ReadFrame()
@@ -141,7 +148,7 @@ func (c *Conn) readMessages() error {
 			data, ends = data[:0], ends[:0]
 		}
 		size = 0
-		c.stats.msgsIn.Add(1)
+		read++
 		if c.rd.Buffered() == 0 {
 			// All read is handled: the slabs stay with their messages
 			// only, not with an idle connection.
