@@ -531,13 +531,27 @@ func (r *Reader) ReadBody(size uint64) ([]byte, error) {
 	// holds for bodies is used when it has room for the whole body.
 	body := r.large[:0]
 	r.large = nil
-	if r.bodyMem != nil && r.handOver {
-		if b := r.bodyMem(n); cap(b) >= n {
-			body = b[:0]
+	// cls is the class of the memory that comes back once the caller
+	// drops the body: set while body is a buffer of that class.
+	cls := bodyClass(nil)
+	if r.handOver {
+		if r.bodyMem != nil {
+			if b := r.bodyMem(n); cap(b) >= n {
+				body = b[:0]
+			}
+		}
+		if cap(body) < n {
+			if c := classOf(n); c != nil {
+				// Memory already allocated, and the peer declared a
+				// size it fills well: read into it.
+				if b := c.take(); b != nil {
+					body, cls = b[:0], c
+				}
+			}
 		}
 	}
 	if have := r.wpos - r.rpos; cap(body) < have {
-		body = make([]byte, 0, min(n, max(have, largeStep+largeSlack)))
+		body = r.grow(body, n, max(have, largeStep+largeSlack), &cls)
 	}
 	body = append(body, r.buf[r.rpos:r.wpos]...)
 	r.consumed += int64(r.wpos - r.rpos)
@@ -557,7 +571,7 @@ func (r *Reader) ReadBody(size uint64) ([]byte, error) {
 			// received, and a large body leaves a third of its size in
 			// discarded steps (doubling would leave all of it).
 			grow := max(3*len(body), largeStep)
-			body = growTo(body, min(n, len(body)+grow))
+			body = r.grow(body, n, len(body)+grow, &cls)
 		}
 		want := min(cap(body), n) - len(body)
 		m, err := r.src.Read(body[len(body) : len(body)+want])
@@ -578,6 +592,9 @@ func (r *Reader) ReadBody(size uint64) ([]byte, error) {
 	switch {
 	case r.handOver:
 		r.owned = true
+		if cls != nil {
+			cls.recycle(body)
+		}
 	case cap(body) <= maxKeptLarge:
 		r.large = body[:0]
 	}
@@ -599,6 +616,9 @@ func (r *Reader) SetBodyMemory(get func(n int) []byte) { r.bodyMem = get }
 // SetHandOver makes the Reader give away the memory of bodies larger than
 // its read buffer instead of reusing it: ReadFrame marks such frames Owned,
 // so that a caller that needs its own copy anyway can skip making one.
+// A body of about 64 KiB, 128 KiB, 256 KiB, 512 KiB or 1 MiB is read into
+// memory that comes back, once the collector finds the caller dropped it,
+// for later bodies of its size (memory from SetBodyMemory comes first).
 func (r *Reader) SetHandOver(on bool) { r.handOver = on }
 
 // ReadFrame reads the next frame. Its body is a view valid until the next
@@ -616,6 +636,24 @@ func (r *Reader) ReadFrame() (Frame, error) {
 	return Frame{Flags: h.Flags, Body: body, Owned: r.owned}, nil
 }
 
+// grow returns body with room for min(n, c) octets. When the Reader hands
+// bodies over and c reaches the size of the class n belongs to, that room
+// is a buffer of the class, recycled or new, so that the body's memory
+// can come back once the caller drops it; *cls is then its class.
+func (r *Reader) grow(body []byte, n, c int, cls *bodyClass) []byte {
+	if r.handOver {
+		if k := classOf(n); k != nil && c >= k.size() {
+			b := k.take()
+			if b == nil {
+				b = k.alloc()
+			}
+			*cls = k
+			return append(b[:0], body...)
+		}
+	}
+	return growTo(body, min(n, c))
+}
+
 func growTo(b []byte, c int) []byte {
 	nb := make([]byte, len(b), c)
 	copy(nb, b)
@@ -627,4 +665,137 @@ func unexpected(err error) error {
 		return io.ErrUnexpectedEOF
 	}
 	return err
+}
+
+// Large bodies handed over come back for Readers to read into once the
+// collector finds that the caller dropped them, as the read buffers of
+// views given away do (see dropKept): a stream of large messages that the
+// application drops soon after receiving them then reads into memory
+// already in use, instead of fresh pages that the runtime has to fault in
+// and zero. Only bodies whose size fills most of a class are read into its
+// buffers: those of 64 KiB (with room for an envelope, see largeSlack),
+// 128 KiB, 256 KiB, 512 KiB and 1 MiB.
+type (
+	body64K  [64<<10 + largeSlack]byte
+	body128K [128<<10 + largeSlack]byte
+	body256K [256<<10 + largeSlack]byte
+	body512K [512<<10 + largeSlack]byte
+	body1M   [1<<20 + largeSlack]byte
+)
+
+// bodyClasses lists the classes of large bodies that come back, smallest
+// first.
+var bodyClasses = [...]bodyClass{
+	&bodyStack[body64K, *body64K]{},
+	&bodyStack[body128K, *body128K]{},
+	&bodyStack[body256K, *body256K]{},
+	&bodyStack[body512K, *body512K]{},
+	&bodyStack[body1M, *body1M]{},
+}
+
+// maxRecycledBodies bounds the octets each class of large bodies holds
+// for reuse.
+const maxRecycledBodies = 8 << 20
+
+// bodyClass is a class of buffers for large bodies.
+type bodyClass interface {
+	size() int
+	// take returns a buffer of the class that came back, or nil.
+	take() []byte
+	// alloc returns a new buffer of the class.
+	alloc() []byte
+	// recycle makes the buffer of the class that b starts come back
+	// once the collector finds nothing refers to it.
+	recycle(b []byte)
+	// counts returns the number of buffers that came back so far, and
+	// the number held (some of them possibly freed since).
+	counts() (puts int64, held int)
+}
+
+// classOf returns the class whose buffers hold a body of n octets with at
+// most a quarter of them left unused, or nil.
+func classOf(n int) bodyClass {
+	for _, c := range bodyClasses {
+		if size := c.size(); n <= size {
+			if 4*n >= 3*size {
+				return c
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// bodyArray is the pointer to a class's array type.
+type bodyArray[A any] interface {
+	*A
+	bytes() []byte
+	// start returns the array b starts, b being a slice of it from
+	// its first octet.
+	start(b []byte) *A
+	// octets returns the array's length; it allocates nothing.
+	octets() int
+}
+
+func (p *body64K) bytes() []byte  { return p[:] }
+func (p *body128K) bytes() []byte { return p[:] }
+func (p *body256K) bytes() []byte { return p[:] }
+func (p *body512K) bytes() []byte { return p[:] }
+func (p *body1M) bytes() []byte   { return p[:] }
+
+func (p *body64K) octets() int  { return len(p) }
+func (p *body128K) octets() int { return len(p) }
+func (p *body256K) octets() int { return len(p) }
+func (p *body512K) octets() int { return len(p) }
+func (p *body1M) octets() int   { return len(p) }
+
+func (*body64K) start(b []byte) *body64K   { return (*body64K)(b[:cap(b)]) }
+func (*body128K) start(b []byte) *body128K { return (*body128K)(b[:cap(b)]) }
+func (*body256K) start(b []byte) *body256K { return (*body256K)(b[:cap(b)]) }
+func (*body512K) start(b []byte) *body512K { return (*body512K)(b[:cap(b)]) }
+func (*body1M) start(b []byte) *body1M     { return (*body1M)(b[:cap(b)]) }
+
+// bodyStack is a class of large bodies: a stack of weakly held buffers of
+// type A that came back, like recycled for read buffers.
+type bodyStack[A any, P bodyArray[A]] struct {
+	mu   sync.Mutex
+	bufs []weak.Pointer[A]
+	puts atomic.Int64 // buffers that came back, kept or not
+}
+
+func (s *bodyStack[A, P]) size() int { return P(nil).octets() }
+
+func (s *bodyStack[A, P]) alloc() []byte { return P(new(A)).bytes() }
+
+func (s *bodyStack[A, P]) take() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := len(s.bufs) - 1; k >= 0; k-- {
+		p := s.bufs[k].Value()
+		s.bufs = s.bufs[:k]
+		if p != nil {
+			return P(p).bytes()
+		}
+	}
+	return nil
+}
+
+func (s *bodyStack[A, P]) recycle(b []byte) {
+	// b starts the array: it came from take or alloc.
+	runtime.SetFinalizer(P(P(nil).start(b)), s.put)
+}
+
+func (s *bodyStack[A, P]) counts() (int64, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.puts.Load(), len(s.bufs)
+}
+
+func (s *bodyStack[A, P]) put(p P) {
+	s.puts.Add(1)
+	s.mu.Lock()
+	if (len(s.bufs)+1)*len(p.bytes()) <= maxRecycledBodies {
+		s.bufs = append(s.bufs, weak.Make((*A)(p)))
+	}
+	s.mu.Unlock()
 }

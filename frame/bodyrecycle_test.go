@@ -1,0 +1,190 @@
+package frame
+
+import (
+	"bytes"
+	"io"
+	"runtime"
+	"runtime/debug"
+	"testing"
+	"unsafe"
+)
+
+// classBodySizes are body sizes that fill a class of large bodies: its
+// size less the envelope slack (a plain 64 KiB message, say), and the
+// least it takes.
+func classBodySizes(c bodyClass) []int {
+	return []int{c.size() - largeSlack, (3*c.size() + 3) / 4}
+}
+
+// TestClassOf checks which body sizes are read into a class's buffers:
+// those that fill at least three quarters of the smallest class that holds
+// them, and no others.
+func TestClassOf(t *testing.T) {
+	for i, c := range bodyClasses {
+		if i > 0 && c.size() <= bodyClasses[i-1].size() {
+			t.Fatalf("class %d (%d octets) not larger than the one before", i, c.size())
+		}
+		for _, n := range append(classBodySizes(c), c.size()) {
+			if got := classOf(n); got != c {
+				t.Errorf("classOf(%d): not the class of %d octets", n, c.size())
+			}
+		}
+		if got := classOf((3*c.size()+3)/4 - 1); got != nil {
+			t.Errorf("classOf(%d): a class of %d octets, want none", (3*c.size()+3)/4-1, got.size())
+		}
+	}
+	if c := classOf(largeStep + 33); c == nil || c.size() < largeStep+33 {
+		t.Error("a 64 KiB message in a CURVE box has no class")
+	}
+	if c := classOf(bodyClasses[len(bodyClasses)-1].size() + 1); c != nil {
+		t.Errorf("a body above the largest class has the class of %d octets", c.size())
+	}
+}
+
+// TestLargeBodyComesBack reads large bodies handed over and drops them:
+// once the collector has found them gone, their buffers come back to
+// their class.
+func TestLargeBodyComesBack(t *testing.T) {
+	for _, c := range bodyClasses {
+		const frames = 3
+		var stream []byte
+		for i := range frames {
+			stream = AppendFrame(stream, 0, bytes.Repeat([]byte{byte(i)}, c.size()-largeSlack))
+		}
+		puts, _ := c.counts()
+		func() {
+			r := NewReader(bytes.NewReader(stream), 0)
+			r.SetHandOver(true)
+			for range frames {
+				f, err := r.ReadFrame()
+				if err != nil || !f.Owned {
+					t.Fatalf("class %d: owned %v, %v", c.size(), f.Owned, err)
+				}
+			}
+		}()
+		for k := 0; ; k++ {
+			if got, _ := c.counts(); got >= puts+frames {
+				break
+			}
+			if k == 1000 {
+				t.Fatalf("class %d: no buffer came back after %d collections", c.size(), k)
+			}
+			runtime.GC()
+			for range 100 {
+				runtime.Gosched()
+			}
+		}
+	}
+}
+
+// TestLargeBodyReadsIntoRecycled checks that a body that fills a class is
+// read into a buffer of the class that came back, and one that does not
+// fill it is not.
+func TestLargeBodyReadsIntoRecycled(t *testing.T) {
+	// No collection, so that no other buffer comes back meanwhile.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	for _, c := range bodyClasses {
+		// Drain the class, then give it one buffer that stays alive.
+		for c.take() != nil {
+		}
+		for _, n := range append(classBodySizes(c), (3*c.size()+3)/4-1) {
+			buf := c.alloc()
+			putBack(c, buf)
+			body := bytes.Repeat([]byte{0xa5}, n)
+			r := NewReader(bytes.NewReader(AppendFrame(nil, 0, body)), 0)
+			r.SetHandOver(true)
+			f, err := r.ReadFrame()
+			if err != nil || !bytes.Equal(f.Body, body) {
+				t.Fatalf("class %d, body %d: %d octets, %v", c.size(), n, len(f.Body), err)
+			}
+			same := unsafe.SliceData(f.Body) == unsafe.SliceData(buf)
+			if fits := classOf(n) == c; same != fits {
+				t.Errorf("class %d, body %d: read into the recycled buffer %v, want %v", c.size(), n, same, fits)
+			}
+			if cap(f.Body) != n {
+				t.Errorf("class %d, body %d: capacity %d, want the body's length", c.size(), n, cap(f.Body))
+			}
+			for c.take() != nil {
+			}
+			runtime.KeepAlive(buf)
+		}
+	}
+}
+
+// putBack puts buf, a buffer of class c, on its stack as the collector
+// would.
+func putBack(c bodyClass, buf []byte) {
+	switch s := c.(type) {
+	case *bodyStack[body64K, *body64K]:
+		s.put((*body64K)(buf))
+	case *bodyStack[body128K, *body128K]:
+		s.put((*body128K)(buf))
+	case *bodyStack[body256K, *body256K]:
+		s.put((*body256K)(buf))
+	case *bodyStack[body512K, *body512K]:
+		s.put((*body512K)(buf))
+	case *bodyStack[body1M, *body1M]:
+		s.put((*body1M)(buf))
+	default:
+		panic("unknown class")
+	}
+}
+
+// TestKeptLargeBodiesIntact keeps some of many large bodies handed over,
+// drops the others and lets the collector run now and then, so that the
+// dropped ones come back and are read into again: the kept ones must
+// never change.
+func TestKeptLargeBodiesIntact(t *testing.T) {
+	sizes := []int{64 << 10, 60000, 128 << 10, 40000, 64<<10 + 33, 256<<10 - 1000}
+	const frames = 120
+	var stream []byte
+	bodyOf := func(i int) []byte {
+		b := make([]byte, sizes[i%len(sizes)])
+		for k := range b {
+			b[k] = byte(i + k/251)
+		}
+		return b
+	}
+	for i := range frames {
+		stream = AppendFrame(stream, 0, bodyOf(i))
+	}
+	var puts int64
+	for _, c := range bodyClasses {
+		n, _ := c.counts()
+		puts += n
+	}
+	r := NewReader(bytes.NewReader(stream), 0)
+	r.SetHandOver(true)
+	kept := make(map[int][]byte)
+	for i := range frames {
+		f, err := r.ReadFrame()
+		if err != nil || !bytes.Equal(f.Body, bodyOf(i)) {
+			t.Fatalf("frame %d: %d octets, %v", i, len(f.Body), err)
+		}
+		if i%5 == 0 {
+			kept[i] = f.Body
+		}
+		if i%8 == 7 {
+			runtime.GC()
+			for range 100 {
+				runtime.Gosched()
+			}
+		}
+	}
+	if _, err := r.ReadFrame(); err != io.EOF {
+		t.Fatalf("at the end: %v", err)
+	}
+	for i, b := range kept {
+		if !bytes.Equal(b, bodyOf(i)) {
+			t.Errorf("kept body %d changed", i)
+		}
+	}
+	var after int64
+	for _, c := range bodyClasses {
+		n, _ := c.counts()
+		after += n
+	}
+	if after == puts {
+		t.Error("no dropped body came back: nothing was read into recycled memory")
+	}
+}
