@@ -308,6 +308,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -374,10 +375,25 @@ func (e *cEnv) close() error {
 			errs = append(errs, fmt.Errorf("zmq_close: %w", errno))
 		}
 	}
-	if rc, errno := C.zmq_ctx_term(e.ctx); rc != 0 {
-		errs = append(errs, fmt.Errorf("zmq_ctx_term: %w", errno))
+	if err := ctxTerm(e.ctx); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// ctxTerm terminates a libzmq context, restarting the call when a signal
+// interrupts it (EINTR), as libzmq's documentation asks: the Go runtime's
+// preemption signals reach the thread blocked in it.
+func ctxTerm(ctx unsafe.Pointer) error {
+	for {
+		rc, errno := C.zmq_ctx_term(ctx)
+		if rc == 0 {
+			return nil
+		}
+		if errno != syscall.EINTR {
+			return fmt.Errorf("zmq_ctx_term: %w", errno)
+		}
+	}
 }
 
 // cBind binds s to ep and returns the endpoint it listens on.

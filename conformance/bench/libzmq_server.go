@@ -183,7 +183,7 @@ func newCRouter() (*cRouter, error) {
 	var last [256]C.char
 	if err := svErr(C.sv_router(ctx, ep, C.int(serverHandshakeTimeout.Milliseconds()), cListenBacklog,
 		&last[0], C.size_t(len(last)), &r.s, &r.mon)); err != nil {
-		C.zmq_ctx_term(ctx)
+		ctxTerm(ctx)
 		return nil, err
 	}
 	r.ep = C.GoString(&last[0])
@@ -222,8 +222,8 @@ func (r *cRouter) close() error {
 	if rc, errno := C.zmq_close(r.mon); rc != 0 {
 		errs = append(errs, fmt.Errorf("zmq_close: %w", errno))
 	}
-	if rc, errno := C.zmq_ctx_term(r.ctx); rc != 0 {
-		errs = append(errs, fmt.Errorf("zmq_ctx_term: %w", errno))
+	if err := ctxTerm(r.ctx); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(append(errs, r.monErr)...)
 }
@@ -246,7 +246,7 @@ func newCPub() (*cPub, error) {
 	defer C.free(unsafe.Pointer(ep))
 	var last [256]C.char
 	if err := svErr(C.sv_pub(ctx, ep, &last[0], C.size_t(len(last)), &p.s)); err != nil {
-		C.zmq_ctx_term(ctx)
+		ctxTerm(ctx)
 		return nil, err
 	}
 	p.ep = C.GoString(&last[0])
@@ -267,8 +267,8 @@ func (p *cPub) close() error {
 	if rc, errno := C.zmq_close(p.s); rc != 0 {
 		errs = append(errs, fmt.Errorf("zmq_close: %w", errno))
 	}
-	if rc, errno := C.zmq_ctx_term(p.ctx); rc != 0 {
-		errs = append(errs, fmt.Errorf("zmq_ctx_term: %w", errno))
+	if err := ctxTerm(p.ctx); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
