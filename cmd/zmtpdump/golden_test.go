@@ -130,36 +130,7 @@ var scenarios = map[string]scenario{
 		must(t, shutdown(ctx, req, rep, px))
 	}},
 	"pubsub": {run: func(t *testing.T, ctx context.Context, r *recording) {
-		pub, err := zmtp.NewSocket(zmtp.XPub, zmtp.Options{})
-		must(t, err)
-		t.Cleanup(func() { pub.Close() })
-		routable := pub.Monitor(zmtp.EventHandshakeSucceeded)
-		must(t, pub.Bind("tcp://127.0.0.1:*"))
-		px, err := newProxy("tcp://127.0.0.1:*", pub.LastEndpoint(), r.out, dump.Options{}, r.sink)
-		must(t, err)
-		go px.serve()
-		t.Cleanup(px.close)
-		sub, err := zmtp.NewSocket(zmtp.Sub, zmtp.Options{})
-		must(t, err)
-		t.Cleanup(func() { sub.Close() })
-		// Subscribed before it connects, the SUB sends the subscription
-		// once, after its handshake: a Subscribe racing with the
-		// handshake may send it twice.
-		must(t, sub.Subscribe([]byte("weather.")))
-		must(t, sub.Connect(px.endpoint()))
-		// The XPUB routes to the SUB once it has handed the subscription
-		// over and reported the handshake: it may hand the subscription
-		// over before the peer is routable.
-		m, err := pub.Recv(ctx)
-		must(t, err)
-		if string(m.Frames[0]) != "\x01weather." {
-			t.Fatalf("XPUB got %q", m.Frames[0])
-		}
-		select {
-		case <-routable:
-		case <-ctx.Done():
-			t.Fatal("timed out waiting for the XPUB's handshake")
-		}
+		pub, sub, px := subscribedT(t, ctx, r, "tcp://127.0.0.1:*")
 		for _, msg := range [][][]byte{
 			{[]byte("weather.paris"), []byte("sunny")},
 			{[]byte("sport"), []byte("not sent: no subscriber")},
@@ -172,7 +143,7 @@ var scenarios = map[string]scenario{
 			must(t, err)
 		}
 		must(t, sub.Unsubscribe([]byte("weather.")))
-		m, err = pub.Recv(ctx)
+		m, err := pub.Recv(ctx)
 		must(t, err)
 		if string(m.Frames[0]) != "\x00weather." {
 			t.Fatalf("XPUB got %q", m.Frames[0])
@@ -431,4 +402,43 @@ func diffLines(want, got string) string {
 		}
 	}
 	return ""
+}
+
+// subscribedT makes an XPUB bound to ep and a SUB subscribed to
+// "weather." connected to it through a proxy recording into r, and
+// returns them once the XPUB has the subscription and can route to the
+// SUB.
+func subscribedT(t *testing.T, ctx context.Context, r *recording, ep string) (pub, sub *zmtp.Socket, px *proxy) {
+	t.Helper()
+	pub, err := zmtp.NewSocket(zmtp.XPub, zmtp.Options{})
+	must(t, err)
+	t.Cleanup(func() { pub.Close() })
+	routable := pub.Monitor(zmtp.EventHandshakeSucceeded)
+	must(t, pub.Bind(ep))
+	px, err = newProxy(ep, pub.LastEndpoint(), r.out, dump.Options{}, r.sink)
+	must(t, err)
+	go px.serve()
+	t.Cleanup(px.close)
+	sub, err = zmtp.NewSocket(zmtp.Sub, zmtp.Options{})
+	must(t, err)
+	t.Cleanup(func() { sub.Close() })
+	// Subscribed before it connects, the SUB sends the subscription
+	// once, after its handshake: a Subscribe racing with the handshake
+	// may send it twice.
+	must(t, sub.Subscribe([]byte("weather.")))
+	must(t, sub.Connect(px.endpoint()))
+	// The XPUB routes to the SUB once it has handed the subscription over
+	// and reported the handshake: it may hand the subscription over
+	// before the peer is routable.
+	m, err := pub.Recv(ctx)
+	must(t, err)
+	if string(m.Frames[0]) != "\x01weather." {
+		t.Fatalf("XPUB got %q", m.Frames[0])
+	}
+	select {
+	case <-routable:
+	case <-ctx.Done():
+		t.Fatal("timed out waiting for the XPUB's handshake")
+	}
+	return pub, sub, px
 }

@@ -69,37 +69,12 @@ func init() {
 		must(t, shutdown(ctx, push, pull, px))
 	}}
 	scenarios["ws-pubsub"] = scenario{run: func(t *testing.T, ctx context.Context, r *recording) {
-		pub, err := zmtp.NewSocket(zmtp.XPub, zmtp.Options{})
-		must(t, err)
-		t.Cleanup(func() { pub.Close() })
-		routable := pub.Monitor(zmtp.EventHandshakeSucceeded)
-		must(t, pub.Bind(wsEndpoint))
-		px, err := newProxy(wsEndpoint, pub.LastEndpoint(), r.out, dump.Options{}, r.sink)
-		must(t, err)
-		go px.serve()
-		t.Cleanup(px.close)
-		sub, err := zmtp.NewSocket(zmtp.Sub, zmtp.Options{})
-		must(t, err)
-		t.Cleanup(func() { sub.Close() })
-		// Subscribed before it connects, the SUB sends the subscription
-		// once, after its handshake.
-		must(t, sub.Subscribe([]byte("weather.")))
-		must(t, sub.Connect(px.endpoint()))
-		m, err := pub.Recv(ctx)
-		must(t, err)
-		if string(m.Frames[0]) != "\x01weather." {
-			t.Fatalf("XPUB got %q", m.Frames[0])
-		}
-		select {
-		case <-routable:
-		case <-ctx.Done():
-			t.Fatal("timed out waiting for the XPUB's handshake")
-		}
+		pub, sub, px := subscribedT(t, ctx, r, wsEndpoint)
 		must(t, pub.Send(ctx, [][]byte{[]byte("weather.paris"), []byte("sunny")}))
-		_, err = sub.Recv(ctx)
+		_, err := sub.Recv(ctx)
 		must(t, err)
 		must(t, sub.Unsubscribe([]byte("weather.")))
-		m, err = pub.Recv(ctx)
+		m, err := pub.Recv(ctx)
 		must(t, err)
 		if string(m.Frames[0]) != "\x00weather." {
 			t.Fatalf("XPUB got %q", m.Frames[0])
