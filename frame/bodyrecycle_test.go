@@ -10,10 +10,21 @@ import (
 )
 
 // classBodySizes are body sizes that fill a class of large bodies: its
-// size less the envelope slack (a plain 64 KiB message, say), and the
-// least it takes.
+// size less the envelope slack, and the least it takes.
 func classBodySizes(c bodyClass) []int {
-	return []int{c.size() - largeSlack, (3*c.size() + 3) / 4}
+	return []int{c.size() - largeSlack, leastOf(c)}
+}
+
+// leastOf returns the smallest body a class takes: three quarters of it,
+// or one octet more than the class below it.
+func leastOf(c bodyClass) int {
+	least := (3*c.size() + 3) / 4
+	for i, k := range bodyClasses {
+		if k == c && i > 0 {
+			least = max(least, bodyClasses[i-1].size()+1)
+		}
+	}
+	return least
 }
 
 // TestClassOf checks which body sizes are read into a class's buffers:
@@ -29,8 +40,8 @@ func TestClassOf(t *testing.T) {
 				t.Errorf("classOf(%d): not the class of %d octets", n, c.size())
 			}
 		}
-		if got := classOf((3*c.size()+3)/4 - 1); got != nil {
-			t.Errorf("classOf(%d): a class of %d octets, want none", (3*c.size()+3)/4-1, got.size())
+		if got := classOf(leastOf(c) - 1); got == c {
+			t.Errorf("classOf(%d): the class of %d octets, want another or none", leastOf(c)-1, c.size())
 		}
 	}
 	if c := classOf(largeStep + 33); c == nil || c.size() < largeStep+33 {
@@ -87,7 +98,7 @@ func TestLargeBodyReadsIntoRecycled(t *testing.T) {
 		// Drain the class, then give it one buffer that stays alive.
 		for c.take() != nil {
 		}
-		for _, n := range append(classBodySizes(c), (3*c.size()+3)/4-1) {
+		for _, n := range append(classBodySizes(c), leastOf(c)-1) {
 			buf := c.alloc()
 			putBack(c, buf)
 			body := bytes.Repeat([]byte{0xa5}, n)
@@ -117,6 +128,8 @@ func putBack(c bodyClass, buf []byte) {
 	switch s := c.(type) {
 	case *bodyStack[body64K, *body64K]:
 		s.put((*body64K)(buf))
+	case *bodyStack[body72K, *body72K]:
+		s.put((*body72K)(buf))
 	case *bodyStack[body128K, *body128K]:
 		s.put((*body128K)(buf))
 	case *bodyStack[body256K, *body256K]:

@@ -616,7 +616,7 @@ func (r *Reader) SetBodyMemory(get func(n int) []byte) { r.bodyMem = get }
 // SetHandOver makes the Reader give away the memory of bodies larger than
 // its read buffer instead of reusing it: ReadFrame marks such frames Owned,
 // so that a caller that needs its own copy anyway can skip making one.
-// A body of about 64 KiB, 128 KiB, 256 KiB, 512 KiB or 1 MiB is read into
+// A body of about 64 KiB, 72 KiB, 128 KiB, 256 KiB, 512 KiB or 1 MiB is read into
 // memory that comes back, once the collector finds the caller dropped it,
 // for later bodies of its size (memory from SetBodyMemory comes first).
 func (r *Reader) SetHandOver(on bool) { r.handOver = on }
@@ -673,20 +673,24 @@ func unexpected(err error) error {
 // application drops soon after receiving them then reads into memory
 // already in use, instead of fresh pages that the runtime has to fault in
 // and zero. Only bodies whose size fills most of a class are read into its
-// buffers: those of 64 KiB (with room for an envelope, see largeSlack),
-// 128 KiB, 256 KiB, 512 KiB and 1 MiB.
+// buffers: those of 64 KiB, 72 KiB (a 64 KiB message in an envelope, such
+// as a CURVE box), 128 KiB, 256 KiB, 512 KiB and 1 MiB. Each size is a
+// whole number of the runtime's 8 KiB pages, so that a body held in a
+// queue costs no more than its class.
 type (
-	body64K  [64<<10 + largeSlack]byte
-	body128K [128<<10 + largeSlack]byte
-	body256K [256<<10 + largeSlack]byte
-	body512K [512<<10 + largeSlack]byte
-	body1M   [1<<20 + largeSlack]byte
+	body64K  [64 << 10]byte
+	body72K  [72 << 10]byte
+	body128K [128 << 10]byte
+	body256K [256 << 10]byte
+	body512K [512 << 10]byte
+	body1M   [1 << 20]byte
 )
 
 // bodyClasses lists the classes of large bodies that come back, smallest
 // first.
 var bodyClasses = [...]bodyClass{
 	&bodyStack[body64K, *body64K]{},
+	&bodyStack[body72K, *body72K]{},
 	&bodyStack[body128K, *body128K]{},
 	&bodyStack[body256K, *body256K]{},
 	&bodyStack[body512K, *body512K]{},
@@ -738,18 +742,21 @@ type bodyArray[A any] interface {
 }
 
 func (p *body64K) bytes() []byte  { return p[:] }
+func (p *body72K) bytes() []byte  { return p[:] }
 func (p *body128K) bytes() []byte { return p[:] }
 func (p *body256K) bytes() []byte { return p[:] }
 func (p *body512K) bytes() []byte { return p[:] }
 func (p *body1M) bytes() []byte   { return p[:] }
 
 func (p *body64K) octets() int  { return len(p) }
+func (p *body72K) octets() int  { return len(p) }
 func (p *body128K) octets() int { return len(p) }
 func (p *body256K) octets() int { return len(p) }
 func (p *body512K) octets() int { return len(p) }
 func (p *body1M) octets() int   { return len(p) }
 
 func (*body64K) start(b []byte) *body64K   { return (*body64K)(b[:cap(b)]) }
+func (*body72K) start(b []byte) *body72K   { return (*body72K)(b[:cap(b)]) }
 func (*body128K) start(b []byte) *body128K { return (*body128K)(b[:cap(b)]) }
 func (*body256K) start(b []byte) *body256K { return (*body256K)(b[:cap(b)]) }
 func (*body512K) start(b []byte) *body512K { return (*body512K)(b[:cap(b)]) }
