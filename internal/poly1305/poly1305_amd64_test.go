@@ -3,11 +3,8 @@
 package poly1305
 
 import (
-	"bytes"
 	"encoding/binary"
-	"os"
-	"os/exec"
-	"path/filepath"
+	"github.com/zmtp-go/zmtp/internal/asmcheck"
 	"testing"
 
 	"golang.org/x/crypto/poly1305" //nolint:staticcheck // the reference
@@ -48,23 +45,5 @@ func addImpls(m map[string]func(out *[TagSize]byte, msg []byte, key *[32]byte)) 
 
 // The assembly is what asm_gen.go writes.
 func TestGenerated(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the generator")
-	}
-	out := filepath.Join(t.TempDir(), "gen.s")
-	cmd := exec.Command("go", "run", "asm_gen.go", "-out", out)
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go run asm_gen.go: %v\n%s", err, msg)
-	}
-	got, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := os.ReadFile("poly1305_amd64.s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Error("poly1305_amd64.s differs from what asm_gen.go writes: run go generate")
-	}
+	asmcheck.Generated(t, "asm_gen.go", "poly1305_amd64.s")
 }

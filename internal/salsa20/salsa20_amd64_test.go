@@ -3,11 +3,8 @@
 package salsa20
 
 import (
-	"bytes"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
+	"github.com/zmtp-go/zmtp/internal/asmcheck"
 	"testing"
 
 	"golang.org/x/sys/cpu"
@@ -49,23 +46,5 @@ func BenchmarkKernels(b *testing.B) {
 
 // The assembly is what asm_gen.go writes.
 func TestGenerated(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the generator")
-	}
-	out := filepath.Join(t.TempDir(), "gen.s")
-	cmd := exec.Command("go", "run", "asm_gen.go", "-out", out)
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go run asm_gen.go: %v\n%s", err, msg)
-	}
-	got, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := os.ReadFile("salsa20_amd64.s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Error("salsa20_amd64.s differs from what asm_gen.go writes: run go generate")
-	}
+	asmcheck.Generated(t, "asm_gen.go", "salsa20_amd64.s")
 }
