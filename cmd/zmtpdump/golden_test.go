@@ -119,15 +119,7 @@ type scenario struct {
 var scenarios = map[string]scenario{
 	"reqrep": {run: func(t *testing.T, ctx context.Context, r *recording) {
 		rep, req, px := relayedT(t, r, zmtp.Rep, zmtp.Req, zmtp.Options{}, zmtp.Options{})
-		for _, body := range []string{"hello", "second request"} {
-			must(t, req.Send(ctx, [][]byte{[]byte(body)}))
-			m, err := rep.Recv(ctx)
-			must(t, err)
-			must(t, rep.Send(ctx, [][]byte{append([]byte("re: "), m.Frames[0]...)}))
-			_, err = req.Recv(ctx)
-			must(t, err)
-		}
-		must(t, shutdown(ctx, req, rep, px))
+		reqRepT(t, ctx, rep, req, px)
 	}},
 	"pubsub": {run: func(t *testing.T, ctx context.Context, r *recording) {
 		pub, sub, px := subscribedT(t, ctx, r, "tcp://127.0.0.1:*")
@@ -441,4 +433,19 @@ func subscribedT(t *testing.T, ctx context.Context, r *recording, ep string) (pu
 		t.Fatal("timed out waiting for the XPUB's handshake")
 	}
 	return pub, sub, px
+}
+
+// reqRepT makes two requests from req and answers each from rep, through
+// the proxy px, and shuts all three down.
+func reqRepT(t *testing.T, ctx context.Context, rep, req *zmtp.Socket, px *proxy) {
+	t.Helper()
+	for _, body := range []string{"hello", "second request"} {
+		must(t, req.Send(ctx, [][]byte{[]byte(body)}))
+		m, err := rep.Recv(ctx)
+		must(t, err)
+		must(t, rep.Send(ctx, [][]byte{append([]byte("re: "), m.Frames[0]...)}))
+		_, err = req.Recv(ctx)
+		must(t, err)
+	}
+	must(t, shutdown(ctx, req, rep, px))
 }

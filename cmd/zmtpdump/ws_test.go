@@ -29,15 +29,7 @@ const wsEndpoint = "ws://127.0.0.1:*/zmq"
 func init() {
 	scenarios["ws-reqrep"] = scenario{run: func(t *testing.T, ctx context.Context, r *recording) {
 		rep, req, px := relayedWS(t, r, zmtp.Rep, zmtp.Req, zmtp.Options{}, zmtp.Options{})
-		for _, body := range []string{"hello", "second request"} {
-			must(t, req.Send(ctx, [][]byte{[]byte(body)}))
-			m, err := rep.Recv(ctx)
-			must(t, err)
-			must(t, rep.Send(ctx, [][]byte{append([]byte("re: "), m.Frames[0]...)}))
-			_, err = req.Recv(ctx)
-			must(t, err)
-		}
-		must(t, shutdown(ctx, req, rep, px))
+		reqRepT(t, ctx, rep, req, px)
 	}}
 	scenarios["ws-multipart"] = scenario{run: func(t *testing.T, ctx context.Context, r *recording) {
 		router, dealer, px := relayedWS(t, r, zmtp.Router, zmtp.Dealer, zmtp.Options{}, zmtp.Options{RoutingID: []byte("client-1")})
