@@ -637,12 +637,13 @@ func (r *Reader) ReadFrame() (Frame, error) {
 }
 
 // grow returns body with room for min(n, c) octets. When the Reader hands
-// bodies over and c reaches the size of the class n belongs to, that room
-// is a buffer of the class, recycled or new, so that the body's memory
-// can come back once the caller drops it; *cls is then its class.
+// bodies over, n has a class and c reaches n (the room holds the whole
+// body: a class is at most a third larger than the bodies it takes), that
+// room is a buffer of the class, recycled or new, so that the body's
+// memory can come back once the caller drops it; *cls is then its class.
 func (r *Reader) grow(body []byte, n, c int, cls *bodyClass) []byte {
 	if r.handOver {
-		if k := classOf(n); k != nil && c >= k.size() {
+		if k := classOf(n); k != nil && c >= n {
 			b := k.take()
 			if b == nil {
 				b = k.alloc()
