@@ -93,14 +93,15 @@ func (f Frame) IsCommand() bool { return f.Flags&FlagCommand != 0 }
 // the Reader busy. Release gives back the memory at once.
 type Reader struct {
 	src      io.Reader
-	buf      []byte  // the buffer in use: small, *big or nil
-	rpos     int     // start of unread octets in buf
-	wpos     int     // end of unread octets in buf
-	size     int     // read buffer size: bodies up to size are views
-	small    []byte  // idle buffer, min(size, IdleReadBufferSize) octets
-	big      *[]byte // full-size buffer while busy, from bufPools
-	busy     bool    // the source is likely to have more: a read filled its room, recently
-	shorts   int     // consecutive reads that found less than their room
+	vsrc     VectorReader // src, when it reads into two buffers at once
+	buf      []byte       // the buffer in use: small, *big or nil
+	rpos     int          // start of unread octets in buf
+	wpos     int          // end of unread octets in buf
+	size     int          // read buffer size: bodies up to size are views
+	small    []byte       // idle buffer, min(size, IdleReadBufferSize) octets
+	big      *[]byte      // full-size buffer while busy, from bufPools
+	busy     bool         // the source is likely to have more: a read filled its room, recently
+	shorts   int          // consecutive reads that found less than their room
 	max      uint64
 	large    []byte // reused body buffer for frames larger than size
 	consumed int64
@@ -133,7 +134,21 @@ func NewReaderSize(r io.Reader, maxFrameSize int64, bufSize int) *Reader {
 	if bufSize < GreetingSize {
 		bufSize = GreetingSize
 	}
-	return &Reader{src: r, size: bufSize, max: uint64(maxFrameSize)}
+	vr, _ := r.(VectorReader)
+	return &Reader{src: r, vsrc: vr, size: bufSize, max: uint64(maxFrameSize)}
+}
+
+// VectorReader is an io.Reader that can also fill two buffers with one
+// read, as readv does. A Reader whose source is a VectorReader reads the
+// last part of a large body together with up to IdleReadBufferSize octets
+// of what follows it, into its read buffer: a stream of large frames then
+// takes one read per frame, not one for the body and one for the next
+// header.
+type VectorReader interface {
+	io.Reader
+	// ReadVector reads up to len(a)+len(b) octets into a, then b, and
+	// returns the number read; otherwise it behaves as Read does.
+	ReadVector(a, b []byte) (int, error)
 }
 
 // Buffered returns the number of octets read from the source but not yet
@@ -574,10 +589,24 @@ func (r *Reader) ReadBody(size uint64) ([]byte, error) {
 			body = r.grow(body, n, len(body)+grow, &cls)
 		}
 		want := min(cap(body), n) - len(body)
-		m, err := r.src.Read(body[len(body) : len(body)+want])
+		var m, room int
+		var err error
+		if tail := r.tail(); len(tail) > 0 && len(body)+want == n {
+			// The rest of the body, and what follows it into the read
+			// buffer.
+			room = want + len(tail)
+			m, err = r.vsrc.ReadVector(body[len(body):n], tail)
+			if m > want {
+				r.wpos += m - want
+			}
+		} else {
+			room = want
+			m, err = r.src.Read(body[len(body) : len(body)+want])
+		}
+		r.busy = m == room
+		m = min(m, want)
 		body = body[:len(body)+m]
 		r.consumed += int64(m)
-		r.busy = m == want
 		if err == nil && m == 0 {
 			if empty++; empty >= maxEmptyReads {
 				err = io.ErrNoProgress
@@ -600,6 +629,16 @@ func (r *Reader) ReadBody(size uint64) ([]byte, error) {
 	}
 	r.narrow = true
 	return body[:n:n], nil
+}
+
+// tail returns the room of the read buffer that the read which ends a
+// large body fills too when the source is a VectorReader: at most
+// narrowFill octets after the unread ones, which are none at that point.
+func (r *Reader) tail() []byte {
+	if r.vsrc == nil || r.buf == nil || r.rpos != r.wpos {
+		return nil
+	}
+	return r.buf[r.wpos:min(len(r.buf), r.wpos+narrowFill)]
 }
 
 // SetBodyMemory gives a Reader that hands large bodies over (see

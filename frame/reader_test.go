@@ -83,6 +83,65 @@ func TestReaderSplits(t *testing.T) {
 	}
 }
 
+// TestReaderSplitsVector is TestReaderSplits with a source that reads
+// the end of a large body and what follows it at once (the read buffers
+// of 64, 100 and 300 octets make the stream's larger bodies large).
+func TestReaderSplitsVector(t *testing.T) {
+	stream, want, _ := testStream()
+	for _, size := range bufSizes {
+		for i := 0; i <= len(stream); i++ {
+			for _, handOver := range []bool{false, true} {
+				src := &vectorChunkReader{chunkReader: chunkReader{chunks: [][]byte{stream[:i], stream[i:]}}}
+				r := frame.NewReaderSize(src, 0, size)
+				r.SetHandOver(handOver)
+				got, err := readAll(r)
+				if err != io.EOF {
+					t.Fatalf("buffer %d, split at %d: error %v, want io.EOF", size, i, err)
+				}
+				if diff := cmp.Diff(want, got, frameCmp); diff != "" {
+					t.Fatalf("buffer %d, split at %d (-want +got):\n%s", size, i, diff)
+				}
+				if size < 256 && src.vectorReads == 0 {
+					t.Fatalf("buffer %d, split at %d: no vectored read", size, i)
+				}
+			}
+		}
+	}
+}
+
+// TestReaderVectorOneReadPerLargeFrame checks that with a VectorReader
+// source that has all the data, a stream of large frames takes one read
+// per frame: the body's end and the next header come in together.
+func TestReaderVectorOneReadPerLargeFrame(t *testing.T) {
+	const large, count = 64 << 10, 8
+	var stream []byte
+	for i := range count {
+		stream = frame.AppendFrame(stream, 0, bytes.Repeat([]byte{byte(i)}, large))
+	}
+	stream = frame.AppendFrame(stream, 0, []byte("small"))
+	for _, handOver := range []bool{false, true} {
+		src := &vectorChunkReader{chunkReader: chunkReader{chunks: [][]byte{stream}}}
+		r := frame.NewReader(src, 0)
+		r.SetHandOver(handOver)
+		for i := range count {
+			f, err := r.ReadFrame()
+			if err != nil || !bytes.Equal(f.Body, bytes.Repeat([]byte{byte(i)}, large)) {
+				t.Fatalf("hand-over %v, frame %d: %d octets, %v", handOver, i, len(f.Body), err)
+			}
+		}
+		if f, err := r.ReadFrame(); err != nil || string(f.Body) != "small" {
+			t.Fatalf("hand-over %v, last frame: %q, %v", handOver, f.Body, err)
+		}
+		// The first frame's header takes a read of its own.
+		if calls := src.reads + src.vectorReads; calls != count+1 {
+			t.Errorf("hand-over %v: %d reads (%d vectored) for %d large frames, want %d", handOver, calls, src.vectorReads, count, count+1)
+		}
+		if _, err := r.ReadFrame(); err != io.EOF {
+			t.Fatalf("hand-over %v, at the end: %v", handOver, err)
+		}
+	}
+}
+
 func TestReaderOddSources(t *testing.T) {
 	stream, want, _ := testStream()
 	sources := map[string]func() io.Reader{

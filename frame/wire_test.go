@@ -103,3 +103,26 @@ func (r *cycleReader) Read(p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// vectorChunkReader is a chunkReader that is also a frame.VectorReader:
+// each call, Read or ReadVector, returns octets of one chunk only, as a
+// socket returns what has arrived. It counts its calls.
+type vectorChunkReader struct {
+	chunkReader
+	reads, vectorReads int
+}
+
+func (r *vectorChunkReader) Read(p []byte) (int, error) {
+	r.reads++
+	return r.chunkReader.Read(p)
+}
+
+func (r *vectorChunkReader) ReadVector(a, b []byte) (int, error) {
+	r.vectorReads++
+	n, err := r.chunkReader.Read(a)
+	if n == len(a) && len(r.chunks) > 0 {
+		m, _ := r.chunkReader.Read(b)
+		n += m
+	}
+	return n, err
+}

@@ -136,7 +136,7 @@ func newConn(ctx context.Context, nc net.Conn, cfg ConnConfig, sess session) (*C
 	c.w = writer{c: c, pool: c.sess.buffers()}
 	c.startW = c.runWriter
 	// The frame limit is the message limit: no single frame may exceed it.
-	c.rd = frame.NewReader(c.rx, min(cfg.MaxMessageSize, MaxHandshakeFrameSize))
+	c.rd = frame.NewReader(readSource(c.rx), min(cfg.MaxMessageSize, MaxHandshakeFrameSize))
 	// A kernel socket buffers the few handshake octets, so they are
 	// written directly and the writer starts only once the handshake has
 	// succeeded: a pending connection costs one goroutine. Over a
@@ -600,13 +600,19 @@ type countingConn struct {
 
 func (cc *countingConn) Read(p []byte) (int, error) {
 	n, err := cc.Conn.Read(p)
+	cc.counted(n)
+	return n, err
+}
+
+// counted counts n octets read; any octet clears the deadline of a PING's
+// TTL.
+func (cc *countingConn) counted(n int) {
 	if n > 0 {
 		cc.n.Add(int64(n))
 		if cc.ttlArmed {
 			cc.disarm()
 		}
 	}
-	return n, err
 }
 
 // disarm clears the deadline set for a peer's PING TTL.
