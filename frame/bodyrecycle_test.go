@@ -64,7 +64,7 @@ func TestLargeBodyComesBack(t *testing.T) {
 		for i := range frames {
 			stream = AppendFrame(stream, 0, bytes.Repeat([]byte{byte(i)}, sizes[i%len(sizes)]))
 		}
-		puts, _ := c.counts()
+		puts, _, _ := c.counts()
 		func() {
 			r := NewReader(bytes.NewReader(stream), 0)
 			r.SetHandOver(true)
@@ -76,7 +76,7 @@ func TestLargeBodyComesBack(t *testing.T) {
 			}
 		}()
 		for k := 0; ; k++ {
-			got, _ := c.counts()
+			got, _, _ := c.counts()
 			if got >= puts+int64(frames) {
 				break
 			}
@@ -126,24 +126,101 @@ func TestLargeBodyReadsIntoRecycled(t *testing.T) {
 }
 
 // putBack puts buf, a buffer of class c, on its stack as the collector
-// would.
+// would once a caller given it dropped it.
 func putBack(c bodyClass, buf []byte) {
 	switch s := c.(type) {
 	case *bodyStack[body64K, *body64K]:
-		s.put((*body64K)(buf))
+		giveOut(s).put((*body64K)(buf))
 	case *bodyStack[body72K, *body72K]:
-		s.put((*body72K)(buf))
+		giveOut(s).put((*body72K)(buf))
 	case *bodyStack[body128K, *body128K]:
-		s.put((*body128K)(buf))
+		giveOut(s).put((*body128K)(buf))
 	case *bodyStack[body256K, *body256K]:
-		s.put((*body256K)(buf))
+		giveOut(s).put((*body256K)(buf))
 	case *bodyStack[body512K, *body512K]:
-		s.put((*body512K)(buf))
+		giveOut(s).put((*body512K)(buf))
 	case *bodyStack[body1M, *body1M]:
-		s.put((*body1M)(buf))
+		giveOut(s).put((*body1M)(buf))
 	default:
 		panic("unknown class")
 	}
+}
+
+// giveOut counts one more buffer of s out with a caller, and returns s.
+func giveOut[A any, P bodyArray[A]](s *bodyStack[A, P]) *bodyStack[A, P] {
+	s.mu.Lock()
+	s.out++
+	s.mu.Unlock()
+	return s
+}
+
+// TestLargeBodiesOutBounded keeps more large bodies of a class than its
+// bound holds: only as many as the bound will come back (the others are
+// left to the collector), so that a collection never revives more than
+// the class keeps; once they are dropped and back, bodies come back again.
+func TestLargeBodiesOutBounded(t *testing.T) {
+	c := bodyClasses[len(bodyClasses)-1]
+	limit := maxRecycledBodies / c.size()
+	for c.take() != nil {
+	}
+	// waitBack waits until n bodies came back since from came back.
+	waitBack := func(from int64, n int) {
+		t.Helper()
+		for k := 0; ; k++ {
+			got, _, _ := c.counts()
+			if got >= from+int64(n) {
+				return
+			}
+			if k == 1000 {
+				t.Fatalf("%d of %d bodies came back after %d collections", got-from, n, k)
+			}
+			runtime.GC()
+			for range 100 {
+				runtime.Gosched()
+			}
+		}
+	}
+	// Bodies out before this test may still come back: let them.
+	puts, _, out := c.counts()
+	waitBack(puts, out)
+
+	read := func(n int) [][]byte {
+		var stream []byte
+		for i := range n {
+			stream = AppendFrame(stream, 0, bytes.Repeat([]byte{byte(i)}, c.size()))
+		}
+		r := NewReader(bytes.NewReader(stream), 0)
+		r.SetHandOver(true)
+		bodies := make([][]byte, n)
+		for i := range bodies {
+			f, err := r.ReadFrame()
+			if err != nil || !f.Owned {
+				t.Fatalf("body %d: owned %v, %v", i, f.Owned, err)
+			}
+			bodies[i] = f.Body
+		}
+		return bodies
+	}
+	kept := read(limit + 8)
+	if _, held, out := c.counts(); held+out != limit {
+		t.Fatalf("%d held and %d out with %d kept, want %d in all", held, out, len(kept), limit)
+	}
+	puts, _, _ = c.counts()
+	runtime.KeepAlive(kept)
+	kept = nil
+	waitBack(puts, limit)
+	for range 3 {
+		runtime.GC()
+		for range 100 {
+			runtime.Gosched()
+		}
+	}
+	if got, _, out := c.counts(); got != puts+int64(limit) || out != 0 {
+		t.Errorf("%d came back (%d still out), want %d", got-puts, out, limit)
+	}
+	// Read into the buffers that came back, they come back again.
+	read(4)
+	waitBack(puts, limit+4)
 }
 
 // TestKeptLargeBodiesIntact keeps some of many large bodies handed over,
@@ -166,7 +243,7 @@ func TestKeptLargeBodiesIntact(t *testing.T) {
 	}
 	var puts int64
 	for _, c := range bodyClasses {
-		n, _ := c.counts()
+		n, _, _ := c.counts()
 		puts += n
 	}
 	r := NewReader(bytes.NewReader(stream), 0)
@@ -200,7 +277,7 @@ func TestKeptLargeBodiesIntact(t *testing.T) {
 	comeBack := func() int64 {
 		var n int64
 		for _, c := range bodyClasses {
-			k, _ := c.counts()
+			k, _, _ := c.counts()
 			n += k
 		}
 		return n

@@ -758,11 +758,14 @@ type bodyClass interface {
 	// alloc returns a new buffer of the class.
 	alloc() []byte
 	// recycle makes the buffer of the class that b starts come back
-	// once the collector finds nothing refers to it.
+	// once the collector finds nothing refers to it, unless the buffers
+	// of the class out with the caller or held reach maxRecycledBodies:
+	// it is then left to the collector.
 	recycle(b []byte)
-	// counts returns the number of buffers that came back so far, and
-	// the number held (some of them possibly freed since).
-	counts() (puts int64, held int)
+	// counts returns the number of buffers that came back so far, the
+	// number held (some of them possibly freed since) and the number out
+	// with callers that will come back.
+	counts() (puts int64, held, out int)
 }
 
 // classOf returns the class whose buffers hold a body of n octets with at
@@ -816,6 +819,11 @@ func (*body1M) start(b []byte) *body1M     { return (*body1M)(b[:cap(b)]) }
 type bodyStack[A any, P bodyArray[A]] struct {
 	mu   sync.Mutex
 	bufs []weak.Pointer[A]
+	// out counts the buffers given to callers that will come back: with
+	// those held, at most maxRecycledBodies, so that a collection never
+	// brings back more than the stack keeps (one that did would keep the
+	// rest alive until the next).
+	out  int
 	puts atomic.Int64 // buffers that came back, kept or not
 }
 
@@ -837,19 +845,28 @@ func (s *bodyStack[A, P]) take() []byte {
 }
 
 func (s *bodyStack[A, P]) recycle(b []byte) {
-	// b starts the array: it came from take or alloc.
-	runtime.SetFinalizer(P(P(nil).start(b)), s.put)
+	s.mu.Lock()
+	ok := (s.out+len(s.bufs)+1)*s.size() <= maxRecycledBodies
+	if ok {
+		s.out++
+	}
+	s.mu.Unlock()
+	if ok {
+		// b starts the array: it came from take or alloc.
+		runtime.SetFinalizer(P(P(nil).start(b)), s.put)
+	}
 }
 
-func (s *bodyStack[A, P]) counts() (int64, int) {
+func (s *bodyStack[A, P]) counts() (int64, int, int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.puts.Load(), len(s.bufs)
+	return s.puts.Load(), len(s.bufs), s.out
 }
 
 func (s *bodyStack[A, P]) put(p P) {
 	s.puts.Add(1)
 	s.mu.Lock()
+	s.out--
 	if (len(s.bufs)+1)*len(p.bytes()) <= maxRecycledBodies {
 		s.bufs = append(s.bufs, weak.Make((*A)(p)))
 	}
