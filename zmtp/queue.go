@@ -42,7 +42,14 @@ type queue struct {
 	// not at every message.
 	queued atomic.Bool
 
-	onPush func() // a message was added (wakes the consumer)
+	// onPush runs when a push makes the queue non-empty (wakes the
+	// consumer), not at every message: a consumer takes until it finds
+	// the queue empty before it waits, so a message added behind others
+	// is taken by the pass the first of them started. A publisher
+	// pushing to many subscribers' queues, or a sender outrunning its
+	// connection's writer, does not touch the consumer's state (the
+	// writer's run flag, the socket's readable channel) at every message.
+	onPush func()
 	onRoom func() // room appeared or the queue drained (wakes the producer)
 }
 
@@ -83,9 +90,10 @@ func (q *queue) add(m [][]byte, force bool) bool {
 		q.mu.Unlock()
 		return false
 	}
+	wake := q.n == 0
 	q.pushLocked(m)
 	q.mu.Unlock()
-	if q.onPush != nil {
+	if wake && q.onPush != nil {
 		q.onPush()
 	}
 	return true
@@ -113,8 +121,10 @@ func (q *queue) pushSome(ms [][][]byte) int {
 		q.mu.Unlock()
 		return -1
 	}
+	wake := q.n == 0
 	k := 0
 	if q.conflate {
+		wake = true
 		for ; k < len(ms) && q.roomLocked(); k++ {
 			q.pushLocked(ms[k])
 		}
@@ -129,7 +139,7 @@ func (q *queue) pushSome(ms [][][]byte) int {
 		}
 	}
 	q.mu.Unlock()
-	if k > 0 && q.onPush != nil {
+	if wake && k > 0 && q.onPush != nil {
 		q.onPush()
 	}
 	return k

@@ -134,14 +134,18 @@ func (lb *loadBalancer) send(ctx context.Context, s *Socket, msg [][]byte, nonbl
 	for {
 		pipes := s.snapshot()
 		n := len(pipes)
-		for i := range n {
-			k := (lb.next + i) % n
+		k := lb.next
+		for range n {
+			if k >= n {
+				k = 0 // the list shrank, or the turn came round
+			}
 			p := pipes[k]
+			k++
 			if p.gone.Load() {
 				continue
 			}
 			if p.trySend(msg) {
-				lb.next = (k + 1) % n
+				lb.next = k
 				return p, nil
 			}
 		}
@@ -197,9 +201,13 @@ func (fq *fairQueue) recv(ctx context.Context, s *Socket, nonblock bool, keep fu
 	for {
 		pipes := s.snapshot()
 		n := len(pipes)
-		for i := range n {
-			k := (fq.next + i) % n
+		k := fq.next
+		for range n {
+			if k >= n {
+				k = 0 // the list shrank, or the turn came round
+			}
 			p := pipes[k]
+			k++
 			for {
 				m, ok := p.tryRecv()
 				if !ok {
@@ -209,7 +217,7 @@ func (fq *fairQueue) recv(ctx context.Context, s *Socket, nonblock bool, keep fu
 					break
 				}
 				if keep == nil || keep(p, m) {
-					fq.next = (k + 1) % n
+					fq.next = k
 					return m, p, nil
 				}
 			}
