@@ -403,3 +403,47 @@ func TestQueueEmptyFollowsContents(t *testing.T) {
 		t.Fatal("discarded queue not empty")
 	}
 }
+
+// A queue wakes its consumer when a push makes it non-empty, not at every
+// message: the consumer takes until it finds the queue empty before it
+// waits again. A conflating queue, emptied by each push, wakes it at each.
+func TestQueueWakesConsumerWhenNonEmpty(t *testing.T) {
+	wakes := 0
+	q := newQueue(10, false, func() { wakes++ }, nil)
+	for i := range 3 {
+		q.push(msgOf(i))
+	}
+	q.pushSome([][][]byte{msgOf(3), msgOf(4)})
+	if wakes != 1 {
+		t.Fatalf("%d wake-ups for 5 messages pushed onto a queue that had them, want 1", wakes)
+	}
+	got := q.take(nil, 2)
+	q.push(msgOf(5))
+	if wakes != 1 {
+		t.Fatalf("a push behind 3 queued messages woke the consumer (%d wake-ups)", wakes)
+	}
+	got = q.take(got, 0)
+	q.release(len(got))
+	for i, m := range got {
+		if idOf(m) != i {
+			t.Fatalf("message %d is %d", i, idOf(m))
+		}
+	}
+	if q.pushSome([][][]byte{msgOf(6)}) != 1 || wakes != 2 {
+		t.Fatalf("a push onto the drained queue: %d wake-ups, want 2", wakes)
+	}
+	q.pop()
+	q.push(msgOf(7))
+	if wakes != 3 {
+		t.Fatalf("a push after the consumer popped the last message: %d wake-ups, want 3", wakes)
+	}
+
+	wakes = 0
+	c := newQueue(10, true, func() { wakes++ }, nil)
+	for i := range 3 {
+		c.push(msgOf(i))
+	}
+	if m, ok := c.pop(); !ok || idOf(m) != 2 || wakes != 3 {
+		t.Fatalf("conflate: pop %v %v after %d wake-ups; want the last message, 3", m, ok, wakes)
+	}
+}

@@ -98,3 +98,61 @@ func TestSubFiltersQueuedAfterUnsubscribeAll(t *testing.T) {
 		t.Fatalf("Recv after Unsubscribe(\"\"): %q, %v; want a1", got.Frames, err)
 	}
 }
+
+// A PULL takes one message from each peer in turn, each peer's in order,
+// also once a peer has left and the list of peers is shorter.
+func TestFairQueueTakesInTurn(t *testing.T) {
+	zc := NewContext()
+	pull, _ := zc.NewSocket(Pull, Options{})
+	defer pull.Close()
+	if err := pull.Bind("inproc://fair-queue-turns"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	var peers []*Socket
+	for range 3 {
+		p, _ := zc.NewSocket(Push, Options{})
+		defer p.Close()
+		if err := p.Connect("inproc://fair-queue-turns"); err != nil {
+			t.Fatal(err)
+		}
+		peers = append(peers, p)
+	}
+	sendAll := func(peers []*Socket, n int) {
+		t.Helper()
+		for i, p := range peers {
+			for j := range n {
+				if err := p.Send(ctx, [][]byte{{byte(i), byte(j)}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	// recvTurns receives rounds of one message from each of n peers.
+	recvTurns := func(n, rounds int) {
+		t.Helper()
+		next := make([]int, 3)
+		for r := range rounds {
+			seen := map[byte]bool{}
+			for range n {
+				m, err := pull.Recv(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				from, seq := m.Frames[0][0], int(m.Frames[0][1])
+				if seen[from] || seq != next[from] {
+					t.Fatalf("round %d: message %d of peer %d out of turn", r, seq, from)
+				}
+				seen[from] = true
+				next[from]++
+			}
+		}
+	}
+	sendAll(peers, 3)
+	recvTurns(3, 3)
+	if err := peers[2].Close(); err != nil {
+		t.Fatal(err)
+	}
+	sendAll(peers[:2], 4)
+	recvTurns(2, 4)
+}
