@@ -3,6 +3,7 @@ package zmtp
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/zmtp-go/zmtp/frame"
 )
@@ -128,9 +129,18 @@ func kindOf(t SocketType) (socketKind, error) {
 // skipping full ones, and blocks only when all are full (RFC 28, 30).
 type loadBalancer struct {
 	next int
+	// waiting: a send waits for room; read without the socket's send
+	// lock by the Sends that would go without it (basic.sendDirect).
+	waiting atomic.Bool
 }
 
 func (lb *loadBalancer) send(ctx context.Context, s *Socket, msg [][]byte, nonblock bool) (*pipe, error) {
+	waited := false
+	defer func() {
+		if waited {
+			lb.waiting.Store(false)
+		}
+	}()
 	for {
 		pipes := s.snapshot()
 		n := len(pipes)
@@ -151,6 +161,10 @@ func (lb *loadBalancer) send(ctx context.Context, s *Socket, msg [][]byte, nonbl
 		}
 		if nonblock {
 			return nil, s.wouldBlock()
+		}
+		if !waited {
+			waited = true
+			lb.waiting.Store(true)
 		}
 		if err := s.waitOn(ctx, s.writable); err != nil {
 			return nil, err
@@ -254,6 +268,24 @@ func (b *basic) intercept(p *pipe, msg [][]byte) bool { return false }
 
 func (b *basic) readyToRecv() bool { return b.canRecv && b.s.anyQueued(nil) }
 func (b *basic) readyToSend() bool { return b.canSend && b.s.anyRoom(false) }
+
+// sendDirect queues msg without the socket's send lock, when taking it
+// would change nothing a sender can observe: the socket has a single
+// peer, whose queue has room, and no Send is waiting for room (a new
+// message must not overtake one that waits). The peer's queue orders it
+// against Sends running at the same time, as the lock would. It reports
+// false, having sent nothing, when Send must go the usual way.
+func (b *basic) sendDirect(msg [][]byte) bool {
+	if !b.canSend || b.lb.waiting.Load() || b.s.isClosed() {
+		return false
+	}
+	pipes := b.s.snapshot()
+	if len(pipes) != 1 {
+		return false
+	}
+	p := pipes[0]
+	return !p.gone.Load() && p.trySend(msg)
+}
 
 func (b *basic) send(ctx context.Context, msg [][]byte, nonblock bool) error {
 	if !b.canSend {

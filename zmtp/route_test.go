@@ -1,6 +1,7 @@
 package zmtp
 
 import (
+	"context"
 	"errors"
 	"testing"
 
@@ -155,4 +156,59 @@ func TestFairQueueTakesInTurn(t *testing.T) {
 	}
 	sendAll(peers[:2], 4)
 	recvTurns(2, 4)
+}
+
+// A Send that finds no room waits, and a later Send goes after it, not
+// around it, even when room appears before the waiting one runs again
+// (a Send to a single peer with room goes without the socket's send
+// lock; one waiting makes the others take it).
+func TestSendDoesNotOvertakeWaitingSend(t *testing.T) {
+	zc := NewContext()
+	pull, _ := zc.NewSocket(Pull, Options{RecvHWM: HWMOf(1), Linger: NoLinger})
+	defer pull.Close()
+	if err := pull.Bind("inproc://send-turns"); err != nil {
+		t.Fatal(err)
+	}
+	push, _ := zc.NewSocket(Push, Options{SendHWM: HWMOf(1), Linger: NoLinger})
+	defer push.Close()
+	if err := push.Connect("inproc://send-turns"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	// The inproc queue holds both ends' marks: two messages.
+	for _, m := range []string{"m0", "m1"} {
+		if err := push.Send(ctx, [][]byte{[]byte(m)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waiting := make(chan error, 1)
+	go func() { waiting <- push.Send(ctx, [][]byte{[]byte("a")}) }()
+	lb := &push.rule.(*basic).lb
+	waitFor(t, "a Send waiting for room", lb.waiting.Load)
+	recvIs := func(want string) {
+		t.Helper()
+		m, err := pull.Recv(ctx)
+		if err != nil || string(m.Frames[0]) != want {
+			t.Fatalf("Recv: %q, %v; want %q", m.Frames, err, want)
+		}
+	}
+	recvIs("m0")
+	// There is room for one message, and it is the waiting Send's: a new
+	// Send waits behind it, until it gives up.
+	later, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sent := make(chan error, 1)
+	go func() {
+		err := <-waiting
+		sent <- err
+		cancel()
+	}()
+	if err := push.Send(later, [][]byte{[]byte("b")}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a Send after one waiting for room: %v, want it to wait behind it", err)
+	}
+	if err := <-sent; err != nil {
+		t.Fatalf("the waiting Send: %v", err)
+	}
+	recvIs("m1")
+	recvIs("a")
 }

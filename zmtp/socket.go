@@ -226,6 +226,9 @@ func (s *Socket) Send(ctx context.Context, msg [][]byte) error {
 	if err := s.sendable(msg); err != nil {
 		return err
 	}
+	if b, ok := s.rule.(*basic); ok && b.sendDirect(msg) {
+		return nil // PUSH or DEALER with one peer that has room
+	}
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
 	if s.isClosed() {
