@@ -4,22 +4,28 @@ import (
 	"errors"
 	"fmt"
 	"net"
+
+	"github.com/zmtp-go/zmtp/frame"
+	"github.com/zmtp-go/zmtp/mechanism"
 )
 
-// Connection-level errors. Each can be tested with errors.Is.
+// Connection-level errors. Each can be tested with errors.Is. Those a
+// peer causes (ErrMechanismMismatch, ErrMessageTooLarge, ErrPlaintextFrame,
+// ErrMessageBeforeReady) also match frame.ErrProtocol, and those that end
+// a handshake mechanism.ErrHandshake.
 var (
 	// ErrClosed is returned by operations on a closed Conn. It is
 	// net.ErrClosed, so code that checks for that keeps working.
 	ErrClosed = net.ErrClosed
 	// ErrMechanismMismatch: the peer's greeting names another mechanism.
-	ErrMechanismMismatch = errors.New("zmtp: security mechanism mismatch")
+	ErrMechanismMismatch error = &peerFault{"security mechanism mismatch", true}
 	// ErrMessageTooLarge: a message from the peer exceeds MaxMessageSize, or has more than MaxMessageSize/32 frames (at least 64).
-	ErrMessageTooLarge = errors.New("zmtp: message larger than MaxMessageSize")
+	ErrMessageTooLarge error = &peerFault{"message larger than MaxMessageSize", false}
 	// ErrPlaintextFrame: a frame that is not a MESSAGE command arrived
 	// after a handshake that set up a cipher (CURVE).
-	ErrPlaintextFrame = errors.New("zmtp: clear-text frame on an encrypted connection")
+	ErrPlaintextFrame error = &peerFault{"clear-text frame on an encrypted connection", false}
 	// ErrMessageBeforeReady: a message frame arrived during the handshake.
-	ErrMessageBeforeReady = errors.New("zmtp: message frame during the handshake")
+	ErrMessageBeforeReady error = &peerFault{"message frame during the handshake", true}
 	// ErrEmptyMessage: a message must have at least one frame.
 	ErrEmptyMessage = errors.New("zmtp: message with no frames")
 	// ErrWouldBlock is returned by TrySend and TryRecv when they cannot
@@ -30,6 +36,20 @@ var (
 	// of several frames (libzmq's EINVAL for ZMQ_SNDMORE).
 	ErrMultipart = errors.New("zmtp: multipart message on a socket type of single-frame messages")
 )
+
+// peerFault is a connection-level violation by the peer: it matches
+// frame.ErrProtocol, and mechanism.ErrHandshake when it ends a handshake,
+// as the codec's and the mechanisms' errors do.
+type peerFault struct {
+	msg       string
+	handshake bool
+}
+
+func (e *peerFault) Error() string { return "zmtp: " + e.msg }
+
+func (e *peerFault) Is(target error) bool {
+	return target == frame.ErrProtocol || e.handshake && target == mechanism.ErrHandshake
+}
 
 // TimeoutError reports a handshake or heartbeat that ran out of time. It
 // satisfies net.Error with Timeout() true.

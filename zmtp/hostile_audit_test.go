@@ -1,0 +1,461 @@
+package zmtp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zmtp-go/zmtp/frame"
+	"github.com/zmtp-go/zmtp/mechanism"
+)
+
+// The tests in this file run the hostile-input cases against real sockets,
+// under each security mechanism and over tcp and ipc, with a hand-driven
+// peer sending the bytes and a well-behaved peer connected all along.
+
+// auditMech is a security configuration: the server's and a client's
+// that the server accepts.
+type auditMech struct {
+	name           string
+	server, client mechanism.Mechanism
+}
+
+func auditMechs(t *testing.T) []auditMech {
+	t.Helper()
+	spub, ssec, err := mechanism.GenerateCurveKeyPair(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpub, csec, err := mechanism.GenerateCurveKeyPair(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []auditMech{
+		{"NULL", mechanism.Null{}, mechanism.Null{}},
+		{"PLAIN", mechanism.Plain{Server: true, Authenticator: mechanism.AuthenticatorFunc(plainAuth)},
+			mechanism.Plain{Username: "admin", Password: "secret"}},
+		{"CURVE", mechanism.Curve{Server: true, PublicKey: spub, SecretKey: ssec, AllowAnyClient: true},
+			mechanism.Curve{PublicKey: cpub, SecretKey: csec, ServerKey: spub}},
+	}
+}
+
+// auditEndpoint returns an endpoint to bind for transport and the network
+// a raw peer dials (the address is the bound endpoint's).
+func auditEndpoint(t *testing.T, transport string) (ep, network string) {
+	t.Helper()
+	switch transport {
+	case "tcp":
+		return "tcp://127.0.0.1:*", "tcp"
+	case "ipc":
+		// A short path: t.TempDir can exceed a Unix socket path's limit.
+		dir, err := os.MkdirTemp("", "za")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		return "ipc://" + filepath.Join(dir, "s"), "unix"
+	}
+	t.Fatalf("transport %s", transport)
+	return "", ""
+}
+
+// rawDial dials the socket's bound endpoint ep without ZMTP.
+func rawDial(t *testing.T, network, ep string) net.Conn {
+	t.Helper()
+	_, addr, _ := strings.Cut(ep, "://")
+	nc, err := net.Dial(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return nc
+}
+
+// mechHandshake runs mech's handshake by hand on nc as socket type st and
+// returns a reader positioned after it and the cipher (nil in clear text).
+func mechHandshake(ctx context.Context, nc net.Conn, mech mechanism.Mechanism, st string) (*frame.Reader, mechanism.Cipher, error) {
+	if d, ok := ctx.Deadline(); ok {
+		nc.SetDeadline(d)
+		defer nc.SetDeadline(time.Time{})
+	}
+	if _, err := nc.Write(frame.AppendGreeting(nil, frame.Greeting{Major: 3, Minor: 1, Mechanism: mech.Name(), AsServer: mech.AsServer()})); err != nil {
+		return nil, nil, err
+	}
+	rd := frame.NewReader(nc, 0)
+	b, err := rd.Next(frame.GreetingSize)
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := frame.ParseGreeting(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	hs, err := mech.NewHandshake(mechanism.Params{SocketType: st, PeerGreeting: g, RemoteAddr: "127.0.0.1"})
+	if err != nil {
+		return nil, nil, err
+	}
+	out, err := hs.Start()
+	for {
+		var wbuf []byte
+		for _, cmd := range out {
+			wbuf = cmd.Append(wbuf)
+		}
+		if _, werr := nc.Write(wbuf); werr != nil {
+			return nil, nil, werr
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if hs.Done() {
+			return rd, hs.Cipher(), nil
+		}
+		f, err := rd.ReadFrame()
+		if err != nil {
+			return nil, nil, err
+		}
+		cmd, err := frame.ParseCommand(f.Body)
+		if err != nil {
+			return nil, nil, err
+		}
+		out, err = hs.Handle(ctx, cmd)
+	}
+}
+
+// wrap encodes one frame as the peer sends it after the handshake: in
+// clear text, or sealed in a MESSAGE box.
+func wrap(c mechanism.Cipher, flags byte, body []byte) []byte {
+	if c == nil {
+		return frame.AppendFrame(nil, flags, body)
+	}
+	b, err := c.Seal(nil, flags, body)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// isHostileErr reports whether err is the typed error a hostile peer must
+// cause.
+func isHostileErr(err error) bool {
+	return errors.Is(err, frame.ErrProtocol) || errors.Is(err, mechanism.ErrHandshake)
+}
+
+// auditServer is a bound PULL socket under test with a good PUSH peer.
+type auditServer struct {
+	pull, good *Socket
+	ep, net    string
+	events     <-chan Event
+	sent       int
+}
+
+func newAuditServer(t *testing.T, transport string, m auditMech, opts Options) *auditServer {
+	t.Helper()
+	bind, network := auditEndpoint(t, transport)
+	opts.Mechanism = m.server
+	pull := newSock(t, Pull, opts)
+	events := pull.Monitor(EventHandshakeFailedNoDetail | EventHandshakeFailedProtocol | EventHandshakeFailedAuth | EventDisconnected)
+	if err := pull.Bind(bind); err != nil {
+		t.Fatal(err)
+	}
+	ep := pull.LastEndpoint()
+	good := newSock(t, Push, Options{Mechanism: m.client})
+	good.Connect(ep)
+	a := &auditServer{pull: pull, good: good, ep: ep, net: network, events: events}
+	a.exchange(t) // the good peer is connected before any hostile one
+	return a
+}
+
+// exchange sends one message from the good peer and receives it, skipping
+// nothing: whatever the socket delivers first must be it.
+func (a *auditServer) exchange(t *testing.T) {
+	t.Helper()
+	a.sent++
+	want := fmt.Sprintf("good %d", a.sent)
+	send(t, a.good, want)
+	if got := recv(t, a.pull); len(got) != 1 || got[0] != want {
+		t.Fatalf("delivered %q, want the good peer's %q", got, want)
+	}
+}
+
+// expectFailure waits for the failure of the hostile connection (a failed
+// handshake, or a disconnect after it) and checks its error.
+func (a *auditServer) expectFailure(t *testing.T, typed bool) Event {
+	t.Helper()
+	ev := nextEvent(t, a.events)
+	if typed && !isHostileErr(ev.Err) {
+		t.Errorf("%v: the error is neither frame.ErrProtocol nor mechanism.ErrHandshake", ev)
+	}
+	return ev
+}
+
+// expectNothing checks that nothing but the good peer's messages reached
+// the application.
+func (a *auditServer) expectNothing(t *testing.T) {
+	t.Helper()
+	a.exchange(t)
+	if m, err := a.pull.TryRecv(); !errors.Is(err, ErrWouldBlock) {
+		t.Errorf("delivered %q from the hostile peer", m.Frames)
+	}
+}
+
+// TestAuditHandshakeHostile sends, under each mechanism and over tcp and
+// ipc, what breaks the greeting or the handshake. Each is refused with a
+// typed error, the connection closes, nothing is delivered, and the good
+// peer is served before and after.
+func TestAuditHandshakeHostile(t *testing.T) {
+	for _, m := range auditMechs(t) {
+		greet := func(mech string) []byte {
+			return frame.AppendGreeting(nil, frame.Greeting{Major: 3, Minor: 1, Mechanism: mech})
+		}
+		g := greet(m.name)
+		type hcase struct {
+			name  string
+			in    []byte
+			typed bool // the error must be typed (not a bare EOF)
+		}
+		cases := []hcase{
+			{"GR-03 EOF after 11 octets", g[:11], false},
+			{"GR-05 ZMTP 2.0 greeting", append([]byte{0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 1, 5}, 0, 0), m.name != "NULL"},
+			{"GR-08 other mechanism", greet(map[string]string{"NULL": "PLAIN", "PLAIN": "CURVE", "CURVE": "NULL"}[m.name]), true},
+			{"GR-08 lowercase", greet(strings.ToLower(m.name)), true},
+			{"HN-01 message before handshake", frame.AppendFrame(g, 0, []byte("hello")), true},
+			{"HN-02 PING in handshake", frame.AppendPing(g, 10, []byte("x")), true},
+			{"FR-01 1 GiB command in handshake", append(append(g, 0x06, 0, 0, 0, 0, 0x40, 0, 0, 0), make([]byte, 10)...), true},
+			{"FR-01 2^63 command in handshake", append(g, 0x06, 0x80, 0, 0, 0, 0, 0, 0, 0), true},
+			{"FR-04 reserved flags in handshake", append(g, 0x0C, 0x00), true},
+			{"FR-05 MORE on a handshake command", append(g, 0x05, 0x07, 4, 'P', 'I', 'N', 'G', 0, 0), true},
+			{"FR-07 empty command", append(g, 0x04, 0x00), true},
+			{"FR-07 name beyond body", append(g, 0x04, 0x03, 0x09, 'P', 'I'), true},
+			{"HN-04 malformed ERROR", append(g, 0x04, 0x08, 0x05, 'E', 'R', 'R', 'O', 'R', 0xFF, 'a'), true},
+			{"MD-01 empty property name", frame.AppendFrame(g, frame.FlagCommand, []byte("\x05READY\x00\x00\x00\x00\x00")), true},
+			{"MD-02 value length beyond body", frame.AppendFrame(g, frame.FlagCommand, []byte("\x05READY\x0bSocket-Type\x7f\xff\xff\xffPUS")), true},
+			{"MD-02 value length 2^32-1", frame.AppendFrame(g, frame.FlagCommand, []byte("\x05READY\x0bSocket-Type\xff\xff\xff\xffPUSH")), true},
+		}
+		switch m.name {
+		case "NULL":
+			cases = append(cases,
+				hcase{"HN-02 HELLO in place of READY", frame.AppendFrame(g, frame.FlagCommand, []byte("\x05HELLO")), true},
+				hcase{"HN-03 incompatible type", frame.AppendReady(g, frame.Metadata{{Name: "Socket-Type", Value: []byte("PULL")}}), true},
+				hcase{"HN-03 unknown type", frame.AppendReady(g, frame.Metadata{{Name: "Socket-Type", Value: []byte("FOO")}}), true},
+				hcase{"HN-04 ERROR in place of READY", append(g, 0x04, 0x0A, 0x05, 'E', 'R', 'R', 'O', 'R', 0x04, 'o', 'o', 'p', 's'), true},
+				hcase{"MD-02 stray octet after properties", frame.AppendFrame(g, frame.FlagCommand, []byte("\x05READY\x0bSocket-Type\x00\x00\x00\x04PUSH\x00")), true},
+				hcase{"MD-04 Identity of 256 octets", frame.AppendReady(g, frame.Metadata{{Name: "Socket-Type", Value: []byte("PUSH")}, {Name: "Identity", Value: make([]byte, 256)}}), true},
+			)
+		case "PLAIN":
+			cases = append(cases,
+				hcase{"GR-04 ZMTP 1.0 anonymous", []byte{0x01, 0x00, 0x08, 0x00, 's', 'n', 'e', 'a', 'k', 'y', 0}, true},
+				hcase{"GR-04 ZMTP 1.0 long identity", []byte{0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0x7E}, true},
+				hcase{"HP-01 username beyond body", append(g, 0x04, 0x0A, 0x05, 'H', 'E', 'L', 'L', 'O', 0xFF, 'a', 'b', 'c'), true},
+				hcase{"HP-01 octets after the password", frame.AppendFrame(g, frame.FlagCommand, []byte("\x05HELLO\x05admin\x06secretX")), true},
+				hcase{"HP-02 INITIATE before HELLO", frame.AppendFrame(g, frame.FlagCommand, []byte("\x08INITIATE\x0bSocket-Type\x00\x00\x00\x04PUSH")), true},
+				hcase{"READY in place of HELLO", frame.AppendReady(g, frame.Metadata{{Name: "Socket-Type", Value: []byte("PUSH")}}), true},
+			)
+		case "CURVE":
+			hello := make([]byte, 200)
+			copy(hello, "\x05HELLO\x01\x00")
+			mutated := append([]byte(nil), hello...)
+			mutated[5] = 'X'
+			oldVersion := append([]byte(nil), hello...)
+			oldVersion[6] = 2
+			cases = append(cases,
+				hcase{"GR-04 ZMTP 1.0 anonymous", []byte{0x01, 0x00, 0x08, 0x00, 's', 'n', 'e', 'a', 'k', 'y', 0}, true},
+				hcase{"HC-01 short HELLO", append(g, 0x04, 0x06, 0x05, 'H', 'E', 'L', 'L', 'O'), true},
+				hcase{"HC-01 HELLX", frame.AppendFrame(g, frame.FlagCommand, mutated), true},
+				hcase{"HC-01 HELLO version 2.0", frame.AppendFrame(g, frame.FlagCommand, oldVersion), true},
+				hcase{"HC-03 HELLO box that does not open", frame.AppendFrame(g, frame.FlagCommand, hello), true},
+				hcase{"HC-04 short INITIATE", append(g, 0x04, 0x09, 0x08, 'I', 'N', 'I', 'T', 'I', 'A', 'T', 'E'), true},
+				hcase{"READY in place of HELLO", frame.AppendReady(g, frame.Metadata{{Name: "Socket-Type", Value: []byte("PUSH")}}), true},
+			)
+		}
+		for _, transport := range []string{"tcp", "ipc"} {
+			t.Run(m.name+"/"+transport, func(t *testing.T) {
+				a := newAuditServer(t, transport, m, Options{})
+				for _, c := range cases {
+					nc := rawDial(t, a.net, a.ep)
+					nc.Write(c.in)
+					if !c.typed {
+						nc.(interface{ CloseWrite() error }).CloseWrite()
+					}
+					ev := a.expectFailure(t, c.typed)
+					if ev.Type == EventDisconnected {
+						t.Errorf("%s: %v: a connection was made", c.name, ev)
+					}
+					waitClosed(t, nc)
+					a.expectNothing(t)
+				}
+				waitFor(t, "the good peer's pipe alone", func() bool { return len(a.pull.snapshot()) == 1 })
+			})
+		}
+	}
+}
+
+// TestAuditFrameHostile sends, after a complete handshake under each
+// mechanism and over tcp and ipc, frames that break the protocol: each
+// closes that connection with a typed error, nothing of it is delivered,
+// and the good peer is served before and after.
+func TestAuditFrameHostile(t *testing.T) {
+	const limit = 64 << 10
+	type fcase struct {
+		name string
+		in   func(c mechanism.Cipher) []byte
+		// delivered is what may arrive before the failure.
+		delivered []string
+		// eof: the peer then closes (a message cut short, not a
+		// protocol error).
+		eof bool
+	}
+	raw := func(b ...byte) func(mechanism.Cipher) []byte {
+		return func(mechanism.Cipher) []byte { return b }
+	}
+	cmd := func(body string) func(mechanism.Cipher) []byte {
+		return func(c mechanism.Cipher) []byte { return wrap(c, frame.FlagCommand, []byte(body)) }
+	}
+	cases := []fcase{
+		{name: "FR-01 2^64-16", in: raw(0x02, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xF0, 1, 2, 3)},
+		{name: "FR-01 2^63", in: raw(0x02, 0x80, 0, 0, 0, 0, 0, 0, 0)},
+		{name: "FR-01 2^49", in: raw(0x02, 0, 0x02, 0, 0, 0, 0, 0, 0)},
+		{name: "FR-01 2^49 command", in: raw(0x06, 0, 0x02, 0, 0, 0, 0, 0, 0)},
+		{name: "FR-02 one octet over the limit", in: func(c mechanism.Cipher) []byte { return wrap(c, 0, make([]byte, limit+1)) }},
+		{name: "FR-02 parts over the limit", in: func(c mechanism.Cipher) []byte {
+			b := wrap(c, frame.FlagMore, make([]byte, limit/2))
+			return append(b, wrap(c, 0, make([]byte, limit/2+1))...)
+		}},
+		{name: "FR-02 too many empty frames", in: func(c mechanism.Cipher) []byte {
+			var b []byte
+			for range limit/32 + 1 {
+				b = append(b, wrap(c, frame.FlagMore, nil)...)
+			}
+			return append(b, wrap(c, 0, nil)...)
+		}},
+		{name: "FR-04 reserved flags", in: raw(0x08, 0x03, 'a', 'b', 'c')},
+		{name: "FR-04 F8", in: raw(0xF8, 0x00)},
+		{name: "FR-05 command with MORE", in: raw(0x05, 0x07, 0x04, 'P', 'I', 'N', 'G', 0, 0)},
+		{name: "FR-07 empty command", in: cmd("")},
+		{name: "FR-07 name beyond body", in: cmd("\x09PI")},
+		{name: "CM-01 PING without TTL", in: cmd("\x04PING")},
+		{name: "CM-01 PING with one TTL octet", in: cmd("\x04PING\x00")},
+		{name: "FR-08 EOF inside a multipart", in: func(c mechanism.Cipher) []byte {
+			b := wrap(c, frame.FlagMore, []byte("ab"))
+			b = append(b, wrap(c, frame.FlagMore, []byte("cd"))...)
+			return append(b, 0x00, 0x0A, 'x')
+		}, eof: true},
+	}
+	curveCases := []fcase{
+		{name: "HC-09 clear text after CURVE", in: raw(0x00, 0x03, 'a', 'b', 'c')},
+		{name: "HC-08 short MESSAGE", in: raw(append([]byte{0x00, 0x10, 0x07}, "MESSAGE\x00\x00\x00\x00\x00\x00\x00\x09"...)...)},
+		{name: "HC-08 MESSAGE as a command frame of 2 octets", in: raw(0x04, 0x02, 0x07, 'M')},
+		{name: "HC-07 replayed nonce", in: func(c mechanism.Cipher) []byte {
+			b := wrap(c, 0, []byte("once"))
+			return append(b, b...)
+		}, delivered: []string{"once"}},
+		{name: "HC-04 flipped box octet", in: func(c mechanism.Cipher) []byte {
+			b := wrap(c, 0, []byte("tampered"))
+			b[len(b)-1] ^= 1
+			return b
+		}},
+	}
+	for _, m := range auditMechs(t) {
+		all := cases
+		if m.name == "CURVE" {
+			all = append(all[:len(all):len(all)], curveCases...)
+		}
+		for _, transport := range []string{"tcp", "ipc"} {
+			t.Run(m.name+"/"+transport, func(t *testing.T) {
+				a := newAuditServer(t, transport, m, Options{MaxMessageSize: limit})
+				for _, c := range all {
+					nc := rawDial(t, a.net, a.ep)
+					rd, ciph, err := mechHandshake(testCtx(t), nc, m.client, "PUSH")
+					if err != nil {
+						t.Fatalf("%s: handshake: %v", c.name, err)
+					}
+					go func() { // take what the socket sends: PINGs, nothing else
+						for {
+							if _, err := rd.ReadFrame(); err != nil {
+								return
+							}
+						}
+					}()
+					nc.Write(c.in(ciph))
+					if c.eof {
+						nc.(interface{ CloseWrite() error }).CloseWrite()
+					}
+					ev := a.expectFailure(t, !c.eof)
+					if ev.Type != EventDisconnected {
+						t.Errorf("%s: %v, want a disconnect", c.name, ev)
+					}
+					for _, want := range c.delivered {
+						if got := recv(t, a.pull); len(got) != 1 || got[0] != want {
+							t.Errorf("%s: delivered %q, want %q", c.name, got, want)
+						}
+					}
+					waitClosed(t, nc)
+					a.expectNothing(t)
+				}
+				waitFor(t, "the good peer's pipe alone", func() bool { return len(a.pull.snapshot()) == 1 })
+			})
+		}
+	}
+}
+
+// TestAuditIgnoredCommands sends what a peer may send and the socket must
+// ignore (CM-05: forward compatibility): an unknown command, an unsolicited
+// PONG with a long body, a SUBSCRIBE to a PULL, a PING, a second READY. The connection stays up and
+// delivers the message that follows, and exactly that message, in order.
+// A message of exactly the limit passes (FR-02).
+func TestAuditIgnoredCommands(t *testing.T) {
+	const limit = 64 << 10
+	for _, m := range auditMechs(t) {
+		for _, transport := range []string{"tcp", "ipc"} {
+			t.Run(m.name+"/"+transport, func(t *testing.T) {
+				a := newAuditServer(t, transport, m, Options{MaxMessageSize: limit})
+				nc := rawDial(t, a.net, a.ep)
+				rd, c, err := mechHandshake(testCtx(t), nc, m.client, "PUSH")
+				if err != nil {
+					t.Fatal(err)
+				}
+				go func() {
+					for {
+						if _, err := rd.ReadFrame(); err != nil {
+							return
+						}
+					}
+				}()
+				pong := append([]byte("\x04PONG"), make([]byte, 300)...)
+				var b []byte
+				b = append(b, wrap(c, frame.FlagCommand, []byte("\x04XYZW"))...)
+				b = append(b, wrap(c, frame.FlagCommand, pong)...)
+				b = append(b, wrap(c, frame.FlagCommand, frame.AppendSubscribe(nil, []byte("topic"))[2:])...)
+				b = append(b, wrap(c, frame.FlagCommand, frame.AppendPing(nil, 0, []byte("ctx"))[2:])...)
+				b = append(b, wrap(c, frame.FlagCommand, frame.AppendReady(nil, frame.Metadata{{Name: "Socket-Type", Value: []byte("PUSH")}})[2:])...)
+				b = append(b, wrap(c, 0, []byte("after"))...)
+				big := make([]byte, limit)
+				big[limit-1] = 'z'
+				b = append(b, wrap(c, frame.FlagMore, big[:limit/2])...)
+				b = append(b, wrap(c, 0, big[limit/2:])...)
+				nc.Write(b)
+				if got := recv(t, a.pull); len(got) != 1 || got[0] != "after" {
+					t.Fatalf("delivered %q, want \"after\"", got)
+				}
+				msg, err := a.pull.Recv(testCtx(t))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(msg.Frames) != 2 || len(msg.Frames[0])+len(msg.Frames[1]) != limit || msg.Frames[1][limit/2-1] != 'z' {
+					t.Fatalf("message of the limit: %d frames", len(msg.Frames))
+				}
+				a.expectNothing(t)
+				select {
+				case ev := <-a.events:
+					t.Errorf("%v", ev)
+				default:
+				}
+			})
+		}
+	}
+}
