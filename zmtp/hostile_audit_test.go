@@ -243,7 +243,7 @@ func TestAuditHandshakeHostile(t *testing.T) {
 				hcase{"HN-02 HELLO in place of READY", frame.AppendFrame(g, frame.FlagCommand, []byte("\x05HELLO")), true},
 				hcase{"HN-03 incompatible type", frame.AppendReady(g, frame.Metadata{{Name: "Socket-Type", Value: []byte("PULL")}}), true},
 				hcase{"HN-03 unknown type", frame.AppendReady(g, frame.Metadata{{Name: "Socket-Type", Value: []byte("FOO")}}), true},
-				hcase{"HN-04 ERROR in place of READY", append(g, 0x04, 0x0A, 0x05, 'E', 'R', 'R', 'O', 'R', 0x04, 'o', 'o', 'p', 's'), true},
+				hcase{"HN-04 ERROR in place of READY", frame.AppendError(g, "oops"), true},
 				hcase{"MD-02 stray octet after properties", frame.AppendFrame(g, frame.FlagCommand, []byte("\x05READY\x0bSocket-Type\x00\x00\x00\x04PUSH\x00")), true},
 				hcase{"MD-04 Identity of 256 octets", frame.AppendReady(g, frame.Metadata{{Name: "Socket-Type", Value: []byte("PUSH")}, {Name: "Identity", Value: make([]byte, 256)}}), true},
 			)
@@ -454,6 +454,181 @@ func TestAuditIgnoredCommands(t *testing.T) {
 				case ev := <-a.events:
 					t.Errorf("%v", ev)
 				default:
+				}
+			})
+		}
+	}
+}
+
+// rawListener listens on transport for a hand-driven server and returns
+// the endpoint to Connect to and a function that accepts the next
+// connection.
+func rawListener(t *testing.T, transport string) (string, func() net.Conn) {
+	t.Helper()
+	bind, network := auditEndpoint(t, transport)
+	_, addr, _ := strings.Cut(bind, "://")
+	if network == "tcp" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	ch := make(chan net.Conn, 16)
+	go func() {
+		defer close(ch)
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			ch <- nc
+		}
+	}()
+	ep := transport + "://" + ln.Addr().String()
+	return ep, func() net.Conn {
+		t.Helper()
+		select {
+		case nc, ok := <-ch:
+			if !ok {
+				t.Fatal("listener closed")
+			}
+			t.Cleanup(func() { nc.Close() })
+			return nc
+		case <-deadline(t):
+			t.Fatalf("no connection within %v", waitTimeout)
+			return nil
+		}
+	}
+}
+
+// TestAuditClientSideHostile is the client side of the handshake and of
+// the connection: a PULL socket connects to a well-behaved PUSH server and
+// to a hand-driven one that sends hostile bytes. Each is refused with a
+// typed error and the connection closed; the Connect retries, unless the
+// server refused us for good (ERROR, an incompatible type); nothing of it
+// is delivered, and the good server's messages are.
+func TestAuditClientSideHostile(t *testing.T) {
+	const limit = 64 << 10
+	type ccase struct {
+		name string
+		// in is what the server sends: after its greeting when pre is
+		// set, else after a complete handshake.
+		in     func(c mechanism.Cipher) []byte
+		pre    bool
+		typed  bool // the failure's error is typed
+		giveUp bool // the Connect gives up for good
+	}
+	pre := func(name string, typed, giveUp bool, b ...byte) ccase {
+		return ccase{name: name, in: func(mechanism.Cipher) []byte { return b }, pre: true, typed: typed, giveUp: giveUp}
+	}
+	post := func(name string, in func(c mechanism.Cipher) []byte) ccase {
+		return ccase{name: name, in: in, typed: true}
+	}
+	raw := func(b ...byte) func(mechanism.Cipher) []byte {
+		return func(mechanism.Cipher) []byte { return b }
+	}
+	cmdFrame := func(body string) []byte { return frame.AppendFrame(nil, frame.FlagCommand, []byte(body)) }
+	for _, m := range auditMechs(t) {
+		cases := []ccase{
+			pre("GR-03 EOF inside the greeting", false, false),
+			pre("HN-01 message before handshake", true, false, frame.AppendFrame(nil, 0, []byte("hello"))...),
+			pre("HN-02 PING in handshake", true, false, frame.AppendPing(nil, 10, []byte("x"))...),
+			pre("FR-01 1 GiB command in handshake", true, false, 0x06, 0, 0, 0, 0, 0x40, 0, 0, 0, 1, 2, 3),
+			pre("FR-04 reserved flags in handshake", true, false, 0x0C, 0x00),
+			pre("FR-07 empty command", true, false, 0x04, 0x00),
+			pre("HN-04 malformed ERROR", true, false, 0x04, 0x08, 0x05, 'E', 'R', 'R', 'O', 'R', 0xFF, 'a'),
+			pre("HN-04 ERROR", true, true, frame.AppendError(nil, "oops")...),
+			pre("MD-01 empty property name", true, false, cmdFrame("\x05READY\x00\x00\x00\x00\x00")...),
+			pre("MD-02 value length beyond body", true, false, cmdFrame("\x05READY\x0bSocket-Type\x7f\xff\xff\xffPUS")...),
+			post("FR-01 2^63", raw(0x02, 0x80, 0, 0, 0, 0, 0, 0, 0)),
+			post("FR-02 one octet over the limit", func(c mechanism.Cipher) []byte { return wrap(c, 0, make([]byte, limit+1)) }),
+			post("FR-04 reserved flags", raw(0x08, 0x03, 'a', 'b', 'c')),
+			post("FR-05 command with MORE", raw(0x05, 0x07, 0x04, 'P', 'I', 'N', 'G', 0, 0)),
+			post("CM-01 PING without TTL", func(c mechanism.Cipher) []byte { return wrap(c, frame.FlagCommand, []byte("\x04PING")) }),
+		}
+		switch m.name {
+		case "NULL":
+			cases = append(cases,
+				pre("HN-03 incompatible type", true, true, frame.AppendReady(nil, frame.Metadata{{Name: "Socket-Type", Value: []byte("PULL")}})...),
+				pre("MD-04 Identity of 256 octets", true, false, frame.AppendReady(nil, frame.Metadata{{Name: "Socket-Type", Value: []byte("PUSH")}, {Name: "Identity", Value: make([]byte, 256)}})...))
+		case "PLAIN":
+			cases = append(cases,
+				pre("HP-02 READY before WELCOME", true, false, frame.AppendReady(nil, frame.Metadata{{Name: "Socket-Type", Value: []byte("PUSH")}})...),
+				pre("HP-02 WELCOME with a body", true, false, cmdFrame("\x07WELCOMEx")...))
+		case "CURVE":
+			cases = append(cases,
+				pre("HC-10 READY before WELCOME", true, false, frame.AppendReady(nil, frame.Metadata{{Name: "Socket-Type", Value: []byte("PUSH")}})...),
+				pre("HC-10 WELCOME of 167 octets", true, false, cmdFrame("\x07WELCOME"+strings.Repeat("\x01", 167-8))...),
+				pre("HC-10 WELCOME box that does not open", true, false, cmdFrame("\x07WELCOME"+strings.Repeat("\x01", 168-8))...),
+				post("HC-09 clear text after CURVE", raw(0x00, 0x03, 'a', 'b', 'c')),
+				post("HC-07 replayed nonce", func(c mechanism.Cipher) []byte {
+					b := wrap(c, frame.FlagMore, []byte("once"))
+					return append(b, b...)
+				}))
+		}
+		for _, transport := range []string{"tcp", "ipc"} {
+			t.Run(m.name+"/"+transport, func(t *testing.T) {
+				bind, _ := auditEndpoint(t, transport)
+				good := newSock(t, Push, Options{Mechanism: m.server})
+				if err := good.Bind(bind); err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range cases {
+					hostileEP, accept := rawListener(t, transport)
+					pull := newSock(t, Pull, Options{Mechanism: m.client, MaxMessageSize: limit, ReconnectInterval: DurationOf(10e6)})
+					events := pull.Monitor(EventHandshakeFailedNoDetail | EventHandshakeFailedProtocol | EventHandshakeFailedAuth | EventDisconnected)
+					pull.Connect(good.LastEndpoint())
+					pull.Connect(hostileEP)
+					nc := accept()
+					if c.pre {
+						nc.Write(frame.AppendGreeting(nil, frame.Greeting{Major: 3, Minor: 1, Mechanism: m.server.Name(), AsServer: m.server.AsServer()}))
+						b := c.in(nil)
+						if c.name == "GR-03 EOF inside the greeting" {
+							// Only 11 octets of the greeting: undo it.
+							nc.Close()
+							nc = accept()
+							nc.Write(frame.AppendGreeting(nil, frame.Greeting{Major: 3, Minor: 1, Mechanism: m.server.Name()})[:11])
+							nc.(interface{ CloseWrite() error }).CloseWrite()
+						}
+						nc.Write(b)
+					} else {
+						rd, ciph, err := mechHandshake(testCtx(t), nc, m.server, "PUSH")
+						if err != nil {
+							t.Fatalf("%s: handshake: %v", c.name, err)
+						}
+						go func() {
+							for {
+								if _, err := rd.ReadFrame(); err != nil {
+									return
+								}
+							}
+						}()
+						nc.Write(c.in(ciph))
+					}
+					ev := nextEvent(t, events)
+					if c.typed && !isHostileErr(ev.Err) {
+						t.Errorf("%s: %v: the error is neither frame.ErrProtocol nor mechanism.ErrHandshake", c.name, ev)
+					}
+					if (ev.Type == EventDisconnected) == c.pre {
+						t.Errorf("%s: %v", c.name, ev)
+					}
+					waitClosed(t, nc)
+					if c.giveUp {
+						waitEndpointDone(t, endpointOf(t, pull, hostileEP))
+					} else {
+						// The Connect retries: a new connection comes.
+						accept().Close()
+					}
+					send(t, good, c.name)
+					if got := recv(t, pull); len(got) != 1 || got[0] != c.name {
+						t.Errorf("%s: delivered %q", c.name, got)
+					}
+					if m, err := pull.TryRecv(); !errors.Is(err, ErrWouldBlock) {
+						t.Errorf("%s: delivered %q from the hostile server", c.name, m.Frames)
+					}
+					pull.Close()
 				}
 			})
 		}
