@@ -266,6 +266,9 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 		out, err = hs.Handle(hctx, cmd)
 	}
 	c.rd.SetMaxFrameSize(c.cfg.MaxMessageSize)
+	if z, ok := c.nc.(*zwsConn); ok {
+		z.handshakeDone()
+	}
 	c.peerMD = hs.PeerMetadata()
 	c.cipher = hs.Cipher()
 	// Large message bodies are handed over as they are read, saving a

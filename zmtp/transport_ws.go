@@ -269,7 +269,10 @@ func (z *zwsConn) upgrade() error {
 			z.raw.Close()
 			return
 		}
-		ws.SetReadLimit(z.limit)
+		// Until the handshake is done a message is held to the frame cap
+		// of a handshake (handshakeDone lifts it): coder/websocket reads a
+		// message up to the limit before it refuses it.
+		ws.SetReadLimit(min(z.limit, MaxHandshakeFrameSize+1))
 		z.cmu.Lock()
 		defer z.cmu.Unlock()
 		if z.closed {
@@ -287,6 +290,15 @@ func (z *zwsConn) upgrade() error {
 		}
 	})
 	return z.upErr
+}
+
+// handshakeDone raises the limit of the peer's messages from the
+// handshake's frame cap to MaxMessageSize. Conn calls it once its
+// handshake has succeeded, before it reads any message after it.
+func (z *zwsConn) handshakeDone() {
+	if z.ws != nil {
+		z.ws.SetReadLimit(z.limit)
+	}
 }
 
 // peerGreeting is the ZMTP greeting the peer would have sent: version 3.0
@@ -499,6 +511,10 @@ func (z *zwsConn) next() error {
 		return ErrMessageTooLarge
 	case websocket.CloseStatus(err) != -1, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 		return io.EOF
+	case !isNetError(err):
+		// Not the connection but what came on it: a frame that breaks
+		// RFC 6455 (a length of 2^63, an unmasked client frame, ...).
+		return wsProtocolError("read", "%w", err)
 	default:
 		return &WebSocketError{Op: "read", Err: err}
 	}
@@ -511,6 +527,14 @@ func (z *zwsConn) next() error {
 	}
 	z.in, z.msg = hdr, body
 	return nil
+}
+
+// isNetError reports whether err comes from the connection under a
+// WebSocket (a reset, a connection cut short, a deadline) rather than
+// from the octets received on it.
+func isNetError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, context.Canceled)
 }
 
 // zwsToZMTP turns a ZWS 2.0 message into a ZMTP frame header and body.
