@@ -7,8 +7,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/zmtp-go/zmtp/frame"
@@ -632,5 +634,99 @@ func TestAuditClientSideHostile(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// GR-01, slowloris: a peer that sends its greeting, or its READY, one
+// octet at a time, each well within the handshake timeout, is dropped at
+// the timeout measured from the start: progress does not extend it.
+func TestAuditSlowlorisHandshake(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	g := frame.AppendGreeting(nil, frame.Greeting{Major: 3, Minor: 1, Mechanism: "NULL"})
+	ready := frame.AppendReady(nil, frame.Metadata{{Name: "Socket-Type", Value: []byte("PAIR")}})
+	for _, c := range []struct {
+		name       string
+		fast, slow []byte // sent at once, then one octet every 90 ms
+	}{
+		{"greeting", nil, g},
+		{"READY", g, ready},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				x, y := net.Pipe()
+				defer y.Close()
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					drained := drain(y)
+					if _, err := y.Write(c.fast); err != nil {
+						return
+					}
+					for _, b := range c.slow {
+						time.Sleep(timeout * 9 / 10)
+						if _, err := y.Write([]byte{b}); err != nil {
+							break
+						}
+					}
+					<-drained
+				}()
+				start := time.Now()
+				_, err := NewConn(context.Background(), x, ConnConfig{SocketType: "PAIR", HandshakeTimeout: timeout})
+				var te *TimeoutError
+				if !errors.As(err, &te) || te.Op != "handshake" {
+					t.Fatalf("err = %v, want a handshake timeout", err)
+				}
+				if d := time.Since(start); d != timeout {
+					t.Errorf("dropped after %v, want %v", d, timeout)
+				}
+				y.Close()
+				<-done
+			})
+		})
+	}
+}
+
+// openFDs counts the process's open file descriptors, or -1 where that
+// cannot be known.
+func openFDs() int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
+// Peers that connect and close at once, in a loop (after nothing, a part
+// of a greeting, or a whole handshake), leak neither descriptors nor
+// goroutines, and the socket serves a good peer all along.
+func TestAuditConnectCloseLoop(t *testing.T) {
+	for _, transport := range []string{"tcp", "ipc"} {
+		t.Run(transport, func(t *testing.T) {
+			a := newAuditServer(t, transport, auditMechs(t)[0], Options{})
+			fds, goroutines := openFDs(), runtime.NumGoroutine()
+			g := frame.AppendGreeting(nil, frame.Greeting{Major: 3, Minor: 1, Mechanism: "NULL"})
+			full := frame.AppendReady(append([]byte(nil), g...), frame.Metadata{{Name: "Socket-Type", Value: []byte("PUSH")}})
+			for i := range 300 {
+				_, addr, _ := strings.Cut(a.ep, "://")
+				nc, err := net.Dial(a.net, addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				switch i % 3 {
+				case 1:
+					nc.Write(g[:1+i%40])
+				case 2:
+					nc.Write(full)
+				}
+				nc.Close()
+				if i%50 == 0 {
+					a.exchange(t)
+				}
+			}
+			waitFor(t, "descriptors and goroutines back to where they were", func() bool {
+				return openFDs() <= fds && runtime.NumGoroutine() <= goroutines
+			})
+			a.expectNothing(t)
+		})
 	}
 }
