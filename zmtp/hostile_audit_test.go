@@ -572,12 +572,14 @@ func TestAuditClientSideHostile(t *testing.T) {
 		}
 		for _, transport := range []string{"tcp", "ipc"} {
 			t.Run(m.name+"/"+transport, func(t *testing.T) {
-				bind, _ := auditEndpoint(t, transport)
-				good := newSock(t, Push, Options{Mechanism: m.server})
-				if err := good.Bind(bind); err != nil {
-					t.Fatal(err)
-				}
 				for _, c := range cases {
+					// A good server of its own: a PUSH would also give
+					// messages to the closing client of the case before.
+					bind, _ := auditEndpoint(t, transport)
+					good := newSock(t, Push, Options{Mechanism: m.server})
+					if err := good.Bind(bind); err != nil {
+						t.Fatal(err)
+					}
 					hostileEP, accept := rawListener(t, transport)
 					pull := newSock(t, Pull, Options{Mechanism: m.client, MaxMessageSize: limit, ReconnectInterval: DurationOf(10e6)})
 					events := pull.Monitor(EventHandshakeFailedNoDetail | EventHandshakeFailedProtocol | EventHandshakeFailedAuth | EventDisconnected)
@@ -631,6 +633,7 @@ func TestAuditClientSideHostile(t *testing.T) {
 						t.Errorf("%s: delivered %q from the hostile server", c.name, m.Frames)
 					}
 					pull.Close()
+					good.Close()
 				}
 			})
 		}
@@ -728,5 +731,114 @@ func TestAuditConnectCloseLoop(t *testing.T) {
 			})
 			a.expectNothing(t)
 		})
+	}
+}
+
+// A subscriber that subscribes and cancels tens of thousands of topics
+// (as ZMTP 3.1 commands, or as a ZMTP 3.0 peer's messages) costs the
+// publisher what it holds, and nothing once it cancels or leaves; a good
+// subscriber is served throughout, under PUB and under XPUB (whose
+// application reads the subscription messages).
+func TestAuditSubscriptionFlood(t *testing.T) {
+	const n = 20000
+	for _, typ := range []SocketType{Pub, XPub} {
+		for _, v30 := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/ZMTP3.%d", typ, map[bool]int{false: 1, true: 0}[v30]), func(t *testing.T) {
+				pub := newSock(t, typ, Options{})
+				ep := bindLocal(t, pub)
+				if typ == XPub {
+					// The application reads its subscriptions, as an
+					// XPUB application must for them to go on.
+					ctx, cancel := context.WithCancel(context.Background())
+					done := make(chan struct{})
+					go func() {
+						defer close(done)
+						for {
+							if _, err := pub.Recv(ctx); err != nil {
+								return
+							}
+						}
+					}()
+					t.Cleanup(func() { cancel(); <-done })
+				}
+				good := newSock(t, Sub, Options{})
+				good.Subscribe([]byte("good"))
+				good.Connect(ep)
+				waitFor(t, "the good subscription", func() bool { return pub.Stats().Topics == 1 })
+				// published delivers a message to the good subscriber.
+				published := func(what string) {
+					t.Helper()
+					ctx := testCtx(t)
+					for {
+						if err := pub.Send(ctx, [][]byte{[]byte("good " + what)}); err != nil {
+							t.Fatal(err)
+						}
+						rctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+						m, err := good.Recv(rctx)
+						cancel()
+						if err == nil {
+							if got := string(m.Frames[0]); got != "good "+what {
+								t.Fatalf("got %q", got)
+							}
+							return
+						}
+						if ctx.Err() != nil {
+							t.Fatalf("good subscriber starved (%s)", what)
+						}
+					}
+				}
+				published("first")
+
+				flood := func(on bool) []byte {
+					var b []byte
+					for i := range n {
+						topic := fmt.Appendf(nil, "t%05d", i)
+						switch {
+						case v30 && on:
+							b = frame.AppendFrame(b, 0, append([]byte{1}, topic...))
+						case v30:
+							b = frame.AppendFrame(b, 0, append([]byte{0}, topic...))
+						case on:
+							b = frame.AppendSubscribe(b, topic)
+						default:
+							b = frame.AppendCancel(b, topic)
+						}
+					}
+					return b
+				}
+				dial := func() net.Conn {
+					nc := rawDial(t, "tcp", ep)
+					g := frame.AppendGreeting(nil, frame.Greeting{Major: 3, Minor: map[bool]uint8{false: 1, true: 0}[v30], Mechanism: "NULL"})
+					nc.Write(frame.AppendReady(g, frame.Metadata{{Name: "Socket-Type", Value: []byte("SUB")}}))
+					go func() { // take what the publisher sends
+						for {
+							if _, err := nc.Read(make([]byte, 4096)); err != nil {
+								return
+							}
+						}
+					}()
+					return nc
+				}
+				nc := dial()
+				nc.Write(flood(true))
+				if typ == Pub {
+					waitFor(t, "the flood", func() bool { return pub.Stats().Topics == n+1 })
+				}
+				published("during the flood")
+				go nc.Write(flood(false))
+				if typ == Pub {
+					waitFor(t, "the cancels", func() bool { return pub.Stats().Topics == 1 })
+				}
+				published("after the cancels")
+				nc.Close()
+				// Subscribed, then gone.
+				nc = dial()
+				nc.Write(flood(true))
+				published("during a second flood")
+				nc.Close()
+				waitFor(t, "the leaver's topics gone", func() bool { return pub.Stats().Topics == 1 })
+				published("after")
+			})
+		}
 	}
 }
