@@ -842,3 +842,111 @@ func TestAuditSubscriptionFlood(t *testing.T) {
 		}
 	}
 }
+
+// SS-03 and MD-04 at a ROUTER: a hundred peers that claim the same routing
+// id and leave, a peer whose id is 255 octets starting with a zero octet,
+// and one whose id is 256 octets. The 255-octet id is routable both ways,
+// the 256-octet one is refused, nothing of the claimants stays behind once
+// they left, and a good peer is served throughout.
+func TestAuditRouterIDs(t *testing.T) {
+	router := newSock(t, Router, Options{})
+	events := router.Monitor(EventHandshakeFailedProtocol)
+	ep := bindLocal(t, router)
+	good := newSock(t, Dealer, Options{RoutingID: []byte("good")})
+	good.Connect(ep)
+	exchange := func(what string) {
+		t.Helper()
+		send(t, good, what)
+		for {
+			got := recv(t, router)
+			if got[0] == "good" {
+				if got[1] != what {
+					t.Fatalf("got %q, want %q", got, what)
+				}
+				break
+			}
+			if got[0] != "dup" {
+				t.Fatalf("from %q: %q", got[0], got[1:])
+			}
+		}
+		send(t, router, "good", "re "+what)
+		if got := recv(t, good); got[0] != "re "+what {
+			t.Fatalf("good peer got %q", got)
+		}
+	}
+	exchange("before")
+	peer := func(id []byte) (net.Conn, *frame.Reader) {
+		nc := rawDial(t, "tcp", ep)
+		g := frame.AppendGreeting(nil, frame.Greeting{Major: 3, Minor: 1, Mechanism: "NULL"})
+		nc.Write(frame.AppendReady(g, frame.Metadata{{Name: "Socket-Type", Value: []byte("DEALER")}, {Name: "Identity", Value: id}}))
+		return nc, frame.NewReader(nc, 0)
+	}
+	var dups []net.Conn
+	for i := range 100 {
+		nc, _ := peer([]byte("dup"))
+		nc.Write(frame.AppendFrame(nil, 0, fmt.Appendf(nil, "claim %d", i)))
+		dups = append(dups, nc)
+	}
+	exchange("among the claimants")
+
+	long := append([]byte{0}, make([]byte, 254)...)
+	long[254] = 'z'
+	nc, rd := peer(long)
+	if _, err := rd.Next(frame.GreetingSize); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rd.ReadFrame(); err != nil { // READY
+		t.Fatal(err)
+	}
+	nc.Write(frame.AppendFrame(nil, 0, []byte("long")))
+	for {
+		m, err := router.Recv(testCtx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(m.Frames[0]) == "dup" {
+			continue
+		}
+		if string(m.Frames[0]) != string(long) || string(m.Frames[1]) != "long" {
+			t.Fatalf("got %q", m.Frames)
+		}
+		break
+	}
+	if err := router.Send(testCtx(t), [][]byte{long, []byte("back")}); err != nil {
+		t.Fatal(err)
+	}
+	nc.SetReadDeadline(time.Now().Add(waitTimeout))
+	if f, err := rd.ReadFrame(); err != nil || string(f.Body) != "back" {
+		t.Fatalf("the long-id peer got %q, %v", f.Body, err)
+	}
+
+	tooLong, _ := peer(make([]byte, 256))
+	if ev := nextEvent(t, events); !errors.Is(ev.Err, frame.ErrProtocol) {
+		t.Errorf("a 256-octet id: %v", ev)
+	}
+	waitClosed(t, tooLong)
+
+	for _, nc := range dups {
+		nc.Close()
+	}
+	nc.Close()
+	// What the claimants sent is the application's to read (an owner's
+	// message, read while it was one); once it is read, nothing of them
+	// is left.
+	claims := 0
+	waitFor(t, "the claimants gone", func() bool {
+		for {
+			m, err := router.TryRecv()
+			if err != nil {
+				break
+			}
+			if string(m.Frames[0]) != "dup" {
+				t.Fatalf("got %q", m.Frames)
+			}
+			claims++
+		}
+		return len(router.snapshot()) == 1 && waitingFor(router, "dup") == nil
+	})
+	t.Logf("%d claims read", claims)
+	exchange("after")
+}
