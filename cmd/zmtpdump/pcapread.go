@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -101,11 +102,31 @@ func newFileReader(r io.Reader) (*fileReader, error) {
 	return f, nil
 }
 
+// readAtOnce is the largest record read into memory of its declared size
+// before its octets are there.
+const readAtOnce = 256 << 10
+
 // read reads n octets at the current offset; short tells how many
 // were there when the file ends first.
 func (f *fileReader) read(n int) ([]byte, int, error) {
-	b := make([]byte, n)
-	k, err := io.ReadFull(f.r, b)
+	var b []byte
+	var k int
+	var err error
+	if n <= readAtOnce {
+		b = make([]byte, n)
+		k, err = io.ReadFull(f.r, b)
+	} else {
+		// A length from the file is trusted no further than the octets
+		// that follow it: memory grows with what is read, so a cut or
+		// garbled file costs no more than it holds.
+		var buf bytes.Buffer
+		var m int64
+		m, err = io.CopyN(&buf, f.r, int64(n))
+		b, k = buf.Bytes(), int(m)
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+	}
 	f.off += int64(k)
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
