@@ -248,6 +248,9 @@ func TestAuditHandshakeHostile(t *testing.T) {
 				hcase{"HN-04 ERROR in place of READY", frame.AppendError(g, "oops"), true},
 				hcase{"MD-02 stray octet after properties", frame.AppendFrame(g, frame.FlagCommand, []byte("\x05READY\x0bSocket-Type\x00\x00\x00\x04PUSH\x00")), true},
 				hcase{"MD-04 Identity of 256 octets", frame.AppendReady(g, frame.Metadata{{Name: "Socket-Type", Value: []byte("PUSH")}, {Name: "Identity", Value: make([]byte, 256)}}), true},
+				hcase{"FR-11 ZMTP 1.0 length 0", []byte{0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0x7E}, true},
+				hcase{"FR-11 ZMTP 1.0 identity of 300 octets", append([]byte{0xFF, 0, 0, 0, 0, 0, 0, 0x01, 0x2D, 0}, make([]byte, 300)...), true},
+				hcase{"FR-11 ZMTP 1.0 identity of 2^62 octets", []byte{0xFF, 0x40, 0, 0, 0, 0, 0, 0, 0, 0}, true},
 			)
 		case "PLAIN":
 			cases = append(cases,
@@ -949,4 +952,42 @@ func TestAuditRouterIDs(t *testing.T) {
 	})
 	t.Logf("%d claims read", claims)
 	exchange("after")
+}
+
+// FR-03 against a socket, under each mechanism: a peer declares a frame of
+// 512 MiB (under the limit), sends a few octets and stalls. What the
+// socket holds follows the octets received, not the size declared, and
+// the heartbeat ends the connection; the good peer is served meanwhile.
+func TestAuditDeclaredSizeStall(t *testing.T) {
+	for _, m := range auditMechs(t) {
+		t.Run(m.name, func(t *testing.T) {
+			a := newAuditServer(t, "tcp", m, Options{HeartbeatInterval: 50 * time.Millisecond, HeartbeatTimeout: 200 * time.Millisecond})
+			nc := rawDial(t, a.net, a.ep)
+			_, ciph, err := mechHandshake(testCtx(t), nc, m.client, "PUSH")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// No PONG ever: the peer reads nothing.
+			hdr := frame.AppendHeader(nil, 0, 512<<20)
+			if ciph != nil {
+				// A MESSAGE command of 512 MiB: the header of the outer frame.
+				hdr = frame.AppendHeader(nil, frame.FlagCommand, 512<<20)
+			}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			nc.Write(append(hdr, "\x07MESSAGEten octets"...))
+			a.exchange(t)
+			ev := a.expectFailure(t, false)
+			runtime.ReadMemStats(&after)
+			var te *TimeoutError
+			if ev.Type != EventDisconnected || !errors.As(ev.Err, &te) {
+				t.Errorf("%v, want a heartbeat timeout", ev)
+			}
+			if n := after.TotalAlloc - before.TotalAlloc; n > 16<<20 {
+				t.Errorf("%d MiB allocated for a stalled frame of a few octets", n>>20)
+			}
+			a.expectNothing(t)
+		})
+	}
 }
