@@ -1004,3 +1004,30 @@ func TestAuditDeclaredSizeStall(t *testing.T) {
 		})
 	}
 }
+
+// RC-02, the client side of GR-01: a server that accepts the TCP
+// connection and never greets is dropped at the handshake timeout, and
+// the Connect tries again, for ever, under each transport.
+func TestAuditServerNeverGreets(t *testing.T) {
+	for _, transport := range []string{"tcp", "ipc"} {
+		t.Run(transport, func(t *testing.T) {
+			ep, accept := rawListener(t, transport)
+			push := newSock(t, Push, Options{HandshakeTimeout: DurationOf(100 * time.Millisecond), ReconnectInterval: DurationOf(10 * time.Millisecond)})
+			events := push.Monitor(EventHandshakeFailedNoDetail)
+			push.Connect(ep)
+			for range 3 {
+				nc := accept()
+				ev := nextEvent(t, events)
+				var te *TimeoutError
+				if !errors.As(ev.Err, &te) || te.Op != "handshake" {
+					t.Fatalf("%v, want a handshake timeout", ev)
+				}
+				waitClosed(t, nc)
+			}
+			var ee *EndpointError
+			if err := push.Err(); !errors.As(err, &ee) || !ee.Retrying {
+				t.Errorf("Err = %v, want the endpoint retrying", err)
+			}
+		})
+	}
+}
