@@ -265,12 +265,18 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 		}
 		out, err = hs.Handle(hctx, cmd)
 	}
-	c.rd.SetMaxFrameSize(c.cfg.MaxMessageSize)
-	if z, ok := c.nc.(*zwsConn); ok {
-		z.handshakeDone()
-	}
 	c.peerMD = hs.PeerMetadata()
 	c.cipher = hs.Cipher()
+	// A frame may be as large as a message, and under a cipher its box
+	// around it: the limit of the message itself is checked once opened.
+	maxFrame := c.cfg.MaxMessageSize
+	if c.cipher != nil {
+		maxFrame += int64(c.cipher.Overhead())
+	}
+	c.rd.SetMaxFrameSize(maxFrame)
+	if z, ok := c.nc.(*zwsConn); ok {
+		z.handshakeDone(maxFrame)
+	}
 	// Large message bodies are handed over as they are read, saving a
 	// copy; encrypted ones are decrypted in place, where they were read.
 	c.rd.SetHandOver(true)

@@ -425,7 +425,7 @@ func TestAuditFrameHostile(t *testing.T) {
 // ignore (CM-05: forward compatibility): an unknown command, an unsolicited
 // PONG with a long body, a SUBSCRIBE to a PULL, a PING, a second READY. The connection stays up and
 // delivers the message that follows, and exactly that message, in order.
-// A message of exactly the limit passes (FR-02).
+// A message of exactly the limit passes (FR-02), in two frames or in one.
 func TestAuditIgnoredCommands(t *testing.T) {
 	const limit = 64 << 10
 	for _, m := range auditMechs(t) {
@@ -456,6 +456,7 @@ func TestAuditIgnoredCommands(t *testing.T) {
 				big[limit-1] = 'z'
 				b = append(b, wrap(c, frame.FlagMore, big[:limit/2])...)
 				b = append(b, wrap(c, 0, big[limit/2:])...)
+				b = append(b, wrap(c, 0, big)...)
 				nc.Write(b)
 				if got := recv(t, a.pull); len(got) != 1 || got[0] != "after" {
 					t.Fatalf("delivered %q, want \"after\"", got)
@@ -466,6 +467,14 @@ func TestAuditIgnoredCommands(t *testing.T) {
 				}
 				if len(msg.Frames) != 2 || len(msg.Frames[0])+len(msg.Frames[1]) != limit || msg.Frames[1][limit/2-1] != 'z' {
 					t.Fatalf("message of the limit: %d frames", len(msg.Frames))
+				}
+				if msg, err = a.pull.Recv(testCtx(t)); err != nil || len(msg.Frames) != 1 || len(msg.Frames[0]) != limit || msg.Frames[0][limit-1] != 'z' {
+					select {
+					case ev := <-a.events:
+						err = ev.Err // why the connection ended
+					default:
+					}
+					t.Fatalf("a frame of the limit: %v", err)
 				}
 				a.expectNothing(t)
 				select {

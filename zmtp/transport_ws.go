@@ -293,11 +293,12 @@ func (z *zwsConn) upgrade() error {
 }
 
 // handshakeDone raises the limit of the peer's messages from the
-// handshake's frame cap to MaxMessageSize. Conn calls it once its
-// handshake has succeeded, before it reads any message after it.
-func (z *zwsConn) handshakeDone() {
+// handshake's frame cap to maxFrame, the largest frame body the
+// connection takes from then on. Conn calls it once its handshake has
+// succeeded, before it reads any message after it.
+func (z *zwsConn) handshakeDone(maxFrame int64) {
 	if z.ws != nil {
-		z.ws.SetReadLimit(z.limit)
+		z.ws.SetReadLimit(min(maxFrame, frame.HardMaxFrameSize) + 1) // and the flags octet
 	}
 }
 
