@@ -560,6 +560,7 @@ func TestAuditClientSideHostile(t *testing.T) {
 	for _, m := range auditMechs(t) {
 		cases := []ccase{
 			pre("GR-03 EOF inside the greeting", false, false),
+			pre("GR-08 other mechanism", true, true),
 			pre("HN-01 message before handshake", true, false, frame.AppendFrame(nil, 0, []byte("hello"))...),
 			pre("HN-02 PING in handshake", true, false, frame.AppendPing(nil, 10, []byte("x"))...),
 			pre("FR-01 1 GiB command in handshake", true, false, 0x06, 0, 0, 0, 0, 0x40, 0, 0, 0, 1, 2, 3),
@@ -612,16 +613,18 @@ func TestAuditClientSideHostile(t *testing.T) {
 					pull.Connect(hostileEP)
 					nc := accept()
 					if c.pre {
-						nc.Write(frame.AppendGreeting(nil, frame.Greeting{Major: 3, Minor: 1, Mechanism: m.server.Name(), AsServer: m.server.AsServer()}))
-						b := c.in(nil)
-						if c.name == "GR-03 EOF inside the greeting" {
-							// Only 11 octets of the greeting: undo it.
-							nc.Close()
-							nc = accept()
-							nc.Write(frame.AppendGreeting(nil, frame.Greeting{Major: 3, Minor: 1, Mechanism: m.server.Name()})[:11])
+						g := frame.AppendGreeting(nil, frame.Greeting{Major: 3, Minor: 1, Mechanism: m.server.Name(), AsServer: m.server.AsServer()})
+						switch c.name {
+						case "GR-03 EOF inside the greeting":
+							nc.Write(g[:11])
 							nc.(interface{ CloseWrite() error }).CloseWrite()
+						case "GR-08 other mechanism":
+							other := map[string]string{"NULL": "PLAIN", "PLAIN": "CURVE", "CURVE": "NULL"}[m.name]
+							nc.Write(frame.AppendGreeting(nil, frame.Greeting{Major: 3, Minor: 1, Mechanism: other}))
+						default:
+							nc.Write(g)
 						}
-						nc.Write(b)
+						nc.Write(c.in(nil))
 					} else {
 						rd, ciph, err := mechHandshake(testCtx(t), nc, m.server, "PUSH")
 						if err != nil {
