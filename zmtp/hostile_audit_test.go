@@ -1043,3 +1043,54 @@ func TestAuditServerNeverGreets(t *testing.T) {
 		})
 	}
 }
+
+// A subscriber that floods an XPUB whose application has not read its
+// subscription messages yet waits at the high-water mark alone: another
+// subscriber's subscriptions still take effect, and it receives what it
+// subscribed to.
+func TestAuditXPubFloodIsolated(t *testing.T) {
+	pub := newSock(t, XPub, Options{RecvHWM: HWMOf(100)})
+	ep := bindLocal(t, pub)
+	nc := rawDial(t, "tcp", ep)
+	g := frame.AppendGreeting(nil, frame.Greeting{Major: 3, Minor: 1, Mechanism: "NULL"})
+	b := frame.AppendReady(g, frame.Metadata{{Name: "Socket-Type", Value: []byte("SUB")}})
+	for i := range 1000 {
+		b = frame.AppendSubscribe(b, fmt.Appendf(nil, "t%05d", i))
+	}
+	nc.Write(b)
+	// The flooder waits with its 101st subscription made, 100 unread.
+	waitFor(t, "the flood to reach the high-water mark", func() bool { return pub.Stats().Topics == 101 })
+	good := newSock(t, Sub, Options{})
+	good.Subscribe([]byte("a"))
+	good.Subscribe([]byte("b"))
+	good.Connect(ep)
+	waitFor(t, "the good subscriptions", func() bool { return pub.Stats().Topics == 103 })
+	ctx := testCtx(t)
+	for {
+		if err := pub.Send(ctx, [][]byte{[]byte("b message")}); err != nil {
+			t.Fatal(err)
+		}
+		rctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		m, err := good.Recv(rctx)
+		cancel()
+		if err == nil {
+			if string(m.Frames[0]) != "b message" {
+				t.Fatalf("got %q", m.Frames)
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the good subscriber's subscription never took effect")
+		}
+	}
+	// The application reads them all: the flooder's thousand and the
+	// good subscriber's two.
+	for n := 0; n < 1002; n++ {
+		if _, err := pub.Recv(ctx); err != nil {
+			t.Fatalf("after %d subscription messages: %v", n, err)
+		}
+	}
+	if pub.Stats().Topics != 1002 {
+		t.Errorf("%d topics, want 1002", pub.Stats().Topics)
+	}
+}

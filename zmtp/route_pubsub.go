@@ -32,9 +32,7 @@ type pubRouter struct {
 }
 
 func newPubRouter(s *Socket) *pubRouter {
-	r := &pubRouter{s: s, xpub: s.typ == XPub}
-	r.subq.room = make(chan struct{}, 1)
-	return r
+	return &pubRouter{s: s, xpub: s.typ == XPub}
 }
 
 func (r *pubRouter) attached(p *pipe) {}
@@ -125,8 +123,9 @@ func (r *pubRouter) change(p *pipe, topic []byte, on, adopt bool) {
 
 // tell passes a subscription message from p up to the XPUB application.
 // A network peer's reader waits while the application has a high-water
-// mark's worth unread (that peer alone is slowed); an inproc peer's
-// subscription comes from its application's own call, which never waits.
+// mark's worth of that peer's unread (that peer alone is slowed: the
+// others' subscriptions go on); an inproc peer's subscription comes from
+// its application's own call, which never waits.
 func (r *pubRouter) tell(p *pipe, topic []byte, on bool) {
 	if !r.xpub {
 		return
@@ -137,9 +136,13 @@ func (r *pubRouter) tell(p *pipe, topic []byte, on bool) {
 		if c := p.conn.Load(); c != nil {
 			dead = c.Done()
 		}
-		for r.subq.len() >= limit {
+		for {
+			room := r.subq.full(p, limit)
+			if room == nil {
+				break
+			}
 			select {
-			case <-r.subq.room:
+			case <-room:
 			case <-dead:
 				return
 			case <-r.s.closeCh:
@@ -256,16 +259,35 @@ type subMsg struct {
 
 // subQueue holds subscription messages for an XPUB application.
 type subQueue struct {
-	mu    sync.Mutex
-	items []subMsg
-	head  int
-	room  chan struct{} // signalled when one is taken
+	mu     sync.Mutex
+	items  []subMsg
+	head   int
+	queued map[*pipe]int // the messages in items from each peer
+	room   chan struct{} // closed when one is taken, if a peer waits
 }
 
 func (q *subQueue) push(m subMsg) {
 	q.mu.Lock()
 	q.items = append(q.items, m)
+	if q.queued == nil {
+		q.queued = make(map[*pipe]int)
+	}
+	q.queued[m.from]++
 	q.mu.Unlock()
+}
+
+// full returns nil when fewer than limit messages from p are queued, else
+// a channel closed once one is taken.
+func (q *subQueue) full(p *pipe, limit int) <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.queued[p] < limit {
+		return nil
+	}
+	if q.room == nil {
+		q.room = make(chan struct{})
+	}
+	return q.room
 }
 
 func (q *subQueue) pop() (subMsg, bool) {
@@ -283,7 +305,13 @@ func (q *subQueue) pop() (subMsg, bool) {
 			q.items = nil
 		}
 	}
-	signal(q.room)
+	if q.queued[m.from]--; q.queued[m.from] <= 0 {
+		delete(q.queued, m.from)
+	}
+	if q.room != nil {
+		close(q.room) // every waiting peer looks again
+		q.room = nil
+	}
 	return m, true
 }
 
