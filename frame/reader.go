@@ -488,6 +488,36 @@ func (r *Reader) Next(n int) ([]byte, error) {
 	return b, nil
 }
 
+// Await reads until a whole frame is buffered, so that the next
+// ReadFrame returns it without reading from the source, and reports
+// whether one is. It consumes nothing: a read that fails leaves the
+// Reader where it was, and a timeout (an error with a Timeout method
+// that reports true, such as os.ErrDeadlineExceeded) does not stick as
+// other read errors do, so that a caller can stop waiting with a read
+// deadline and call Await or ReadFrame later. It reports false, without
+// an error and without reading, when the next frame is larger than the
+// read buffer: ReadFrame reads such a body straight into its own memory.
+func (r *Reader) Await() (bool, error) {
+	for !r.FrameBuffered() {
+		have := r.wpos - r.rpos
+		if have >= r.size {
+			return false, nil
+		}
+		if r.framing == FramingV3 {
+			if h, n, err := ParseHeader(r.buf[r.rpos:r.wpos]); err == nil && uint64(n)+h.Size > uint64(r.size) {
+				return false, nil
+			}
+		}
+		if err := r.fill(have + 1); err != nil {
+			if t, ok := err.(interface{ Timeout() bool }); ok && t.Timeout() {
+				r.err = nil
+			}
+			return false, err
+		}
+	}
+	return true, nil
+}
+
 // ReadHeader reads and consumes the next frame header. The caller must then
 // consume exactly h.Size body octets with ReadBody (or call ReadFrame
 // instead of both). It returns io.EOF at a clean end of stream between

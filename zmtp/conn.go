@@ -63,6 +63,14 @@ type Conn struct {
 	spare  [][][]byte // messages to receive into, taken from the session's recycler
 	lent   [][]byte   // the message a large body is read into (see largeBody)
 
+	// The read lease (see leaseReader) and the reading it hands on.
+	rs         readState
+	lease      atomic.Int32
+	leaseBack  chan struct{} // a Recv gave the lease back to the reader goroutine
+	wantLease  atomic.Bool   // a Recv waits for what the reader goroutine reads
+	leaseTimer *time.Timer   // the reader goroutine's wait for a free lease (leaseIdle)
+	directOK   bool          // a Recv may read: a kernel socket whose reads a deadline stops
+
 	closeOnce sync.Once
 	closing   chan struct{} // standalone: closed by Close, blocked senders give up
 	draining  atomic.Bool   // set by Close once no send can start: the writer flushes and stops
@@ -124,6 +132,12 @@ func newConn(ctx context.Context, nc net.Conn, cfg ConnConfig, sess session) (*C
 		rx:   &countingConn{Conn: nc},
 		sess: sess,
 		dead: make(chan struct{}),
+
+		leaseBack: make(chan struct{}, 1),
+	}
+	switch nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		c.directOK = sess != nil
 	}
 	if c.sess == nil {
 		// Only a standalone Conn has senders that can wait in Send.
@@ -134,6 +148,9 @@ func newConn(ctx context.Context, nc net.Conn, cfg ConnConfig, sess session) (*C
 	c.out, c.in = c.sess.queues()
 	c.ctrl = newQueue(0, false, c.kickWriter, nil)
 	c.w = writer{c: c, pool: c.sess.buffers()}
+	if c.directOK {
+		c.w.raw = newRawWriter(nc)
+	}
 	c.startW = c.runWriter
 	// The frame limit is the message limit: no single frame may exceed it.
 	c.rd = frame.NewReader(readSource(c.rx), min(cfg.MaxMessageSize, MaxHandshakeFrameSize))
@@ -601,10 +618,17 @@ func (c *Conn) Stats() Stats {
 
 // countingConn counts the octets read, so that the heartbeat logic can see
 // any sign of life, and clears a TTL read deadline once traffic arrives.
+// It also keeps the read deadline, which two things set: a peer's PING
+// TTL, and an interruption of a Recv that reads the connection itself
+// (see Conn.lease), which must never be lost to the other.
 type countingConn struct {
 	net.Conn
 	n        atomic.Int64
-	ttlArmed bool // reader goroutine only
+	ttlArmed bool // written by the lease holder only, under mu
+
+	mu          sync.Mutex
+	ttlAt       time.Time // the TTL's deadline, while ttlArmed
+	interrupted bool      // the deadline is in the past to stop a Recv's read
 }
 
 func (cc *countingConn) Read(p []byte) (int, error) {
@@ -624,10 +648,54 @@ func (cc *countingConn) counted(n int) {
 	}
 }
 
+// arm sets the deadline of a peer's PING TTL.
+func (cc *countingConn) arm(at time.Time) {
+	cc.mu.Lock()
+	cc.ttlArmed, cc.ttlAt = true, at
+	cc.applyLocked()
+	cc.mu.Unlock()
+}
+
 // disarm clears the deadline set for a peer's PING TTL.
 func (cc *countingConn) disarm() {
+	cc.mu.Lock()
 	cc.ttlArmed = false
-	cc.Conn.SetReadDeadline(time.Time{})
+	cc.applyLocked()
+	cc.mu.Unlock()
+}
+
+// interrupt makes the read under way, if any, return a timeout at once;
+// cc.mu is held.
+func (cc *countingConn) interruptLocked() {
+	if !cc.interrupted {
+		cc.interrupted = true
+		cc.applyLocked()
+	}
+}
+
+// resume ends an interruption and reports whether there was one; a
+// timeout after it is the TTL's.
+func (cc *countingConn) resume() bool {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if !cc.interrupted {
+		return false
+	}
+	cc.interrupted = false
+	cc.applyLocked()
+	return true
+}
+
+// applyLocked sets the read deadline from the state; cc.mu is held.
+func (cc *countingConn) applyLocked() {
+	switch {
+	case cc.interrupted:
+		cc.Conn.SetReadDeadline(time.Unix(1, 0))
+	case cc.ttlArmed:
+		cc.Conn.SetReadDeadline(cc.ttlAt)
+	default:
+		cc.Conn.SetReadDeadline(time.Time{})
+	}
 }
 
 func isTimeout(err error) bool {

@@ -66,7 +66,7 @@ func newPipe(s *Socket) *pipe {
 		p.outReady = make(chan struct{}, 1)
 	}
 	p.out = newQueue(o.sendHWM(), o.Conflate, p.wakeWriter, s.wakeOut)
-	p.in = newQueue(o.recvHWM(), o.Conflate, s.wakeIn, func() { signal(p.inRoomCh) })
+	p.in = newQueue(o.recvHWM(), o.Conflate, func() { s.wakeInFrom(p.conn.Load()) }, func() { signal(p.inRoomCh) })
 	p.in.lowWater = true
 	return p
 }
@@ -199,7 +199,7 @@ func (p *pipe) ready(c *Conn) {
 // queued.
 func (p *pipe) wakeWriter() {
 	if c := p.conn.Load(); c != nil {
-		c.kickWriter()
+		c.kick(true)
 	} else if p.outReady != nil {
 		signal(p.outReady)
 	}

@@ -371,7 +371,16 @@ func (w *watchers) wake(ev Events) {
 // wakeIn wakes a Recv waiting on the socket, and the Pollers that wait
 // for it to be readable: a message arrived, a pipe came or went, an
 // endpoint gave up, the socket is closing.
-func (s *Socket) wakeIn() {
+func (s *Socket) wakeIn() { s.wakeInFrom(nil) }
+
+// wakeInFrom is wakeIn for a message that connection c (nil for none)
+// handed over. A Recv reading a connection itself (see readerDirect) is
+// interrupted, so that it looks at the socket's pipes again, unless the
+// message came from the connection it reads: it hands that over itself.
+func (s *Socket) wakeInFrom(c *Conn) {
+	if d := s.direct.Load(); d != nil && d != c {
+		d.interruptRecv()
+	}
 	signal(s.readable)
 	s.watch.wake(PollIn)
 }

@@ -7,8 +7,8 @@ import (
 	"github.com/zmtp-go/zmtp/mechanism"
 )
 
-// readLoop is the connection's only reader. It assembles messages, acts on
-// commands and ends the connection on the first error.
+// readLoop is the connection's reader goroutine. It assembles messages,
+// acts on commands and ends the connection on the first error.
 func (c *Conn) readLoop() {
 	defer c.wg.Done()
 	c.read()
@@ -36,141 +36,331 @@ const (
 // multipart messages once a message is done.
 const maxKeptAssembly = 64 << 10
 
-func (c *Conn) readMessages() error {
-	room := c.sess.inRoom()
+// readState is what reading a connection keeps from one frame to the
+// next, so that whoever holds the read lease (see Conn.lease) goes on
+// where the last holder stopped.
+type readState struct {
 	// slot is 1 when each message starts with a frame left free for the
 	// socket (a ROUTER's routing id), else 0.
-	slot := 0
+	slot      int
+	maxFrames int
+	// batch holds the messages read and not yet handed over; read counts
+	// the messages read since the connection's count was last brought up
+	// to date: once a batch, not with an atomic add each.
+	batch [][][]byte
+	read  int64
+	data  []byte // bodies of the frames of a multipart message so far
+	ends  []int  // end offset of each of those frames in data
+	size  int64
+	// err is an error a Recv met while it held the lease, for the reader
+	// goroutine to end the connection with.
+	err error
+}
+
+// The read lease: whoever holds it reads the connection and hands what
+// it reads over. The reader goroutine holds it, except while a socket's
+// Recv waits for a message that can only come from this connection (its
+// socket has no other peer): the Recv then reads the connection itself,
+// so that the message needs no hand-over from one goroutine to another
+// (waking a goroutine makes the runtime wake a second thread to run it,
+// which costs more than the rest of a round trip on a small machine).
+//
+// The reader goroutine gives the lease up when it has handed over what
+// it read to a Recv that asked for the lease (wantLease), and waits. A
+// Recv that then finds the lease free takes it, reads until it has
+// handed a message over, and leaves it free again, or gives it back to
+// the reader goroutine when there is more to do than one message (whole
+// frames left in the read buffer, a frame larger than the buffer, a
+// full queue, an error). While the lease is free, nobody reads: the
+// reader goroutine takes it back once no Recv has taken it for
+// leaseIdle, so that commands (PINGs), the peer's close and the messages
+// of an application that stopped calling Recv are read as before.
+//
+// A Recv that holds the lease waits for data in frame.Reader.Await,
+// which consumes nothing, so that it can be stopped at any time (its
+// context, the socket's Close, another peer's message: interruptRecv)
+// with a read deadline in the past, without losing anything.
+const (
+	leaseReader = iota // the reader goroutine reads
+	leaseFree          // nobody reads; the reader goroutine waits
+	leaseRecv          // a Recv reads
+)
+
+// leaseIdle is how long the lease stays free before the reader goroutine
+// takes it back.
+const leaseIdle = 5 * time.Millisecond
+
+func (c *Conn) readMessages() error {
+	rs := &c.rs
 	if c.sess.envelopeSlot() {
-		slot = 1
+		rs.slot = 1
 	}
-	maxFrames := int(max(c.cfg.MaxMessageSize/frameCost, minFrames))
-	var batch [][][]byte
-	// read counts the messages read since the connection's count was last
-	// brought up to date: once a batch, not with an atomic add each.
-	var read int64
-	// deliver hands the batch over; at the high-water mark the reader
-	// waits, and the peer with it. It reports false once the connection
-	// is dead.
-	deliver := func() bool {
-		if read > 0 {
-			c.stats.msgsIn.Add(read)
-			read = 0
-		}
-		defer func() {
-			clear(batch)
-			batch = batch[:0]
-		}()
-		for sent := 0; sent < len(batch); {
-			k := c.in.pushSome(batch[sent:])
-			if k < 0 {
-				return true // the pipe is gone: nobody will read them
-			}
-			if sent += k; sent == len(batch) {
-				break
-			}
-			if c.rx.ttlArmed {
-				// We stop reading for the application, not for want of
-				// traffic: the peer's TTL cannot be judged meanwhile.
-				c.rx.disarm()
-			}
-			select {
-			case <-room:
-			case <-c.dead:
-				return false
-			}
-		}
-		return true
-	}
+	rs.maxFrames = int(max(c.cfg.MaxMessageSize/frameCost, minFrames))
 	// Messages read before an error are still handed over.
-	defer deliver()
-	var (
-		data []byte // bodies of the frames of a multipart message so far
-		ends []int  // end offset of each of those frames in data
-		size int64
-	)
+	defer c.deliver()
 	for {
-		// Nothing received waits while the reader may wait for the peer.
-		if (len(batch) > 0 || read > 0) && !c.rd.FrameBuffered() && !deliver() {
-			return nil
+		if rs.err != nil {
+			return rs.err
 		}
-		f, err := c.rd.ReadFrame()
-		if err != nil {
+		// Nothing received waits while the reader may wait for the peer.
+		if (len(rs.batch) > 0 || rs.read > 0) && !c.rd.FrameBuffered() {
+			if !c.deliver() {
+				return nil
+			}
+			if c.wantLease.Load() {
+				// A Recv waits for what was just handed over: the
+				// next message is its to read.
+				c.wantLease.Store(false)
+				if !c.yieldLease() {
+					return nil
+				}
+				continue
+			}
+		}
+		if err := c.readFrame(); err != nil {
 			return err
 		}
-		if c.rx.ttlArmed {
-			// A frame after the PING is traffic, even one that arrived in the
-			// same read: the TTL no longer applies.
-			c.rx.disarm()
-		}
-		flags, body := f.Flags, f.Body
-		if c.cipher != nil {
-			if flags, body, err = c.open(f); err != nil {
-				return err
-			}
-		}
-		if flags&frame.FlagCommand != 0 {
-			if err := c.handleCommand(body); err != nil {
-				return err
-			}
-			continue
-		}
-		size += int64(len(body))
-		if size > c.cfg.MaxMessageSize || len(ends) >= maxFrames {
-			return ErrMessageTooLarge
-		}
-		var msg [][]byte
-		switch {
-		case flags&frame.FlagMore != 0:
-			data = append(data, body...)
-			ends = append(ends, len(data))
-			continue
-		case len(ends) == 0 && f.Owned:
-			// A large single-frame message was read (and, with a cipher,
-			// decrypted in place) into memory of its own.
-			msg = c.ownedMessage(body, slot)
-		case len(ends) == 0:
-			msg = c.singleFrame(body, c.cipher == nil, slot)
-		case len(data)+len(body) > maxKeptAssembly:
-			// The last frame of a large multipart message: the frames so
-			// far are handed over where they were assembled, not copied
-			// again.
-			data = append(data, body...)
-			ends = append(ends, len(data))
-			msg = splitFrames(data, ends, slot)
-			data, ends = nil, nil
-		default:
-			// The last frame of a multipart message: one block for all.
-			own := make([]byte, len(data)+len(body))
-			copy(own[copy(own, data):], body)
-			ends = append(ends, len(own))
-			msg = splitFrames(own, ends, slot)
-			data, ends = data[:0], ends[:0]
-		}
-		size = 0
-		read++
-		if c.rd.Buffered() == 0 {
-			// All read is handled: the slabs stay with their messages
-			// only, not with an idle connection.
-			c.slab, c.frames = nil, nil
-			if len(c.spare) > 0 {
-				// Nor the memory to receive into: it goes back for
-				// the socket's other connections.
-				c.sess.recycled().put(c.spare)
-				c.spare = c.spare[:0]
-			}
-		}
-		if c.sess.intercept(msg) {
-			continue
-		}
-		// Messages are handed over in batches: all those of a read, or
-		// maxBatch, with one wake-up; never held while the reader waits
-		// (see the top of the loop).
-		batch = append(batch, msg)
-		if len(batch) >= maxBatch && !deliver() {
+		if len(rs.batch) >= maxBatch && !c.deliver() {
 			return nil
 		}
 	}
+}
+
+// push hands the batch over without waiting and reports whether all of it
+// went (or the pipe is gone, and nobody will read them).
+func (c *Conn) push() bool {
+	rs := &c.rs
+	if rs.read > 0 {
+		c.stats.msgsIn.Add(rs.read)
+		rs.read = 0
+	}
+	sent := 0
+	for sent < len(rs.batch) {
+		k := c.in.pushSome(rs.batch[sent:])
+		if k < 0 {
+			break
+		}
+		if k == 0 {
+			n := copy(rs.batch, rs.batch[sent:])
+			clear(rs.batch[n:])
+			rs.batch = rs.batch[:n]
+			return false
+		}
+		sent += k
+	}
+	clear(rs.batch)
+	rs.batch = rs.batch[:0]
+	return true
+}
+
+// deliver hands the batch over; at the high-water mark the reader waits,
+// and the peer with it. It reports false once the connection is dead.
+func (c *Conn) deliver() bool {
+	for !c.push() {
+		if c.rx.ttlArmed {
+			// We stop reading for the application, not for want of
+			// traffic: the peer's TTL cannot be judged meanwhile.
+			c.rx.disarm()
+		}
+		select {
+		case <-c.sess.inRoom():
+		case <-c.dead:
+			return false
+		}
+	}
+	return true
+}
+
+// yieldLease leaves the lease free for a Recv and waits until it comes
+// back (see leaseReader); it reports false once the connection is dead.
+func (c *Conn) yieldLease() bool {
+	if c.rx.ttlArmed {
+		c.rx.disarm() // nobody reads for a while
+	}
+	if c.leaseTimer == nil {
+		c.leaseTimer = time.NewTimer(leaseIdle)
+	} else {
+		c.leaseTimer.Reset(leaseIdle)
+	}
+	c.lease.Store(leaseFree)
+	for {
+		select {
+		case <-c.leaseBack:
+			if c.lease.Load() == leaseReader {
+				return true
+			}
+		case <-c.leaseTimer.C:
+			// A Recv that leaves the lease free sets the timer again:
+			// it fires once no Recv has read for leaseIdle.
+			if c.lease.CompareAndSwap(leaseFree, leaseReader) {
+				return true
+			}
+		case <-c.dead:
+			return false
+		}
+	}
+}
+
+// takeLease gives the lease to a Recv if it is free, and reports whether
+// it did; if the reader goroutine holds it, it is asked to let it go.
+func (c *Conn) takeLease() bool {
+	if !c.directOK {
+		return false
+	}
+	if c.lease.CompareAndSwap(leaseFree, leaseRecv) {
+		return true
+	}
+	if c.lease.Load() == leaseReader && !c.wantLease.Load() {
+		c.wantLease.Store(true)
+	}
+	return false
+}
+
+// releaseLease ends a Recv's hold on the lease: it goes back to the
+// reader goroutine when toReader is set, else it is left free.
+func (c *Conn) releaseLease(toReader bool) {
+	cc := c.rx
+	cc.mu.Lock()
+	if toReader {
+		c.lease.Store(leaseReader)
+	} else {
+		c.lease.Store(leaseFree)
+	}
+	if cc.interrupted || !toReader && cc.ttlArmed {
+		cc.interrupted = false
+		if !toReader {
+			cc.ttlArmed = false // nobody reads for a while
+		}
+		cc.applyLocked()
+	}
+	cc.mu.Unlock()
+	if toReader {
+		signal(c.leaseBack)
+	} else {
+		c.leaseTimer.Reset(leaseIdle)
+	}
+}
+
+// interruptRecv stops the wait of a Recv that holds the lease, if one
+// does; it never blocks.
+func (c *Conn) interruptRecv() {
+	c.rx.mu.Lock()
+	if c.lease.Load() == leaseRecv {
+		c.rx.interruptLocked()
+	}
+	c.rx.mu.Unlock()
+}
+
+// readDirect is a Recv's turn with the lease, which it holds: it reads
+// until it has handed a message over, or it is interrupted, or the
+// reader goroutine is to go on, and then lets the lease go.
+func (c *Conn) readDirect() {
+	rs := &c.rs
+	for {
+		whole, err := c.rd.Await()
+		if err != nil {
+			if isTimeout(err) && c.rx.resume() {
+				c.releaseLease(false) // interrupted: the caller looks again
+				return
+			}
+			rs.err = err
+			c.releaseLease(true)
+			return
+		}
+		if !whole {
+			c.releaseLease(true) // a large frame: the reader goroutine reads it
+			return
+		}
+		if err := c.readFrame(); err != nil {
+			rs.err = err
+			c.releaseLease(true)
+			return
+		}
+		if len(rs.batch) > 0 && (len(rs.batch) >= maxBatch || !c.rd.FrameBuffered()) {
+			// Whole frames still buffered go to the reader goroutine, so
+			// that they are handed over without waiting for a Recv.
+			c.releaseLease(!c.push() || c.rd.FrameBuffered())
+			return
+		}
+	}
+}
+
+// readFrame reads one frame and acts on it; a message it completes joins
+// the batch. The caller holds the lease.
+func (c *Conn) readFrame() error {
+	rs := &c.rs
+	f, err := c.rd.ReadFrame()
+	if err != nil {
+		return err
+	}
+	if c.rx.ttlArmed {
+		// A frame after the PING is traffic, even one that arrived in the
+		// same read: the TTL no longer applies.
+		c.rx.disarm()
+	}
+	flags, body := f.Flags, f.Body
+	if c.cipher != nil {
+		if flags, body, err = c.open(f); err != nil {
+			return err
+		}
+	}
+	if flags&frame.FlagCommand != 0 {
+		return c.handleCommand(body)
+	}
+	rs.size += int64(len(body))
+	if rs.size > c.cfg.MaxMessageSize || len(rs.ends) >= rs.maxFrames {
+		return ErrMessageTooLarge
+	}
+	slot := rs.slot
+	var msg [][]byte
+	switch {
+	case flags&frame.FlagMore != 0:
+		rs.data = append(rs.data, body...)
+		rs.ends = append(rs.ends, len(rs.data))
+		return nil
+	case len(rs.ends) == 0 && f.Owned:
+		// A large single-frame message was read (and, with a cipher,
+		// decrypted in place) into memory of its own.
+		msg = c.ownedMessage(body, slot)
+	case len(rs.ends) == 0:
+		msg = c.singleFrame(body, c.cipher == nil, slot)
+	case len(rs.data)+len(body) > maxKeptAssembly:
+		// The last frame of a large multipart message: the frames so
+		// far are handed over where they were assembled, not copied
+		// again.
+		rs.data = append(rs.data, body...)
+		rs.ends = append(rs.ends, len(rs.data))
+		msg = splitFrames(rs.data, rs.ends, slot)
+		rs.data, rs.ends = nil, nil
+	default:
+		// The last frame of a multipart message: one block for all.
+		own := make([]byte, len(rs.data)+len(body))
+		copy(own[copy(own, rs.data):], body)
+		rs.ends = append(rs.ends, len(own))
+		msg = splitFrames(own, rs.ends, slot)
+		rs.data, rs.ends = rs.data[:0], rs.ends[:0]
+	}
+	rs.size = 0
+	rs.read++
+	if c.rd.Buffered() == 0 {
+		// All read is handled: the slabs stay with their messages
+		// only, not with an idle connection.
+		c.slab, c.frames = nil, nil
+		if len(c.spare) > 0 {
+			// Nor the memory to receive into: it goes back for
+			// the socket's other connections.
+			c.sess.recycled().put(c.spare)
+			c.spare = c.spare[:0]
+		}
+	}
+	if c.sess.intercept(msg) {
+		return nil
+	}
+	// Messages are handed over in batches: all those of a read, or
+	// maxBatch, with one wake-up; never held while the reader waits
+	// (see readMessages).
+	rs.batch = append(rs.batch, msg)
+	return nil
 }
 
 // maxBatch is the most received messages the reader hands over at once.
@@ -210,8 +400,7 @@ func (c *Conn) handleCommand(body []byte) error {
 		if ping.TTL > 0 {
 			// Drop the connection if nothing more arrives within the TTL;
 			// countingConn clears the deadline on the next octet.
-			c.rx.ttlArmed = true
-			c.nc.SetReadDeadline(time.Now().Add(ping.TTLDuration()))
+			c.rx.arm(time.Now().Add(ping.TTLDuration()))
 		}
 		if c.ctrl.ready() < maxQueuedPongs {
 			pong := frame.Command{Name: frame.CmdPong, Data: ping.Context}

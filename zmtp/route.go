@@ -81,6 +81,11 @@ type socketKind struct {
 	// singleFrame: the type sends single-frame messages only (the draft
 	// types of RFC 41, 49, 51, 52); Send refuses others with ErrMultipart.
 	singleFrame bool
+	// direct: a Recv that waits on a socket with a single peer reads the
+	// peer's connection itself (Socket.recvDirect): the types whose
+	// messages go back and forth one at a time, where the hand-over from
+	// the connection's reader goroutine is most of a round trip.
+	direct bool
 }
 
 // socketKinds is the table of the socket types a Socket can be. The names
@@ -97,8 +102,8 @@ var socketKinds = map[SocketType]socketKind{
 	Dealer: {rule: func(s *Socket) routingRule { return &basic{s: s, canSend: true, canRecv: true} }, recycles: true},
 	Req: {rule: func(s *Socket) routingRule {
 		return &reqRouter{basic: basic{s: s, canSend: true, canRecv: true}}
-	}},
-	Rep:    {rule: func(s *Socket) routingRule { return &repRouter{idRouter: newIDRouter(s)} }},
+	}, direct: true},
+	Rep:    {rule: func(s *Socket) routingRule { return &repRouter{idRouter: newIDRouter(s)} }, direct: true},
 	Router: {rule: func(s *Socket) routingRule { return newIDRouter(s) }, whileConnected: true},
 	Stream: {rule: func(s *Socket) routingRule { return newIDRouter(s) }, whileConnected: true, raw: true},
 	Pub:    {rule: func(s *Socket) routingRule { return newPubRouter(s) }},
@@ -238,6 +243,9 @@ func (fq *fairQueue) recv(ctx context.Context, s *Socket, nonblock bool, keep fu
 		}
 		if nonblock {
 			return nil, nil, s.wouldBlock()
+		}
+		if s.recvDirect(ctx, pipes) {
+			continue
 		}
 		if err := s.waitOn(ctx, s.readable); err != nil {
 			return nil, nil, err

@@ -101,6 +101,8 @@ type Socket struct {
 
 	sendMu sync.Mutex
 	recvMu sync.Mutex
+	// direct is the connection a Recv reads itself (see recvDirect).
+	direct atomic.Pointer[Conn]
 
 	readable chan struct{} // a pipe got a message (capacity 1)
 	free     recycler      // single-frame messages whose memory can be received into again
@@ -727,3 +729,37 @@ func (s *Socket) Err() error {
 
 // String names the socket's type.
 func (s *Socket) String() string { return fmt.Sprintf("zmtp.Socket(%s)", s.typ) }
+
+// recvDirect lets a Recv that would wait for a message read it from the
+// connection itself, when the socket type allows it and the socket has a
+// single peer, connected (see leaseReader); s.recvMu is held. It reports
+// whether it held the connection's read lease: the caller then looks at
+// the pipes again. It returns when a message was handed over, or ctx
+// ends, or the socket closes or gets another pipe or message to look at.
+func (s *Socket) recvDirect(ctx context.Context, pipes []*pipe) bool {
+	if !s.kind.direct || len(pipes) != 1 || pipes[0].twin != nil {
+		return false
+	}
+	c := pipes[0].conn.Load()
+	if c == nil || ctx.Err() != nil || s.isClosed() || !c.takeLease() {
+		return false
+	}
+	s.direct.Store(c)
+	var stop func() bool
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, c.interruptRecv)
+	}
+	// What happened before s.direct was stored interrupted nobody: the
+	// caller waits as usual instead.
+	ok := len(s.snapshot()) == 1 && !s.isClosed() && ctx.Err() == nil
+	if ok {
+		c.readDirect()
+	} else {
+		c.releaseLease(false)
+	}
+	s.direct.Store(nil)
+	if stop != nil {
+		stop()
+	}
+	return ok
+}

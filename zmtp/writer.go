@@ -90,7 +90,11 @@ const (
 )
 
 // kickWriter makes sure a writer looks at the queues soon.
-func (c *Conn) kickWriter() {
+func (c *Conn) kickWriter() { c.kick(false) }
+
+// kick is kickWriter; with direct set (a message was queued), an idle
+// writer's turn may be taken by the caller (see writeDirect).
+func (c *Conn) kick(direct bool) {
 	for {
 		switch c.wstate.Load() {
 		case writerIdle:
@@ -104,6 +108,10 @@ func (c *Conn) kickWriter() {
 			}
 			c.wg.Add(1)
 			c.wmu.Unlock()
+			if direct && c.writeDirect() {
+				c.wg.Done()
+				return
+			}
 			go c.startW() // a func value made once: starting a writer allocates nothing
 			return
 		case writerRunning:
@@ -173,7 +181,13 @@ type writer struct {
 	held    int        // messages taken and not yet written
 	added   int        // of those, messages wholly in the batch
 	scratch []byte     // sealed frames too big for buf
-	ping    [16]byte   // PING command body
+	// Direct writes (writeDirect): the connection's raw access (nil when
+	// there are none), the octets received at the last direct write, and
+	// the messages a direct write took and left to the writer goroutine.
+	raw     *rawWriter
+	rxSeen  int64
+	pending [][][]byte
+	ping    [16]byte // PING command body
 }
 
 // startHeartbeats arms the heartbeat timer when PINGs are on.
@@ -221,6 +235,18 @@ func (c *Conn) heartbeatTimer() {
 // both queues are empty.
 func (w *writer) writeQueued() error {
 	c := w.c
+	if len(w.pending) > 0 {
+		// Taken by writeDirect before anything now queued. They share
+		// w.taken's memory, which the loop below reuses.
+		for i, m := range w.pending {
+			w.pending[i] = nil
+			if err := w.addMessage(m); err != nil {
+				w.pending = nil
+				return err
+			}
+		}
+		w.pending = nil
+	}
 	for {
 		w.getBuf()
 		cmds := c.ctrl.take(w.taken[:0], 0)
@@ -296,6 +322,8 @@ func (w *writer) putBuf() {
 // release ends the queue's hold on messages the writer abandons: they are
 // lost with the connection.
 func (w *writer) release() {
+	clear(w.pending)
+	w.pending = nil
 	if w.held > 0 {
 		w.c.out.release(w.held)
 		w.c.sess.lost(w.held)
@@ -412,4 +440,101 @@ func (w *writer) heartbeat() error {
 	}
 	c.stats.pingsOut.Add(1)
 	return nil
+}
+
+// writeDirect is a turn of the writer taken by the goroutine whose message
+// found the writer idle, saving the start of a writer goroutine and the
+// wake-up of a thread to run it before the message leaves: what is queued
+// is encoded as the writer goroutine would and written with one system
+// call that never waits for room. Whatever that call did not write, and
+// everything a direct write does not take on (commands, heartbeats, a
+// Close, messages that do not fit one batch), is left to the writer
+// goroutine, in order; write errors too are met and reported there. It
+// reports whether the turn is over (the writer idle again); if not, the
+// caller starts the writer goroutine.
+//
+// A direct write follows something received since the last one: a reply
+// to a request, a request after a reply. A stream of sends with nothing
+// coming back is written by the writer goroutine in batches, one system
+// call for many messages, which a system call per send would slow down.
+func (c *Conn) writeDirect() bool {
+	w := &c.w
+	if w.raw == nil || c.draining.Load() || c.hbDue.Load() || !c.ctrl.empty() {
+		return false
+	}
+	rx := c.rx.n.Load()
+	if rx == w.rxSeen {
+		return false
+	}
+	w.rxSeen = rx
+	select {
+	case <-c.dead:
+		return false
+	default:
+	}
+	w.getBuf()
+	msgs := c.out.take(w.taken[:0], takeMax)
+	w.taken = msgs[:0]
+	w.held += len(msgs)
+	if !w.fits(msgs) {
+		w.pending = msgs
+		return false
+	}
+	for i, m := range msgs {
+		msgs[i] = nil
+		if err := w.addMessage(m); err != nil {
+			// Cannot happen without a cipher's failure: the writer
+			// goroutine meets it again and ends the connection.
+			clear(msgs)
+			return false
+		}
+	}
+	if !w.b.empty() {
+		n := w.raw.writeOnce(w.b.buf)
+		if n > 0 {
+			c.stats.bytesOut.Add(int64(n))
+			c.stats.writes.Add(1)
+		}
+		if n < len(w.b.buf) {
+			// The rest goes first when the writer goroutine flushes.
+			w.b.buf = w.b.buf[:copy(w.b.buf, w.b.buf[max(n, 0):])]
+			return false
+		}
+		w.b.buf = w.b.buf[:0]
+		c.out.release(w.added)
+		w.held -= w.added
+		w.added = 0
+	}
+	w.putBuf()
+	if !c.out.empty() || !c.ctrl.empty() || c.hbDue.Load() {
+		return false // more than one turn's worth: the writer goroutine goes on
+	}
+	// A message queued from now on finds the writer running and makes the
+	// CAS fail, or finds it idle and starts a turn of its own.
+	return c.wstate.CompareAndSwap(writerRunning, writerIdle)
+}
+
+// fits reports whether msgs fit the empty batch whole, each frame copied
+// in, so that adding them writes nothing.
+func (w *writer) fits(msgs [][][]byte) bool {
+	c := w.c
+	if c.framing == frame.FramingV1 || len(w.b.iov) > 0 {
+		return false
+	}
+	per := frame.MaxHeaderSize
+	if c.cipher != nil {
+		per = frame.LongHeaderSize + 1 + len(frame.CmdMessage) + c.cipher.Overhead()
+	}
+	room := w.b.room()
+	for _, m := range msgs {
+		for _, body := range m {
+			if len(body) >= vectorThreshold {
+				return false
+			}
+			if room -= per + len(body); room < 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
