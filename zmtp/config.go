@@ -72,6 +72,11 @@ type ConnConfig struct {
 	RefuseLegacy bool
 	// Logger receives debug records about the connection; nil means none.
 	Logger *slog.Logger
+
+	// leaseIdle is how long a free read lease waits for a Recv before the
+	// reader goroutine takes it back (see leaseReader); zero means the
+	// default, defaultLeaseIdle. Tests that need the lease to stay free set it.
+	leaseIdle time.Duration
 }
 
 // normalize validates c and returns a copy with the defaults applied.
@@ -117,6 +122,9 @@ func (c ConnConfig) normalize() (ConnConfig, error) {
 	}
 	if c.CloseTimeout == 0 {
 		c.CloseTimeout = DefaultCloseTimeout
+	}
+	if c.leaseIdle <= 0 {
+		c.leaseIdle = defaultLeaseIdle
 	}
 	return c, nil
 }

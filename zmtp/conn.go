@@ -68,7 +68,7 @@ type Conn struct {
 	lease      atomic.Int32
 	leaseBack  chan struct{} // a Recv gave the lease back to the reader goroutine
 	wantLease  atomic.Bool   // a Recv waits for what the reader goroutine reads
-	leaseTimer *time.Timer   // the reader goroutine's wait for a free lease (leaseIdle)
+	leaseTimer *time.Timer   // the reader goroutine's wait for a free lease
 	directOK   bool          // a Recv may read: a kernel socket whose reads a deadline stops
 
 	closeOnce sync.Once

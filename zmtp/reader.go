@@ -73,7 +73,7 @@ type readState struct {
 // frames left in the read buffer, a frame larger than the buffer, a
 // full queue, an error). While the lease is free, nobody reads: the
 // reader goroutine takes it back once no Recv has taken it for
-// leaseIdle, so that commands (PINGs), the peer's close and the messages
+// defaultLeaseIdle, so that commands (PINGs), the peer's close and the messages
 // of an application that stopped calling Recv are read as before.
 //
 // A Recv that holds the lease waits for data in frame.Reader.Await,
@@ -86,9 +86,11 @@ const (
 	leaseRecv          // a Recv reads
 )
 
-// leaseIdle is how long the lease stays free before the reader goroutine
-// takes it back.
-const leaseIdle = 5 * time.Millisecond
+// defaultLeaseIdle is how long the lease stays free before the reader
+// goroutine takes it back: a peer's PING waits at most that long for its
+// PONG, and its close for us to see it, while the application is away
+// from Recv.
+const defaultLeaseIdle = 5 * time.Millisecond
 
 func (c *Conn) readMessages() error {
 	rs := &c.rs
@@ -178,9 +180,9 @@ func (c *Conn) yieldLease() bool {
 		c.rx.disarm() // nobody reads for a while
 	}
 	if c.leaseTimer == nil {
-		c.leaseTimer = time.NewTimer(leaseIdle)
+		c.leaseTimer = time.NewTimer(c.cfg.leaseIdle)
 	} else {
-		c.leaseTimer.Reset(leaseIdle)
+		c.leaseTimer.Reset(c.cfg.leaseIdle)
 	}
 	c.lease.Store(leaseFree)
 	for {
@@ -191,7 +193,7 @@ func (c *Conn) yieldLease() bool {
 			}
 		case <-c.leaseTimer.C:
 			// A Recv that leaves the lease free sets the timer again:
-			// it fires once no Recv has read for leaseIdle.
+			// it fires once no Recv has read for ConnConfig.leaseIdle.
 			if c.lease.CompareAndSwap(leaseFree, leaseReader) {
 				return true
 			}
@@ -237,7 +239,7 @@ func (c *Conn) releaseLease(toReader bool) {
 	if toReader {
 		signal(c.leaseBack)
 	} else {
-		c.leaseTimer.Reset(leaseIdle)
+		c.leaseTimer.Reset(c.cfg.leaseIdle)
 	}
 }
 

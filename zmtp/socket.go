@@ -103,6 +103,8 @@ type Socket struct {
 	recvMu sync.Mutex
 	// direct is the connection a Recv reads itself (see recvDirect).
 	direct atomic.Pointer[Conn]
+	// leaseIdle is its connections' ConnConfig.leaseIdle (tests only).
+	leaseIdle time.Duration
 
 	readable chan struct{} // a pipe got a message (capacity 1)
 	free     recycler      // single-frame messages whose memory can be received into again
@@ -509,6 +511,7 @@ func (s *Socket) connConfig() ConnConfig {
 		MaxMessageSize:    o.MaxMessageSize,
 		RefuseLegacy:      o.RefuseLegacy,
 		Logger:            o.Logger,
+		leaseIdle:         s.leaseIdle,
 	}
 }
 
