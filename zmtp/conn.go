@@ -66,7 +66,7 @@ type Conn struct {
 	// The read lease (see leaseReader) and the reading it hands on.
 	rs         readState
 	lease      atomic.Int32
-	leaseBack  chan struct{} // a Recv gave the lease back to the reader goroutine
+	leaseBack  chan struct{} // a Recv gave the lease back to the reader goroutine (made with leaseTimer)
 	wantLease  atomic.Bool   // a Recv waits for what the reader goroutine reads
 	leaseTimer *time.Timer   // the reader goroutine's wait for a free lease
 	directOK   bool          // a Recv may read: a kernel socket whose reads a deadline stops
@@ -132,8 +132,6 @@ func newConn(ctx context.Context, nc net.Conn, cfg ConnConfig, sess session) (*C
 		rx:   &countingConn{Conn: nc},
 		sess: sess,
 		dead: make(chan struct{}),
-
-		leaseBack: make(chan struct{}, 1),
 	}
 	switch nc.(type) {
 	case *net.TCPConn, *net.UnixConn:

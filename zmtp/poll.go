@@ -374,7 +374,7 @@ func (w *watchers) wake(ev Events) {
 func (s *Socket) wakeIn() { s.wakeInFrom(nil) }
 
 // wakeInFrom is wakeIn for a message that connection c (nil for none)
-// handed over. A Recv reading a connection itself (see readerDirect) is
+// handed over. A Recv reading a connection itself (Socket.recvDirect) is
 // interrupted, so that it looks at the socket's pipes again, unless the
 // message came from the connection it reads: it hands that over itself.
 func (s *Socket) wakeInFrom(c *Conn) {

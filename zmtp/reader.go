@@ -180,6 +180,8 @@ func (c *Conn) yieldLease() bool {
 		c.rx.disarm() // nobody reads for a while
 	}
 	if c.leaseTimer == nil {
+		// Made when first needed: most connections never lend the lease.
+		c.leaseBack = make(chan struct{}, 1)
 		c.leaseTimer = time.NewTimer(c.cfg.leaseIdle)
 	} else {
 		c.leaseTimer.Reset(c.cfg.leaseIdle)
