@@ -199,11 +199,13 @@ func TestRecvDirectSecondPeer(t *testing.T) {
 
 // TestRecvDirectHeartbeatsWhileIdle: once the application stops calling
 // Recv, the connection's reader goroutine reads again: PINGs are
-// answered, and a peer that leaves is seen.
+// answered, and a peer that leaves is seen. (The REQ's HeartbeatTimeout
+// is long: a loaded machine may delay a PONG, which would end the
+// connection under test.)
 func TestRecvDirectHeartbeatsWhileIdle(t *testing.T) {
 	rep := newSock(t, Rep, Options{})
 	mon := rep.Monitor(EventDisconnected)
-	req := newSock(t, Req, Options{HeartbeatInterval: 5 * time.Millisecond})
+	req := newSock(t, Req, Options{HeartbeatInterval: 5 * time.Millisecond, HeartbeatTimeout: waitTimeout})
 	if err := req.Connect(bindLocal(t, rep)); err != nil {
 		t.Fatal(err)
 	}

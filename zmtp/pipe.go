@@ -176,6 +176,7 @@ func (p *pipe) command(cmd frame.Command) { p.s.rule.onCommand(p, cmd) }
 func (p *pipe) intercept(m [][]byte) bool { return p.s.rule.intercept(p, m) }
 func (p *pipe) lost(n int)                { p.s.lose(n) }
 func (p *pipe) buffers() *sync.Pool       { return &p.s.batches }
+func (p *pipe) wakeRecv()                 { signal(p.s.readable) }
 
 // recycled is the socket's store of memory to receive into; nil for the
 // types that build envelopes around what they receive and give nothing

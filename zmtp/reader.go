@@ -112,7 +112,6 @@ func (c *Conn) readMessages() error {
 			if c.wantLease.Load() {
 				// A Recv waits for what was just handed over: the
 				// next message is its to read.
-				c.wantLease.Store(false)
 				if !c.yieldLease() {
 					return nil
 				}
@@ -187,6 +186,13 @@ func (c *Conn) yieldLease() bool {
 		c.leaseTimer.Reset(c.cfg.leaseIdle)
 	}
 	c.lease.Store(leaseFree)
+	if c.wantLease.Swap(false) {
+		// The Recv that asked for the lease has been woken by the
+		// hand-over, but another may have asked since and be waiting
+		// for a message nobody reads now: it looks again, and finds
+		// the lease free (see takeLease).
+		c.sess.wakeRecv()
+	}
 	for {
 		select {
 		case <-c.leaseBack:
@@ -214,10 +220,14 @@ func (c *Conn) takeLease() bool {
 	if c.lease.CompareAndSwap(leaseFree, leaseRecv) {
 		return true
 	}
-	if c.lease.Load() == leaseReader && !c.wantLease.Load() {
-		c.wantLease.Store(true)
+	if c.lease.Load() != leaseReader {
+		return false
 	}
-	return false
+	c.wantLease.Store(true)
+	// The reader goroutine may have let the lease go meanwhile: then
+	// either it sees wantLease after that and wakes us (yieldLease), or
+	// we see the lease free now.
+	return c.lease.CompareAndSwap(leaseFree, leaseRecv)
 }
 
 // releaseLease ends a Recv's hold on the lease: it goes back to the

@@ -42,6 +42,9 @@ type session interface {
 	// free frame, which the socket fills with the sender's routing id
 	// (ROUTER) instead of building a new envelope.
 	envelopeSlot() bool
+	// wakeRecv makes a Recv waiting for a message look at the queues
+	// again: the connection's read lease has become free for it.
+	wakeRecv()
 }
 
 // connSession is the session of a standalone Conn: queues of the
@@ -78,6 +81,7 @@ func (s *connSession) intercept([][]byte) bool  { return false }
 func (s *connSession) recycled() *recycler      { return nil }
 func (s *connSession) envelopeSlot() bool       { return false }
 func (s *connSession) lost(int)                 {}
+func (s *connSession) wakeRecv()                {}
 func (s *connSession) buffers() *sync.Pool      { return nil }
 func (s *connSession) command(cmd frame.Command) {
 	if s.onCommand != nil {
