@@ -246,3 +246,77 @@ func roundTrip(t *testing.T, req, rep *Socket) {
 		t.Fatal(r.err)
 	}
 }
+
+// TestRecvDirectLeaseFreeThenPollOrTryRecv: once a Recv has left the
+// connection's read lease free, a REQ client that waits for its next reply
+// with a Poller or a TryRecv loop (as the Lazy Pirate client does) gets
+// it: the reader goroutine takes the lease back for it at once, not when
+// the lease's idle time has passed (an hour here).
+func TestRecvDirectLeaseFreeThenPollOrTryRecv(t *testing.T) {
+	for _, how := range []string{"Poller", "TryRecv"} {
+		t.Run(how, func(t *testing.T) {
+			rep := newSock(t, Rep, Options{})
+			req := keepLease(newSock(t, Req, Options{}))
+			if err := req.Connect(bindLocal(t, rep)); err != nil {
+				t.Fatal(err)
+			}
+			echo := func() {
+				m, err := rep.Recv(testCtx(t))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := rep.Send(testCtx(t), m.Frames); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitFor(t, "the connection", func() bool {
+				p := req.snapshot()
+				return len(p) == 1 && p[0].conn.Load() != nil
+			})
+			send(t, req, "first")
+			got := recvAsync(req, testCtx(t))
+			recvWaiting(t, req)
+			echo()
+			if r := waitRecv(t, got); r.err != nil || string(r.m.Frames[0]) != "first" {
+				t.Fatalf("REQ got %q, %v", r.m.Frames, r.err)
+			}
+			c := req.snapshot()[0].conn.Load()
+			waitFor(t, "the read lease left free", func() bool { return c.lease.Load() == leaseFree })
+
+			send(t, req, "second")
+			echo()
+			ctx := testCtx(t)
+			var m Message
+			switch how {
+			case "Poller":
+				p := NewPoller()
+				p.Add(req, PollIn)
+				if _, err := p.Wait(ctx); err != nil {
+					t.Fatalf("no reply readable: %v", err)
+				}
+				var err error
+				if m, err = req.TryRecv(); err != nil {
+					t.Fatal(err)
+				}
+			case "TryRecv":
+				for {
+					var err error
+					if m, err = req.TryRecv(); err == nil {
+						break
+					}
+					if !errors.Is(err, ErrWouldBlock) {
+						t.Fatal(err)
+					}
+					select {
+					case <-ctx.Done():
+						t.Fatal("no reply for TryRecv")
+					case <-time.After(time.Millisecond):
+					}
+				}
+			}
+			if string(m.Frames[0]) != "second" {
+				t.Fatalf("REQ got %q", m.Frames)
+			}
+		})
+	}
+}

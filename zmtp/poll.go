@@ -218,6 +218,10 @@ func (s *Socket) readiness(want Events) Events {
 	if want&PollIn != 0 && s.recvMu.TryLock() {
 		if s.canRecvNow() {
 			got |= PollIn
+		} else {
+			// Nobody may be reading: a Recv that read the connection
+			// itself left the read lease free.
+			s.reclaimLease()
 		}
 		s.recvMu.Unlock()
 	}

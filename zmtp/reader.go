@@ -255,6 +255,15 @@ func (c *Conn) releaseLease(toReader bool) {
 	}
 }
 
+// reclaimLease gives the lease back to the reader goroutine if it is
+// free; it never blocks.
+func (c *Conn) reclaimLease() {
+	if c.lease.CompareAndSwap(leaseFree, leaseReader) {
+		// leaseBack was made before the lease was first left free.
+		signal(c.leaseBack)
+	}
+}
+
 // interruptRecv stops the wait of a Recv that holds the lease, if one
 // does; it never blocks.
 func (c *Conn) interruptRecv() {

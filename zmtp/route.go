@@ -242,6 +242,7 @@ func (fq *fairQueue) recv(ctx context.Context, s *Socket, nonblock bool, keep fu
 			}
 		}
 		if nonblock {
+			s.reclaimLease() // a TryRecv loop reads nothing itself
 			return nil, nil, s.wouldBlock()
 		}
 		if s.recvDirect(ctx, pipes) {

@@ -766,3 +766,18 @@ func (s *Socket) recvDirect(ctx context.Context, pipes []*pipe) bool {
 	}
 	return ok
 }
+
+// reclaimLease gives the read lease of the socket's connections back to
+// their reader goroutines if a Recv left it free: a caller that waits for
+// a message without reading it itself (TryRecv, a Poller) must not wait
+// for the lease's idle time to pass before anything is read.
+func (s *Socket) reclaimLease() {
+	if !s.kind.direct {
+		return
+	}
+	for _, p := range s.snapshot() {
+		if c := p.conn.Load(); c != nil {
+			c.reclaimLease()
+		}
+	}
+}
