@@ -86,6 +86,8 @@ var scenarios = []scenario{
 	{"heartbeat-our-ttl", dropScenarios["our-ttl"].run},
 	{"heartbeat-libzmq-ttl", dropScenarios["libzmq-ttl"].run},
 	{"heartbeat-our-timeout", dropScenarios["our-timeout"].run},
+	{"heartbeat-timeout-0-libzmq-keeps-mute-peer", libzmqNoTimeout},
+	{"heartbeat-no-timeout-ours-keeps-deaf-link", ourNoTimeout},
 	{"heartbeat-libzmq-ttl-we-consume-slowly", slowConsumerOurs},
 	{"heartbeat-our-ttl-libzmq-consumes-slowly", slowConsumerLibzmq},
 	{"max-message-size-ours", ourMaxMessageSize},

@@ -420,3 +420,71 @@ func slowConsumerLibzmq(ctx context.Context, role string) (err error) {
 		func(m [][]byte) error { return f.conn.Send(ctx, m) },
 		func() ([][]byte, error) { return f.zs.Recv(ctx) })
 }
+
+// noTimeoutPings is how many PINGs with no answer the no-timeout cases
+// wait for: several times what a timeout of one interval allows.
+const noTimeoutPings = 6
+
+// libzmqNoTimeout pins libzmq's ZMQ_HEARTBEAT_TIMEOUT 0: libzmq PINGs
+// every 100 ms and, with no answer at all (we went mute), keeps the
+// connection for ever, where its default timeout (one interval) drops it.
+// Ours with zmtp.NoHeartbeatTimeout does the same (ourNoTimeout).
+func libzmqNoTimeout(ctx context.Context, role string) (err error) {
+	var mc *muteConn
+	f, err := start(ctx, role, setup{
+		zmqType: "PAIR", cfg: config(mechanism.Pair),
+		prep: func(s *zmq.Socket) error {
+			return errors.Join(s.SetHeartbeatIvl(zmqHeartbeatIvl), s.SetHeartbeatTimeout(0))
+		},
+		wrap: func(nc net.Conn) net.Conn { mc = &muteConn{Conn: nc}; return mc },
+	})
+	defer finish(&err, f)
+	if err != nil {
+		return fmt.Errorf("handshake: %w", err)
+	}
+	if err := poll(ctx, 10*time.Millisecond, "a PING from libzmq", func() bool {
+		return f.conn.Stats().PingsIn >= 1 || f.conn.Err() != nil
+	}); err != nil {
+		return err
+	}
+	mc.Mute()
+	p0 := f.conn.Stats().PingsIn
+	if err := poll(ctx, 10*time.Millisecond, fmt.Sprintf("%d PINGs from libzmq after we went mute", noTimeoutPings), func() bool {
+		return f.conn.Stats().PingsIn >= p0+noTimeoutPings || f.conn.Err() != nil
+	}); err != nil {
+		return err
+	}
+	if err := f.conn.Err(); err != nil {
+		return fmt.Errorf("the connection ended: %w", err)
+	}
+	return noDisconnect(f)
+}
+
+// ourNoTimeout: with zmtp.NoHeartbeatTimeout (libzmq's
+// ZMQ_HEARTBEAT_TIMEOUT 0) we PING every 50 ms and, deaf to libzmq's
+// PONGs, keep the connection, as libzmq does (libzmqNoTimeout).
+func ourNoTimeout(ctx context.Context, role string) (err error) {
+	var dc *deafConn
+	cfg := config(mechanism.Pair)
+	cfg.HeartbeatInterval = ourHeartbeatIvl
+	cfg.HeartbeatTimeout = zmtp.NoHeartbeatTimeout
+	f, err := start(ctx, role, setup{
+		zmqType: "PAIR", cfg: cfg,
+		wrap: func(nc net.Conn) net.Conn { dc = &deafConn{Conn: nc}; return dc },
+	})
+	defer finish(&err, f)
+	if err != nil {
+		return fmt.Errorf("handshake: %w", err)
+	}
+	dc.Deafen()
+	p0 := f.conn.Stats().PingsOut
+	if err := poll(ctx, 10*time.Millisecond, fmt.Sprintf("%d PINGs after we went deaf", noTimeoutPings), func() bool {
+		return f.conn.Stats().PingsOut >= p0+noTimeoutPings || f.conn.Err() != nil
+	}); err != nil {
+		return err
+	}
+	if err := f.conn.Err(); err != nil {
+		return fmt.Errorf("our connection ended with no heartbeat timeout: %w", err)
+	}
+	return noDisconnect(f)
+}

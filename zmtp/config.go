@@ -44,7 +44,9 @@ type ConnConfig struct {
 	// tenths of a second; zero sends no TTL.
 	HeartbeatTTL time.Duration
 	// HeartbeatTimeout is how long after a PING we wait for any traffic
-	// before dropping the connection. Zero means HeartbeatInterval.
+	// before dropping the connection. Zero means HeartbeatInterval
+	// (libzmq's default, ZMQ_HEARTBEAT_TIMEOUT -1); negative means PINGs
+	// are sent but never time out (NoHeartbeatTimeout, libzmq's 0).
 	HeartbeatTimeout time.Duration
 	// MaxMessageSize limits the size of a received message, all frames
 	// together. Zero or negative means no limit of the user's; a frame is
@@ -102,7 +104,7 @@ func (c ConnConfig) normalize() (ConnConfig, error) {
 	if c.HeartbeatInterval < 0 {
 		c.HeartbeatInterval = 0
 	}
-	if c.HeartbeatTimeout <= 0 {
+	if c.HeartbeatTimeout == 0 {
 		c.HeartbeatTimeout = c.HeartbeatInterval
 	}
 	if c.HeartbeatTTL < 0 {

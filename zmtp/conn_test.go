@@ -577,3 +577,25 @@ func TestConnMessageBeforeCommandDelivered(t *testing.T) {
 		t.Fatalf("Recv: %q, %v", m, err)
 	}
 }
+
+// TestConnNoHeartbeatTimeout runs in a synctest bubble: with
+// NoHeartbeatTimeout (libzmq's ZMQ_HEARTBEAT_TIMEOUT 0) PINGs go every
+// interval to a peer that never answers, and the connection stays up.
+func TestConnNoHeartbeatTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const interval = 50 * time.Millisecond
+		c, _, rd := rawPipeConn(t, ConnConfig{SocketType: "PAIR", HeartbeatInterval: interval, HeartbeatTimeout: NoHeartbeatTimeout})
+		readFrames(rd)
+		time.Sleep(20 * interval) // in the bubble: time that passes, not a wait
+		synctest.Wait()
+		select {
+		case <-c.Done():
+			t.Fatalf("connection ended: %v", c.Err())
+		default:
+		}
+		if n := c.Stats().PingsOut; n < 19 {
+			t.Errorf("%d PINGs in %d intervals", n, 20)
+		}
+		c.Close()
+	})
+}

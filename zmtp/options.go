@@ -66,6 +66,12 @@ var (
 	NoHandshakeTimeout = DurationOf(0)
 )
 
+// NoHeartbeatTimeout, as Options.HeartbeatTimeout (or
+// ConnConfig.HeartbeatTimeout), sends PINGs that never time out: libzmq's
+// ZMQ_HEARTBEAT_TIMEOUT 0. The zero HeartbeatTimeout is libzmq's default,
+// HeartbeatInterval.
+const NoHeartbeatTimeout time.Duration = -1
+
 // or returns the duration, or def when unset.
 func (d Duration) or(def time.Duration) time.Duration {
 	if !d.set {
@@ -107,7 +113,9 @@ type Options struct {
 	// HeartbeatInterval, HeartbeatTTL, HeartbeatTimeout and MaxMessageSize
 	// are passed to every connection; see ConnConfig. Zero is off (no
 	// limit for MaxMessageSize), as in libzmq (whose MAXMSGSIZE takes -1
-	// for no limit; here zero or negative).
+	// for no limit; here zero or negative), except HeartbeatTimeout: zero
+	// is HeartbeatInterval, libzmq's default (-1), and NoHeartbeatTimeout
+	// is libzmq's 0 (PINGs that never time out).
 	HeartbeatInterval time.Duration
 	HeartbeatTTL      time.Duration
 	HeartbeatTimeout  time.Duration

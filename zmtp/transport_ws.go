@@ -247,7 +247,7 @@ func newZWSConn(raw net.Conn, client bool, url string, o *Options) *zwsConn {
 	z := &zwsConn{raw: raw, client: client, url: url, proto: zwsSubprotocol(o.Mechanism), mech: o.Mechanism, limit: limit + 1}
 	if o.HeartbeatInterval > 0 {
 		z.ivl, z.hbTimeout = o.HeartbeatInterval, o.HeartbeatTimeout
-		if z.hbTimeout <= 0 {
+		if z.hbTimeout == 0 {
 			z.hbTimeout = z.ivl
 		}
 	}
@@ -642,8 +642,8 @@ func (e *zwsEncoder) feed(p []byte, send func([]byte) error) error {
 }
 
 // heartbeat pings the peer every ivl and ends the connection when no pong
-// comes within hbTimeout, as libzmq does over ws with ZMQ_HEARTBEAT_IVL
-// and ZMQ_HEARTBEAT_TIMEOUT. Like libzmq, it takes any pong as the answer,
+// comes within hbTimeout (never, when it is negative), as libzmq does
+// over ws with ZMQ_HEARTBEAT_IVL and ZMQ_HEARTBEAT_TIMEOUT. Like libzmq, it takes any pong as the answer,
 // whatever its payload. It ends when ctx does.
 //
 // A pong that does not echo the ping's payload leaves Ping waiting until
@@ -663,7 +663,10 @@ func (z *zwsConn) heartbeat(ctx context.Context, ws *websocket.Conn) {
 		case <-t.C:
 		}
 		before := z.pongs.Load()
-		pctx, cancel := context.WithTimeout(ctx, z.hbTimeout)
+		pctx, cancel := context.WithCancel(ctx)
+		if z.hbTimeout > 0 {
+			pctx, cancel = context.WithTimeout(ctx, z.hbTimeout)
+		}
 		err := ws.Ping(pctx)
 		cancel()
 		switch {

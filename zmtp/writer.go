@@ -202,7 +202,8 @@ func (c *Conn) startHeartbeats() {
 // heartbeatTimer runs when a PING is due or its answer's deadline has
 // come. It asks the writer for the PING and starts the deadline itself,
 // so that a writer stuck on a peer that reads nothing cannot hold it off:
-// the connection ends if nothing at all arrives within HeartbeatTimeout.
+// the connection ends if nothing at all arrives within HeartbeatTimeout
+// (never, when it is negative).
 func (c *Conn) heartbeatTimer() {
 	now := time.Now()
 	due := c.pongDeadline
@@ -217,7 +218,7 @@ func (c *Conn) heartbeatTimer() {
 	if !now.Before(c.nextPing) {
 		c.hbDue.Store(true)
 		c.kickWriter()
-		if due.IsZero() {
+		if due.IsZero() && c.cfg.HeartbeatTimeout > 0 {
 			c.rxAtPing = c.rx.n.Load()
 			due = now.Add(c.cfg.HeartbeatTimeout)
 		}
