@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -302,5 +303,78 @@ func TestInprocSendBeforeBindWaits(t *testing.T) {
 	}
 	if n := late.Discarded(); n != 0 {
 		t.Errorf("Discarded %d", n)
+	}
+}
+
+// Disconnect of a Connect whose peer is not there discards what is queued
+// for it, and counts it: nothing Send accepted goes without a count.
+func TestDisconnectCountsDiscarded(t *testing.T) {
+	for _, tr := range []string{"tcp", "ipc", "ws"} {
+		for _, linger := range []Duration{NoLinger, DurationOf(10 * time.Millisecond)} {
+			t.Run(fmt.Sprint(tr, "/", linger), func(t *testing.T) {
+				s := newSock(t, Dealer, Options{Linger: linger})
+				ep := unboundEndpoint(t, tr)
+				if err := s.Connect(ep); err != nil {
+					t.Fatal(err)
+				}
+				for i := range 3 {
+					send(t, s, fmt.Sprint(i))
+				}
+				if err := s.Disconnect(ep); err != nil {
+					t.Fatal(err)
+				}
+				if n := s.Discarded(); n != 3 {
+					t.Errorf("Discarded %d after Disconnect, want 3", n)
+				}
+				if err := s.Close(); err != nil {
+					t.Errorf("Close after Disconnect: %v", err)
+				}
+			})
+		}
+	}
+}
+
+// Messages queued for a Connect that its peer then refuses for good (an
+// incompatible socket type) are counted in Discarded, and a Send waiting
+// returns the refusal.
+func TestRefusedConnectCountsDiscarded(t *testing.T) {
+	ep := freeEndpoint(t)
+	push := newSock(t, Push, Options{SendHWM: HWMOf(3)})
+	push.Connect(ep)
+	for i := range 3 {
+		send(t, push, fmt.Sprint(i))
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- push.Send(testCtx(t), [][]byte{[]byte("waits")}) }()
+	pub := newSock(t, Pub, Options{})
+	if err := pub.Bind(ep); err != nil {
+		t.Fatal(err)
+	}
+	var ee *EndpointError
+	if err := within(t, "the waiting Send to fail", errc); !errors.As(err, &ee) {
+		t.Fatalf("Send waiting when the peer refused: %v", err)
+	}
+	waitEndpointDone(t, endpointOf(t, push, ep))
+	if n := push.Discarded(); n != 3 {
+		t.Errorf("Discarded %d, want the 3 queued for the refused peer", n)
+	}
+}
+
+// An ipc path too long for a Unix socket address is refused at the call,
+// as libzmq refuses it (ENAMETOOLONG), instead of a Connect that retries
+// for ever and a Send that waits for it.
+func TestIPCPathTooLong(t *testing.T) {
+	s := newSock(t, Push, Options{})
+	dir := t.TempDir()
+	long := "ipc://" + dir + "/" + strings.Repeat("x", 107-len(dir))
+	if err := s.Connect(long); !errors.Is(err, ErrInvalidEndpoint) {
+		t.Errorf("Connect(%d-octet path): %v", len(long)-len("ipc://"), err)
+	}
+	if err := s.Bind(long); !errors.Is(err, ErrInvalidEndpoint) {
+		t.Errorf("Bind(%d-octet path): %v", len(long)-len("ipc://"), err)
+	}
+	fits := long[:len(long)-1]
+	if err := s.Bind(fits); err != nil {
+		t.Errorf("Bind(%d-octet path): %v", len(fits)-len("ipc://"), err)
 	}
 }

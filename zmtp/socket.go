@@ -438,8 +438,12 @@ func (s *Socket) attachPeer(p *pipe) admission {
 
 // pipeGone is called when p will see no more connections. It stops being
 // routable; messages it received stay readable until taken, and those
-// queued for the peer are discarded (and counted).
+// queued for the peer are discarded (and counted), also when p was
+// marked gone before (a Connect refused for good, or ended by Disconnect).
 func (s *Socket) pipeGone(p *pipe) {
+	if p.twin == nil {
+		s.lose(p.out.discard(true))
+	}
 	if p.gone.Swap(true) {
 		// The receive path found it gone: once drained, it is detached
 		// (waking the socket without detaching would have every later
@@ -448,9 +452,6 @@ func (s *Socket) pipeGone(p *pipe) {
 			s.detach(p)
 		}
 		return
-	}
-	if p.twin == nil {
-		s.lose(p.out.discard(true))
 	}
 	if p.in.len() == 0 { // a batch being received counts as held
 		s.detach(p)
