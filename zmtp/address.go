@@ -2,10 +2,12 @@ package zmtp
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // ErrInvalidEndpoint matches (with errors.Is) the error of a Bind or
@@ -211,4 +213,14 @@ func validHostname(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// checkIPC refuses, as libzmq refuses with ENAMETOOLONG, an ipc path that
+// does not fit in a Unix socket address with its terminating zero: such
+// an endpoint can never be bound or reached.
+func checkIPC(path string) error {
+	if max := len(syscall.RawSockaddrUnix{}.Path) - 1; len(path) > max {
+		return &InvalidEndpointError{Endpoint: "ipc://" + path, Reason: fmt.Sprintf("an ipc path is at most %d octets", max)}
+	}
+	return nil
 }

@@ -86,6 +86,9 @@ func (s *Socket) Bind(ep string) error {
 			return err
 		}
 	case "ipc":
+		if err := checkIPC(addr); err != nil {
+			return err
+		}
 		// As libzmq does, replace a stale socket file.
 		if fi, err := os.Lstat(addr); err == nil && fi.Mode()&os.ModeSocket != 0 {
 			os.Remove(addr)
@@ -159,6 +162,10 @@ func (s *Socket) connect(ep string, co ConnectOptions, peerID uint32) error {
 	}
 	network, source := "unix", net.Addr(nil)
 	switch transport {
+	case "ipc":
+		if err := checkIPC(addr); err != nil {
+			return err
+		}
 	case "tcp":
 		if network, addr, source, err = resolveTCPDial(addr); err != nil {
 			return err
