@@ -378,3 +378,70 @@ func TestIPCPathTooLong(t *testing.T) {
 		t.Errorf("Bind(%d-octet path): %v", len(fits)-len("ipc://"), err)
 	}
 }
+
+// Where ZeroMQ drops at the high-water mark (PUB, XPUB and RADIO to a
+// full subscriber, ROUTER to a full peer without RouterMandatory), every
+// message sent is either received or counted in Dropped. Over inproc the
+// room is exactly the two high-water marks together, as in libzmq.
+func TestDroppedAtHWMCounted(t *testing.T) {
+	const sent, snd, rcv = 50, 2, 3
+	cases := []struct {
+		name       string
+		typ, peer  SocketType
+		prepare    func(t *testing.T, s, p *Socket) // once linked
+		sendOne    func(ctx context.Context, s *Socket) error
+		readsFirst bool
+	}{
+		{name: "PUB", typ: Pub, peer: Sub,
+			prepare: func(t *testing.T, s, p *Socket) { p.Subscribe(nil) },
+			sendOne: func(ctx context.Context, s *Socket) error { return s.Send(ctx, [][]byte{[]byte("m")}) }},
+		{name: "XPUB", typ: XPub, peer: Sub,
+			prepare: func(t *testing.T, s, p *Socket) {
+				p.Subscribe(nil)
+				recv(t, s) // the subscription
+			},
+			sendOne: func(ctx context.Context, s *Socket) error { return s.Send(ctx, [][]byte{[]byte("m")}) }},
+		{name: "RADIO", typ: Radio, peer: Dish,
+			prepare: func(t *testing.T, s, p *Socket) {
+				if err := p.Join("g"); err != nil {
+					t.Fatal(err)
+				}
+			},
+			sendOne: func(ctx context.Context, s *Socket) error { return s.SendGroup(ctx, "g", []byte("m")) }},
+		{name: "ROUTER", typ: Router, peer: Dealer,
+			prepare: func(t *testing.T, s, p *Socket) {
+				send(t, p, "hello")
+				recv(t, s)
+			},
+			sendOne: func(ctx context.Context, s *Socket) error {
+				return s.Send(ctx, [][]byte{[]byte("peer"), []byte("m")})
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			zc := NewContext()
+			s, err := zc.NewSocket(c.typ, Options{SendHWM: HWMOf(snd), Linger: NoLinger})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			p := inprocPeer(t, s, c.peer, Options{RecvHWM: HWMOf(rcv), RoutingID: []byte("peer"), Linger: NoLinger})
+			c.prepare(t, s, p)
+			for i := range sent {
+				if err := c.sendOne(testCtx(t), s); err != nil {
+					t.Fatalf("send %d: %v", i, err)
+				}
+			}
+			got := 0
+			for {
+				if _, err := p.TryRecv(); err != nil {
+					break
+				}
+				got++
+			}
+			if got != snd+rcv || s.Dropped() != sent-snd-rcv {
+				t.Errorf("received %d, Dropped %d, of %d sent; want %d and %d", got, s.Dropped(), sent, snd+rcv, sent-snd-rcv)
+			}
+		})
+	}
+}
