@@ -61,15 +61,16 @@ type blockedSender struct {
 	typ  SocketType
 	opts Options
 	// fill brings s to the high-water mark with a peer that does not
-	// read, or none, and returns a send of one more message, which waits.
-	fill func(t *testing.T, s *Socket) func(ctx context.Context) error
+	// read, or none, and returns a send of one more message, which waits,
+	// and the peer (nil for none).
+	fill func(t *testing.T, s *Socket) (sendOne func(ctx context.Context) error, peer *Socket)
 }
 
 // fillConnect fills the queue of a Connect whose peer is not there.
-func fillConnect(t *testing.T, s *Socket) func(ctx context.Context) error {
+func fillConnect(t *testing.T, s *Socket) (func(ctx context.Context) error, *Socket) {
 	s.Connect(freeEndpoint(t))
 	send(t, s, "fills the queue")
-	return func(ctx context.Context) error { return s.Send(ctx, [][]byte{[]byte("waits")}) }
+	return func(ctx context.Context) error { return s.Send(ctx, [][]byte{[]byte("waits")}) }, nil
 }
 
 // fillUntilFull sends with try until it would block.
@@ -108,7 +109,7 @@ func inprocPeer(t *testing.T, s *Socket, typ SocketType, opts Options) *Socket {
 
 // fillRouter fills a mandatory ROUTER's queue for a DEALER that does not
 // read.
-func fillRouter(t *testing.T, s *Socket) func(ctx context.Context) error {
+func fillRouter(t *testing.T, s *Socket) (func(ctx context.Context) error, *Socket) {
 	d := inprocPeer(t, s, Dealer, Options{RecvHWM: HWMOf(1), RoutingID: []byte("peer")})
 	send(t, d, "hello") // the ROUTER knows the peer once it has read this
 	if got := recv(t, s); got[0] != "peer" {
@@ -116,11 +117,11 @@ func fillRouter(t *testing.T, s *Socket) func(ctx context.Context) error {
 	}
 	msg := func() [][]byte { return [][]byte{[]byte("peer"), []byte("x")} }
 	fillUntilFull(t, func() error { return s.TrySend(msg()) })
-	return func(ctx context.Context) error { return s.Send(ctx, msg()) }
+	return func(ctx context.Context) error { return s.Send(ctx, msg()) }, d
 }
 
 // fillServer fills a SERVER's queue for a CLIENT that does not read.
-func fillServer(t *testing.T, s *Socket) func(ctx context.Context) error {
+func fillServer(t *testing.T, s *Socket) (func(ctx context.Context) error, *Socket) {
 	c := inprocPeer(t, s, Client, Options{RecvHWM: HWMOf(1)})
 	send(t, c, "hello")
 	m, err := s.Recv(testCtx(t))
@@ -129,7 +130,7 @@ func fillServer(t *testing.T, s *Socket) func(ctx context.Context) error {
 	}
 	id := m.RoutingID
 	fillUntilFull(t, func() error { return s.TrySendTo(id, []byte("x")) })
-	return func(ctx context.Context) error { return s.SendTo(ctx, id, []byte("x")) }
+	return func(ctx context.Context) error { return s.SendTo(ctx, id, []byte("x")) }, c
 }
 
 func blockedSenders() []blockedSender {
@@ -156,7 +157,7 @@ func TestSendAtHWMWakesOnCloseEveryType(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sendOne := b.fill(t, s)
+			sendOne, _ := b.fill(t, s)
 			errc := make(chan error, 1)
 			go func() { errc <- sendOne(testCtx(t)) }()
 			s.Close()
@@ -178,7 +179,7 @@ func TestSendAtHWMCancelledQueuesNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { s.Close() })
-			sendOne := b.fill(t, s)
+			sendOne, _ := b.fill(t, s)
 			ctx, cancel := context.WithCancel(testCtx(t))
 			errc := make(chan error, 1)
 			go func() { errc <- sendOne(ctx) }()
@@ -441,6 +442,31 @@ func TestDroppedAtHWMCounted(t *testing.T) {
 			}
 			if got != snd+rcv || s.Dropped() != sent-snd-rcv {
 				t.Errorf("received %d, Dropped %d, of %d sent; want %d and %d", got, s.Dropped(), sent, snd+rcv, sent-snd-rcv)
+			}
+		})
+	}
+}
+
+// A Send waiting at the high-water mark of a peer that then leaves
+// returns ErrHostUnreachable (ROUTER with RouterMandatory, SERVER), as
+// libzmq's retry of the send finds no such peer.
+func TestSendAtHWMPeerLeaves(t *testing.T) {
+	for _, b := range blockedSenders() {
+		if b.typ != Router && b.typ != Server {
+			continue
+		}
+		t.Run(b.name, func(t *testing.T) {
+			s, err := NewContext().NewSocket(b.typ, b.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			sendOne, peer := b.fill(t, s)
+			errc := make(chan error, 1)
+			go func() { errc <- sendOne(testCtx(t)) }()
+			peer.Close()
+			if err := within(t, "Send to return", errc); !errors.Is(err, ErrHostUnreachable) {
+				t.Errorf("Send at the HWM of a peer that left: %v", err)
 			}
 		})
 	}
