@@ -133,6 +133,17 @@ func fillServer(t *testing.T, s *Socket) (func(ctx context.Context) error, *Sock
 	return func(ctx context.Context) error { return s.SendTo(ctx, id, []byte("x")) }, c
 }
 
+// fillXPub fills an XPUB's (XPubNoDrop) queue for a SUB that does not
+// read.
+func fillXPub(t *testing.T, s *Socket) (func(ctx context.Context) error, *Socket) {
+	sub := inprocPeer(t, s, Sub, Options{RecvHWM: HWMOf(1)})
+	sub.Subscribe(nil)
+	recv(t, s) // the subscription
+	msg := func() [][]byte { return [][]byte{[]byte("x")} }
+	fillUntilFull(t, func() error { return s.TrySend(msg()) })
+	return func(ctx context.Context) error { return s.Send(ctx, msg()) }, sub
+}
+
 func blockedSenders() []blockedSender {
 	one := Options{SendHWM: HWMOf(1), Linger: NoLinger}
 	small := Options{SendHWM: HWMOf(1), RecvHWM: HWMOf(1), Linger: NoLinger, RouterMandatory: true}
@@ -145,6 +156,7 @@ func blockedSenders() []blockedSender {
 		{"CHANNEL-connecting", Channel, one, fillConnect},
 		{"ROUTER-mandatory-peer-not-reading", Router, small, fillRouter},
 		{"SERVER-peer-not-reading", Server, small, fillServer},
+		{"XPUB-nodrop-peer-not-reading", XPub, Options{SendHWM: HWMOf(1), Linger: NoLinger, XPubNoDrop: true}, fillXPub},
 	}
 }
 
