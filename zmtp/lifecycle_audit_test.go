@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -479,6 +480,94 @@ func TestSendAtHWMPeerLeaves(t *testing.T) {
 			peer.Close()
 			if err := within(t, "Send to return", errc); !errors.Is(err, ErrHostUnreachable) {
 				t.Errorf("Send at the HWM of a peer that left: %v", err)
+			}
+		})
+	}
+}
+
+// Close with the default Linger lets a handshake in progress complete and
+// then delivers what is queued: the peer accepted the TCP connection but
+// answers the greeting only once Close has begun.
+func TestCloseCompletesHandshakeInProgress(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	push, err := NewSocket(Push, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	push.Connect("tcp://" + ln.Addr().String())
+	for i := range 3 {
+		send(t, push, fmt.Sprint(i))
+	}
+	nc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	done := closeAsync(t, push, testCtx(t))
+	c, err := NewConn(testCtx(t), nc, ConnConfig{SocketType: "PULL"})
+	if err != nil {
+		t.Fatalf("handshake after Close began: %v", err)
+	}
+	defer c.Close()
+	for i := range 3 {
+		m, err := c.Recv(testCtx(t))
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if string(m[0]) != fmt.Sprint(i) {
+			t.Fatalf("message %d: %q", i, m)
+		}
+	}
+	if err := within(t, "Close to return", done); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if n := push.Discarded(); n != 0 {
+		t.Errorf("Discarded %d", n)
+	}
+}
+
+// Close with the default Linger re-makes a connection that broke: what
+// was queued while the peer was gone is delivered to the peer that binds
+// again, after Close began.
+func TestCloseDeliversAfterReconnect(t *testing.T) {
+	for _, tr := range []string{"tcp", "ipc", "ws"} {
+		t.Run(tr, func(t *testing.T) {
+			ep := unboundEndpoint(t, tr)
+			pull1 := newSock(t, Pull, Options{})
+			if err := pull1.Bind(ep); err != nil {
+				t.Fatal(err)
+			}
+			push, err := NewSocket(Push, Options{ReconnectInterval: DurationOf(10 * time.Millisecond)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			events := push.Monitor(EventDisconnected)
+			push.Connect(ep)
+			send(t, push, "first")
+			if got := recv(t, pull1); got[0] != "first" {
+				t.Fatalf("received %q", got)
+			}
+			pull1.Close()
+			expectEvent(t, events, EventDisconnected)
+			for i := range 3 {
+				send(t, push, fmt.Sprint(i))
+			}
+			done := closeAsync(t, push, testCtx(t))
+			pull2 := newSock(t, Pull, Options{})
+			if err := pull2.Bind(ep); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 3 {
+				if got := recv(t, pull2); got[0] != fmt.Sprint(i) {
+					t.Fatalf("message %d: %q", i, got)
+				}
+			}
+			if err := within(t, "Close to return", done); err != nil {
+				t.Errorf("Close: %v", err)
 			}
 		})
 	}
