@@ -1,0 +1,174 @@
+package zmtp
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zmtp-go/zmtp/mechanism"
+)
+
+// leaseMechs are the security mechanisms the read lease and the direct
+// writes are tried with: with CURVE, direct writes and the writer
+// goroutine share the nonce sequence.
+func leaseMechs(t *testing.T) map[string][2]mechanism.Mechanism {
+	spub, ssec, err := mechanism.GenerateCurveKeyPair(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpub, csec, err := mechanism.GenerateCurveKeyPair(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string][2]mechanism.Mechanism{
+		"NULL": {nil, nil},
+		"PLAIN": {mechanism.Plain{Server: true, Authenticator: mechanism.AuthenticatorFunc(plainAuth)},
+			mechanism.Plain{Username: "admin", Password: "secret"}},
+		"CURVE": {mechanism.Curve{Server: true, PublicKey: spub, SecretKey: ssec, AllowAnyClient: true},
+			mechanism.Curve{PublicKey: cpub, SecretKey: csec, ServerKey: spub}},
+	}
+}
+
+func leaseEndpoint(t *testing.T, transport string) string {
+	if transport == "ipc" {
+		return "ipc://" + filepath.Join(t.TempDir(), "s")
+	}
+	return "tcp://127.0.0.1:*"
+}
+
+// leaseBody is the i-th request body of a stream: its size varies from
+// a few octets to well above the read buffer (32 KiB), and its content
+// names i, so that a lost, repeated, reordered or corrupted message shows.
+func leaseBody(i int) []byte {
+	r := rand.New(rand.NewPCG(uint64(i), 7))
+	var n int
+	switch r.IntN(6) {
+	case 0:
+		n = 32<<10 + r.IntN(100<<10)
+	case 1:
+		n = 200 + r.IntN(8<<10)
+	default:
+		n = 8 + r.IntN(64)
+	}
+	b := make([]byte, n)
+	binary.BigEndian.PutUint64(b, uint64(i))
+	for k := 8; k < n; k++ {
+		b[k] = byte(i*31 + k)
+	}
+	return b
+}
+
+// jitter pauses for a random moment up to d; it only shapes when messages
+// arrive, nothing waits on it.
+func jitter(r *rand.Rand, d time.Duration) {
+	if r.IntN(3) == 0 {
+		time.Sleep(time.Duration(r.Int64N(int64(d))))
+	}
+}
+
+// TestLeaseStreamShortRecvTimeouts: a REP whose Recvs give up after a
+// short, random time, in a loop, while requests (multipart, with several
+// delimiter frames, small and above the read buffer) arrive at random
+// moments from a DEALER, gets every request exactly once, in order and
+// intact, and its replies (written directly, or by the writer goroutine)
+// reach the DEALER the same way, with every mechanism, over tcp and ipc.
+func TestLeaseStreamShortRecvTimeouts(t *testing.T) {
+	const n = 400
+	for name, mech := range leaseMechs(t) {
+		for _, transport := range []string{"tcp", "ipc"} {
+			t.Run(name+"/"+transport, func(t *testing.T) {
+				rep := newSock(t, Rep, Options{Mechanism: mech[0]})
+				if err := rep.Bind(leaseEndpoint(t, transport)); err != nil {
+					t.Fatal(err)
+				}
+				dealer := newSock(t, Dealer, Options{Mechanism: mech[1]})
+				if err := dealer.Connect(rep.LastEndpoint()); err != nil {
+					t.Fatal(err)
+				}
+				ctx := testCtx(t)
+				var wg sync.WaitGroup
+				errc := make(chan error, 3)
+				wg.Add(2)
+				go func() { // requests at random moments
+					defer wg.Done()
+					r := rand.New(rand.NewPCG(1, 2))
+					for i := range n {
+						hop := []byte(fmt.Sprint("hop", i))
+						msg := [][]byte{hop, {}, []byte("x"), {}, leaseBody(i)}
+						if err := dealer.Send(ctx, msg); err != nil {
+							errc <- fmt.Errorf("DEALER send %d: %w", i, err)
+							return
+						}
+						jitter(r, 2*time.Millisecond)
+					}
+				}()
+				go func() { // replies, checked
+					defer wg.Done()
+					for i := range n {
+						m, err := dealer.Recv(ctx)
+						if err != nil {
+							errc <- fmt.Errorf("DEALER recv %d: %w", i, err)
+							return
+						}
+						want := [][]byte{[]byte(fmt.Sprint("hop", i)), {}, []byte("re"), leaseBody(i)}
+						if !framesEqual(m.Frames, want) {
+							errc <- fmt.Errorf("reply %d: got %s", i, describe(m.Frames))
+							return
+						}
+					}
+				}()
+				r := rand.New(rand.NewPCG(3, 4))
+				timeouts := 0
+				for i := 0; i < n; {
+					rctx, cancel := context.WithTimeout(ctx, time.Duration(1+r.IntN(300))*time.Microsecond)
+					m, err := rep.Recv(rctx)
+					cancel()
+					if errors.Is(err, context.DeadlineExceeded) {
+						if ctx.Err() != nil {
+							t.Fatalf("REP: no request %d within %v", i, waitTimeout)
+						}
+						timeouts++
+						continue
+					}
+					if err != nil {
+						t.Fatalf("REP recv %d: %v", i, err)
+					}
+					want := [][]byte{[]byte("x"), {}, leaseBody(i)}
+					if !framesEqual(m.Frames, want) {
+						t.Fatalf("request %d: got %s", i, describe(m.Frames))
+					}
+					jitter(r, time.Millisecond)
+					if err := rep.Send(ctx, [][]byte{[]byte("re"), leaseBody(i)}); err != nil {
+						t.Fatalf("REP send %d: %v", i, err)
+					}
+					i++
+				}
+				wg.Wait()
+				select {
+				case err := <-errc:
+					t.Fatal(err)
+				default:
+				}
+				t.Logf("%d Recvs timed out", timeouts)
+			})
+		}
+	}
+}
+
+func describe(frames [][]byte) string {
+	s := fmt.Sprintf("%d frames:", len(frames))
+	for _, f := range frames {
+		if len(f) > 16 {
+			s += fmt.Sprintf(" [%d octets %x...]", len(f), f[:16])
+		} else {
+			s += fmt.Sprintf(" %q", f)
+		}
+	}
+	return s
+}
