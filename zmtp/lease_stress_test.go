@@ -172,3 +172,180 @@ func describe(frames [][]byte) string {
 	}
 	return s
 }
+
+// TestLeaseCloseDuringDirectRecvAndWrites: Close and CloseContext, from
+// another goroutine, while a REP answers a stream of requests (its Recvs
+// reading the connection, its replies written directly): the REP's calls
+// end with ErrClosed, and every reply Send accepted reaches the peer, in
+// order and once, unless counted in Discarded or Dropped. (The DEALER
+// keeps few requests unanswered: a flood of them would leave unread data
+// at the REP's close, which makes the kernel reset the connection and the
+// DEALER's kernel drop replies it had received but not yet handed over,
+// whichever side reads.)
+func TestLeaseCloseDuringDirectRecvAndWrites(t *testing.T) {
+	for _, how := range []string{"Close", "CloseContext", "CloseContextEnded"} {
+		for name, mech := range leaseMechs(t) {
+			t.Run(how+"/"+name, func(t *testing.T) {
+				rep, err := NewSocket(Rep, Options{Mechanism: mech[0], Linger: DurationOf(waitTimeout)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer rep.Close()
+				ep := bindLocal(t, rep)
+				dealer := newSock(t, Dealer, Options{Mechanism: mech[1]})
+				if err := dealer.Connect(ep); err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(testCtx(t))
+				defer cancel()
+				var wg sync.WaitGroup
+				defer wg.Wait()
+				defer cancel()
+				// The DEALER has at most window requests unanswered.
+				const window = 4
+				tokens := make(chan struct{}, window)
+				for range window {
+					tokens <- struct{}{}
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; ; i++ {
+						select {
+						case <-tokens:
+						case <-ctx.Done():
+							return
+						}
+						if dealer.Send(ctx, [][]byte{{}, leaseBody(i)}) != nil {
+							return
+						}
+					}
+				}()
+				var mu sync.Mutex
+				got, bad := 0, ""
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						select {
+						case tokens <- struct{}{}:
+						case <-ctx.Done():
+							return
+						}
+						m, err := dealer.Recv(ctx)
+						if err != nil {
+							return
+						}
+						mu.Lock()
+						if !framesEqual(m.Frames, [][]byte{{}, leaseBody(got)}) && bad == "" {
+							bad = fmt.Sprintf("reply %d: %s", got, describe(m.Frames))
+						}
+						got++
+						mu.Unlock()
+					}
+				}()
+				accepted := 0
+				done := make(chan error, 1)
+				go func() {
+					for {
+						m, err := rep.Recv(ctx)
+						if err != nil {
+							done <- err
+							return
+						}
+						if err := rep.Send(ctx, m.Frames); err != nil {
+							done <- err
+							return
+						}
+						accepted++
+					}
+				}()
+				waitFor(t, "replies", func() bool { mu.Lock(); defer mu.Unlock(); return got >= 50 })
+				switch how {
+				case "Close":
+					err = rep.Close()
+				case "CloseContext":
+					err = rep.CloseContext(testCtx(t))
+				case "CloseContextEnded":
+					cctx, ccancel := context.WithCancel(ctx)
+					ccancel()
+					err = rep.CloseContext(cctx)
+				}
+				t.Logf("%s: %v", how, err)
+				var rerr error
+				select {
+				case rerr = <-done:
+				case <-deadline(t):
+					t.Fatal("REP calls go on after Close")
+				}
+				if !errors.Is(rerr, ErrClosed) {
+					t.Fatalf("REP call after Close: %v, want ErrClosed", rerr)
+				}
+				lost := int(rep.Discarded() + rep.Dropped())
+				waitFor(t, fmt.Sprintf("%d replies of %d accepted, %d lost", accepted-lost, accepted, lost), func() bool {
+					mu.Lock()
+					defer mu.Unlock()
+					return got >= accepted-lost
+				})
+				mu.Lock()
+				defer mu.Unlock()
+				if bad != "" || got > accepted {
+					t.Fatalf("%s; %d replies of %d accepted", bad, got, accepted)
+				}
+				if how != "CloseContextEnded" && lost > 0 {
+					t.Fatalf("%d replies lost by a Close that waited", lost)
+				}
+			})
+		}
+	}
+}
+
+// TestLeasePeerLeavesWhileRecvReads: the one peer of a REP leaves while
+// a Recv reads its connection itself (after Recvs did before): the Recv
+// goes on waiting, and gets the request of the next peer; the connection's
+// reader goroutine, ending, leaves the read state to the Recv that holds
+// the lease (the race detector sees it otherwise).
+func TestLeasePeerLeavesWhileRecvReads(t *testing.T) {
+	for _, transport := range []string{"tcp", "ipc"} {
+		t.Run(transport, func(t *testing.T) {
+			rep := keepLease(newSock(t, Rep, Options{}))
+			if err := rep.Bind(leaseEndpoint(t, transport)); err != nil {
+				t.Fatal(err)
+			}
+			ep := rep.LastEndpoint()
+			req := newSock(t, Req, Options{})
+			if err := req.Connect(ep); err != nil {
+				t.Fatal(err)
+			}
+			waitPipes(t, rep, 1)
+			for round := range 3 {
+				for range 3 {
+					roundTrip(t, req, rep)
+				}
+				got := recvAsync(rep, testCtx(t))
+				c := readingDirectly(t, rep)
+				req.Close()
+				waitFor(t, "the connection to end", func() bool {
+					select {
+					case <-c.dead:
+						return true
+					default:
+						return false
+					}
+				})
+				req = newSock(t, Req, Options{})
+				if err := req.Connect(ep); err != nil {
+					t.Fatal(err)
+				}
+				send(t, req, fmt.Sprint("after ", round))
+				if r := waitRecv(t, got); r.err != nil || string(r.m.Frames[0]) != fmt.Sprint("after ", round) {
+					t.Fatalf("REP got %q, %v", r.m.Frames, r.err)
+				}
+				send(t, rep, "bye")
+				if got := recv(t, req); got[0] != "bye" {
+					t.Fatalf("REQ got %q", got)
+				}
+			}
+		})
+	}
+}

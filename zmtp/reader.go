@@ -98,8 +98,14 @@ func (c *Conn) readMessages() error {
 		rs.slot = 1
 	}
 	rs.maxFrames = int(max(c.cfg.MaxMessageSize/frameCost, minFrames))
-	// Messages read before an error are still handed over.
-	defer c.deliver()
+	// Messages read before an error are still handed over, by the
+	// reader goroutine if it holds the lease.
+	held := true
+	defer func() {
+		if held {
+			c.deliver()
+		}
+	}()
 	for {
 		if rs.err != nil {
 			return rs.err
@@ -113,6 +119,11 @@ func (c *Conn) readMessages() error {
 				// A Recv waits for what was just handed over: the
 				// next message is its to read.
 				if !c.yieldLease() {
+					// The connection ended with the lease away: what
+					// the reader read was handed over before it let
+					// the lease go, and the read state is the lease
+					// holder's, if a Recv holds it.
+					held = c.lease.CompareAndSwap(leaseFree, leaseReader) || c.lease.Load() == leaseReader
 					return nil
 				}
 				continue
