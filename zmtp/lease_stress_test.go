@@ -2,15 +2,18 @@ package zmtp
 
 import (
 	"context"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/zmtp-go/zmtp/frame"
 	"github.com/zmtp-go/zmtp/mechanism"
 )
 
@@ -345,6 +348,186 @@ func TestLeasePeerLeavesWhileRecvReads(t *testing.T) {
 				if got := recv(t, req); got[0] != "bye" {
 					t.Fatalf("REQ got %q", got)
 				}
+			}
+		})
+	}
+}
+
+// leaseRawREQ connects a REQ (whose Recvs keep the read lease) to a
+// hand-driven REP and makes the next Recv read the connection itself; it
+// returns the REQ, the raw peer, the REQ's connection and that Recv.
+func leaseRawREQ(t *testing.T, opts Options) (*Socket, rawConnReader, *Conn, <-chan recvResult) {
+	ep, accept := rawServer(t, "REP")
+	req := keepLease(newSock(t, Req, opts))
+	if err := req.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	peer := accept()
+	reply := frame.AppendFrame(frame.AppendFrame(nil, frame.FlagMore, nil), 0, []byte("reply"))
+	for i := range 2 {
+		send(t, req, "request")
+		for range 2 {
+			if _, err := peer.rd.ReadFrame(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i == 1 {
+			break
+		}
+		got := recvAsync(req, testCtx(t))
+		recvWaiting(t, req)
+		if _, err := peer.Write(reply); err != nil {
+			t.Fatal(err)
+		}
+		if r := waitRecv(t, got); r.err != nil {
+			t.Fatal(r.err)
+		}
+	}
+	got := recvAsync(req, testCtx(t))
+	return req, peer, readingDirectly(t, req), got
+}
+
+func connDead(c *Conn) bool {
+	select {
+	case <-c.dead:
+		return true
+	default:
+		return false
+	}
+}
+
+// TestLeaseTTLWhileRecvReads: a peer's PING TTL applies while a Recv
+// reads the connection itself: a peer silent after its PING for longer
+// than the TTL is dropped; one whose PINGs keep coming is kept, and its
+// reply still reaches the Recv.
+func TestLeaseTTLWhileRecvReads(t *testing.T) {
+	t.Run("silent", func(t *testing.T) {
+		_, peer, c, _ := leaseRawREQ(t, Options{})
+		if _, err := peer.Write(frame.AppendPing(nil, 2, nil)); err != nil { // 200 ms
+			t.Fatal(err)
+		}
+		waitFor(t, "the connection dropped by the TTL", func() bool { return connDead(c) })
+		var te *TimeoutError
+		if err := c.Err(); !errors.As(err, &te) {
+			t.Fatalf("connection ended with %v, want a TimeoutError", err)
+		}
+	})
+	t.Run("alive", func(t *testing.T) {
+		_, peer, c, got := leaseRawREQ(t, Options{})
+		// PINGs with a TTL of 2 s, until the REQ has read 2.5 s of them.
+		start := time.Now()
+		for time.Since(start) < 2500*time.Millisecond {
+			if _, err := peer.Write(frame.AppendPing(nil, 20, nil)); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(5 * time.Millisecond) // pacing the PINGs, not waiting for anything
+			if connDead(c) {
+				t.Fatalf("connection dropped after %v of PINGs: %v", time.Since(start), c.Err())
+			}
+		}
+		reply := frame.AppendFrame(frame.AppendFrame(nil, frame.FlagMore, nil), 0, []byte("late"))
+		if _, err := peer.Write(reply); err != nil {
+			t.Fatal(err)
+		}
+		if r := waitRecv(t, got); r.err != nil || string(r.m.Frames[0]) != "late" {
+			t.Fatalf("REQ got %q, %v", r.m.Frames, r.err)
+		}
+		if connDead(c) {
+			t.Fatalf("connection dropped: %v", c.Err())
+		}
+	})
+}
+
+// TestLeaseHeartbeatTimeoutWhileRecvReads: a peer that stops answering
+// PINGs is dropped after HeartbeatTimeout while a Recv reads the
+// connection itself.
+func TestLeaseHeartbeatTimeoutWhileRecvReads(t *testing.T) {
+	_, _, c, _ := leaseRawREQ(t, Options{HeartbeatInterval: 20 * time.Millisecond, HeartbeatTimeout: 200 * time.Millisecond})
+	waitFor(t, "the connection dropped by the heartbeat", func() bool { return connDead(c) })
+	var te *TimeoutError
+	if err := c.Err(); !errors.As(err, &te) {
+		t.Fatalf("connection ended with %v, want a TimeoutError", err)
+	}
+}
+
+// leasePyBody is body(i) of testdata/lease_reqrep.py.
+func leasePyBody(i int) []byte {
+	var n int
+	switch i % 6 {
+	case 0:
+		n = 40000 + (i*7919)%100000
+	case 1:
+		n = 200 + (i*131)%8000
+	default:
+		n = 8 + (i*17)%64
+	}
+	b := make([]byte, n)
+	binary.BigEndian.PutUint64(b, uint64(i))
+	for k := 8; k < n; k++ {
+		b[k] = byte(i*31 + k)
+	}
+	return b
+}
+
+// TestLeaseLibzmqReqRep: our REP and REQ, their Recvs timing out at
+// random, against libzmq's REQ and REP (through pyzmq) that pause at
+// random: every request and reply arrives once, in order, intact.
+func TestLeaseLibzmqReqRep(t *testing.T) {
+	const python = "/usr/bin/python3"
+	if out, err := exec.Command(python, "-c", "import zmq").CombinedOutput(); err != nil {
+		t.Fatalf("this test needs %s with pyzmq (Debian package python3-zmq): %v\n%s", python, err, out)
+	}
+	const n = 300
+	for _, ours := range []SocketType{Rep, Req} {
+		t.Run(fmt.Sprint(ours), func(t *testing.T) {
+			s := newSock(t, ours, Options{})
+			ep := bindLocal(t, s)
+			ctx := testCtx(t)
+			theirs := "REQ"
+			if ours == Req {
+				theirs = "REP"
+			}
+			cmd := exec.CommandContext(ctx, python, "testdata/lease_reqrep.py", theirs, ep, fmt.Sprint(n))
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			r := rand.New(rand.NewPCG(5, 6))
+			recvShort := func(i int) Message {
+				for {
+					rctx, cancel := context.WithTimeout(ctx, time.Duration(1+r.IntN(300))*time.Microsecond)
+					m, err := s.Recv(rctx)
+					cancel()
+					if err == nil {
+						return m
+					}
+					if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+						t.Fatalf("Recv %d: %v\n%s", i, err, stderr.String())
+					}
+				}
+			}
+			for i := range n {
+				if ours == Rep {
+					m := recvShort(i)
+					if !framesEqual(m.Frames, [][]byte{leasePyBody(i), []byte("tail")}) {
+						t.Fatalf("request %d: %s", i, describe(m.Frames))
+					}
+					if err := s.Send(ctx, append([][]byte{[]byte("re")}, m.Frames...)); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					if err := s.Send(ctx, [][]byte{leasePyBody(i), []byte("tail")}); err != nil {
+						t.Fatal(err)
+					}
+					m := recvShort(i)
+					if !framesEqual(m.Frames, [][]byte{[]byte("re"), leasePyBody(i), []byte("tail")}) {
+						t.Fatalf("reply %d: %s", i, describe(m.Frames))
+					}
+				}
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("lease_reqrep.py: %v\n%s", err, stderr.String())
 			}
 		})
 	}
