@@ -1,8 +1,8 @@
 package zmtp
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
