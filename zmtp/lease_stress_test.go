@@ -532,3 +532,115 @@ func TestLeaseLibzmqReqRep(t *testing.T) {
 		})
 	}
 }
+
+// TestLeasePollerAndRecv: a Poller waiting on a REP (with short timeouts,
+// in a loop) while a blocking Recv on the same socket answers a stream of
+// requests: the Recv gets every request once, in order, and nothing hangs.
+func TestLeasePollerAndRecv(t *testing.T) {
+	const n = 300
+	rep := newSock(t, Rep, Options{})
+	dealer := newSock(t, Dealer, Options{})
+	if err := dealer.Connect(bindLocal(t, rep)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p := NewPoller()
+		p.Add(rep, PollIn)
+		for ctx.Err() == nil {
+			pctx, pcancel := context.WithTimeout(ctx, 200*time.Microsecond)
+			p.Wait(pctx)
+			pcancel()
+		}
+	}()
+	errc := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range n {
+			m, err := rep.Recv(ctx)
+			if err != nil {
+				errc <- fmt.Errorf("REP recv %d: %w", i, err)
+				return
+			}
+			if !framesEqual(m.Frames, [][]byte{leaseBody(i)}) {
+				errc <- fmt.Errorf("request %d: %s", i, describe(m.Frames))
+				return
+			}
+			if err := rep.Send(ctx, m.Frames); err != nil {
+				errc <- err
+				return
+			}
+		}
+	}()
+	r := rand.New(rand.NewPCG(7, 8))
+	for i := range n {
+		if err := dealer.Send(ctx, [][]byte{{}, leaseBody(i)}); err != nil {
+			t.Fatal(err)
+		}
+		m, err := dealer.Recv(ctx)
+		if err != nil {
+			select {
+			case err := <-errc:
+				t.Fatal(err)
+			default:
+			}
+			t.Fatalf("reply %d: %v", i, err)
+		}
+		if !framesEqual(m.Frames, [][]byte{{}, leaseBody(i)}) {
+			t.Fatalf("reply %d: %s", i, describe(m.Frames))
+		}
+		jitter(r, time.Millisecond)
+	}
+}
+
+// TestLeaseReqRelaxedCorrelate: a relaxed, correlating REQ whose Recvs
+// time out and which then sends anew gets the reply to its last request
+// only, whether the stale replies come before or while its Recv reads.
+func TestLeaseReqRelaxedCorrelate(t *testing.T) {
+	router := newSock(t, Router, Options{})
+	req := newSock(t, Req, Options{ReqRelaxed: true, ReqCorrelate: true})
+	if err := req.Connect(bindLocal(t, router)); err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	r := rand.New(rand.NewPCG(9, 10))
+	for round := range 100 {
+		var reqs [][][]byte
+		tries := 1 + r.IntN(3)
+		for k := range tries {
+			if err := req.Send(ctx, [][]byte{[]byte(fmt.Sprint(round, "/", k))}); err != nil {
+				t.Fatal(err)
+			}
+			m, err := router.Recv(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			reqs = append(reqs, m.Frames)
+			if k < tries-1 {
+				rctx, cancel := context.WithTimeout(ctx, time.Duration(r.IntN(200))*time.Microsecond)
+				if m, err := req.Recv(rctx); err == nil {
+					t.Fatalf("round %d: REQ got %q before any reply", round, m.Frames)
+				}
+				cancel()
+			}
+		}
+		got := recvAsync(req, ctx)
+		for _, m := range reqs { // replies to all, the stale first
+			if err := router.Send(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+			jitter(r, 200*time.Microsecond)
+		}
+		res := waitRecv(t, got)
+		if want := fmt.Sprint(round, "/", tries-1); res.err != nil || string(res.m.Frames[0]) != want {
+			t.Fatalf("round %d: REQ got %q, %v; want %q", round, res.m.Frames, res.err, want)
+		}
+	}
+}

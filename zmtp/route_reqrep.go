@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 
 	"github.com/zmtp-go/zmtp/frame"
 )
@@ -331,13 +332,16 @@ func (r *idRouter) envelope(m [][]byte) [][]byte {
 // puts it on the reply.
 type repRouter struct {
 	*idRouter
-	pending bool
+	// pending: a request was received and not yet answered. Recv sets
+	// it (under the socket's receive lock) and Send clears it (under
+	// the send lock); a Poller reads it under either.
+	pending atomic.Bool
 	env     [][]byte // routing frames and the delimiter of the request
 	from    *pipe
 }
 
 func (r *repRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, error) {
-	if r.pending {
+	if r.pending.Load() {
 		return nil, nil, ErrState
 	}
 	var split int
@@ -355,28 +359,30 @@ func (r *repRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, e
 	if err != nil {
 		return nil, nil, err
 	}
-	r.pending, r.from = true, p
+	r.from = p
 	r.env = append(r.env[:0], m[:split]...)
+	r.pending.Store(true) // after env and from, which Send reads
 	return m[split:], p, nil
 }
 
 func (r *repRouter) readyToRecv() bool {
-	return !r.pending && r.s.anyQueued(func(m [][]byte) bool {
+	return !r.pending.Load() && r.s.anyQueued(func(m [][]byte) bool {
 		i := slices.IndexFunc(m, func(f []byte) bool { return len(f) == 0 })
 		return i >= 0 && i+1 < len(m)
 	})
 }
 
-func (r *repRouter) readyToSend() bool { return r.pending }
+func (r *repRouter) readyToSend() bool { return r.pending.Load() }
 
 func (r *repRouter) send(ctx context.Context, msg [][]byte, nonblock bool) error {
-	if !r.pending {
+	if !r.pending.Load() {
 		return ErrState
 	}
-	r.pending = false
 	out := make([][]byte, 0, len(r.env)+len(msg))
 	out = append(append(out, r.env...), msg...)
-	if r.from.gone.Load() || !r.from.trySend(out) {
+	from := r.from
+	r.pending.Store(false) // after env and from are read: a Recv may now set them
+	if from.gone.Load() || !from.trySend(out) {
 		r.s.dropped.Add(1) // the requester left, or has no room: dropped, as libzmq does
 	}
 	return nil
