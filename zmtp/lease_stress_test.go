@@ -644,3 +644,83 @@ func TestLeaseReqRelaxedCorrelate(t *testing.T) {
 		}
 	}
 }
+
+// TestLeasePeersComeAndGo: a REP answering, with short Recv timeouts, one
+// REQ whose connection its Recvs read themselves, while a second REQ
+// connects and the first leaves: each REQ gets its own replies, all of
+// them, in order.
+func TestLeasePeersComeAndGo(t *testing.T) {
+	const n = 200
+	rep := newSock(t, Rep, Options{})
+	ep := bindLocal(t, rep)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	errc := make(chan error, 2)
+	started := make(chan struct{})
+	client := func(name string, first bool) {
+		req, err := NewSocket(Req, Options{Linger: NoLinger})
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer req.Close()
+		if err := req.Connect(ep); err != nil {
+			errc <- err
+			return
+		}
+		for i := range n {
+			if first && i == n/4 {
+				close(started)
+			}
+			body := append([]byte(name), leaseBody(i)...)
+			if err := req.Send(ctx, [][]byte{body}); err != nil {
+				errc <- fmt.Errorf("%s send %d: %w", name, i, err)
+				return
+			}
+			m, err := req.Recv(ctx)
+			if err != nil {
+				errc <- fmt.Errorf("%s recv %d: %w", name, i, err)
+				return
+			}
+			if !framesEqual(m.Frames, [][]byte{body}) {
+				errc <- fmt.Errorf("%s reply %d: %s", name, i, describe(m.Frames))
+				return
+			}
+		}
+		errc <- nil
+	}
+	go client("a", true)
+	go func() {
+		select {
+		case <-started:
+			client("b", false)
+		case <-ctx.Done():
+			errc <- ctx.Err()
+		}
+	}()
+	r := rand.New(rand.NewPCG(11, 12))
+	done := 0
+	for done < 2 {
+		select {
+		case err := <-errc:
+			if err != nil {
+				t.Fatal(err)
+			}
+			done++
+			continue
+		default:
+		}
+		rctx, rcancel := context.WithTimeout(ctx, time.Duration(1+r.IntN(300))*time.Microsecond)
+		m, err := rep.Recv(rctx)
+		rcancel()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rep.Send(ctx, m.Frames); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
