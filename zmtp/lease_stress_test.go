@@ -724,3 +724,56 @@ func TestLeasePeersComeAndGo(t *testing.T) {
 		}
 	}
 }
+
+// TestReqPollerBesideSendRecv: a Poller watching a REQ from another
+// goroutine while the REQ sends requests and receives replies (with
+// ReqRelaxed and ReqCorrelate, a Send may also replace the request a Recv
+// waits for): the request state is read and written without a data race
+// (go test -race), and every reply arrives.
+func TestReqPollerBesideSendRecv(t *testing.T) {
+	for _, o := range []Options{{}, {ReqRelaxed: true, ReqCorrelate: true}} {
+		const n = 300
+		rep := newSock(t, Rep, Options{})
+		req := newSock(t, Req, o)
+		if err := req.Connect(bindLocal(t, rep)); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(testCtx(t))
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			p := NewPoller()
+			p.Add(req, PollIn|PollOut)
+			for ctx.Err() == nil {
+				pctx, pcancel := context.WithTimeout(ctx, 200*time.Microsecond)
+				p.Wait(pctx)
+				pcancel()
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				m, err := rep.Recv(ctx)
+				if err != nil {
+					return
+				}
+				rep.Send(ctx, m.Frames)
+			}
+		}()
+		for i := range n {
+			if err := req.Send(ctx, [][]byte{leaseBody(i)}); err != nil {
+				t.Fatal(err)
+			}
+			m, err := req.Recv(ctx)
+			if err != nil {
+				t.Fatalf("reply %d: %v", i, err)
+			}
+			if !framesEqual(m.Frames, [][]byte{leaseBody(i)}) {
+				t.Fatalf("reply %d: %s", i, describe(m.Frames))
+			}
+		}
+		cancel()
+		wg.Wait()
+	}
+}

@@ -20,19 +20,29 @@ var errHandedOver = errors.New("zmtp: routing id handed over to a new peer")
 // send-receive alternation.
 type reqRouter struct {
 	basic
-	waiting bool   // a request is out, the reply not yet received
-	to      *pipe  // the pipe the request went to
-	id      uint32 // request id with ReqCorrelate
+	// out is the request out, nil when none is (its reply received):
+	// Send sets it (under the socket's send lock), Recv clears it (under
+	// the receive lock), and a Recv's filter and Pollers read it, which
+	// with ReqRelaxed may happen while a Send replaces it.
+	out    atomic.Pointer[reqOut]
+	nextID uint32 // the last request id with ReqCorrelate; Send only
+}
+
+// reqOut is a request sent: the pipe it went to and its id.
+type reqOut struct {
+	to *pipe
+	id uint32
 }
 
 func (r *reqRouter) send(ctx context.Context, msg [][]byte, nonblock bool) error {
-	if r.waiting && !r.s.options().ReqRelaxed {
+	if r.out.Load() != nil && !r.s.options().ReqRelaxed {
 		return ErrState
 	}
 	env := make([][]byte, 0, len(msg)+2)
+	id := r.nextID
 	if r.s.options().ReqCorrelate {
-		r.id++
-		env = append(env, binary.BigEndian.AppendUint32(nil, r.id))
+		id++
+		env = append(env, binary.BigEndian.AppendUint32(nil, id))
 	}
 	env = append(env, []byte{})
 	env = append(env, msg...)
@@ -40,22 +50,31 @@ func (r *reqRouter) send(ctx context.Context, msg [][]byte, nonblock bool) error
 	if err != nil {
 		return err
 	}
-	r.waiting, r.to = true, p
+	r.nextID = id
+	r.out.Store(&reqOut{to: p, id: id})
 	return nil
 }
 
 func (r *reqRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, error) {
-	if !r.waiting {
+	if r.out.Load() == nil {
 		return nil, nil, ErrState
 	}
+	var answered *reqOut
 	m, p, err := r.fq.recv(ctx, r.s, nonblock, func(p *pipe, m [][]byte) bool {
-		// Replies from other peers, and malformed ones, are dropped.
-		return p == r.to && r.envelopeOK(m)
+		// Replies from other peers, to other requests, and malformed
+		// ones, are dropped.
+		o := r.out.Load()
+		if o == nil || p != o.to || !r.envelopeOK(m, o.id) {
+			return false
+		}
+		answered = o
+		return true
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	r.waiting = false
+	// A request sent meanwhile (ReqRelaxed) stays out.
+	r.out.CompareAndSwap(answered, nil)
 	skip := 1
 	if r.s.options().ReqCorrelate {
 		skip = 2
@@ -64,19 +83,21 @@ func (r *reqRouter) recv(ctx context.Context, nonblock bool) ([][]byte, *pipe, e
 }
 
 func (r *reqRouter) readyToRecv() bool {
-	if !r.waiting || r.to == nil {
+	o := r.out.Load()
+	if o == nil || o.to == nil {
 		return false
 	}
-	return r.to.headWhere(r.envelopeOK)
+	return o.to.headWhere(func(m [][]byte) bool { return r.envelopeOK(m, o.id) })
 }
 
 func (r *reqRouter) readyToSend() bool {
-	return (!r.waiting || r.s.options().ReqRelaxed) && r.s.anyRoom(false)
+	return (r.out.Load() == nil || r.s.options().ReqRelaxed) && r.s.anyRoom(false)
 }
 
-func (r *reqRouter) envelopeOK(m [][]byte) bool {
+// envelopeOK reports whether m is a well-formed reply to request id.
+func (r *reqRouter) envelopeOK(m [][]byte, id uint32) bool {
 	if r.s.options().ReqCorrelate {
-		return len(m) >= 3 && len(m[0]) == 4 && binary.BigEndian.Uint32(m[0]) == r.id && len(m[1]) == 0
+		return len(m) >= 3 && len(m[0]) == 4 && binary.BigEndian.Uint32(m[0]) == id && len(m[1]) == 0
 	}
 	return len(m) >= 2 && len(m[0]) == 0
 }
