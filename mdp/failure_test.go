@@ -32,6 +32,9 @@ func TestHandlerFailure(t *testing.T) {
 	if err != nil || frames(r) != `["ok"]` {
 		t.Fatalf("flaky: %s %v", frames(r), err)
 	}
+	// The worker counts its reply once sent: the client may have it
+	// first.
+	eventually(t, "the worker's reply counted", func() bool { return wk.Stats().Replies == 1 })
 	if s := wk.Stats(); s.Connects != 2 || s.Abandoned != 1 || s.Replies != 1 {
 		t.Errorf("worker %+v after flaky", s)
 	}
