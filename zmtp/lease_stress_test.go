@@ -549,16 +549,7 @@ func TestLeasePollerAndRecv(t *testing.T) {
 	defer wg.Wait()
 	defer cancel()
 	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		p := NewPoller()
-		p.Add(rep, PollIn)
-		for ctx.Err() == nil {
-			pctx, pcancel := context.WithTimeout(ctx, 200*time.Microsecond)
-			p.Wait(pctx)
-			pcancel()
-		}
-	}()
+	go pollLoop(ctx, &wg, rep, PollIn)
 	errc := make(chan error, 1)
 	wg.Add(1)
 	go func() {
@@ -741,16 +732,7 @@ func TestReqPollerBesideSendRecv(t *testing.T) {
 		ctx, cancel := context.WithCancel(testCtx(t))
 		var wg sync.WaitGroup
 		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			p := NewPoller()
-			p.Add(req, PollIn|PollOut)
-			for ctx.Err() == nil {
-				pctx, pcancel := context.WithTimeout(ctx, 200*time.Microsecond)
-				p.Wait(pctx)
-				pcancel()
-			}
-		}()
+		go pollLoop(ctx, &wg, req, PollIn|PollOut)
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
@@ -775,5 +757,18 @@ func TestReqPollerBesideSendRecv(t *testing.T) {
 		}
 		cancel()
 		wg.Wait()
+	}
+}
+
+// pollLoop waits with a Poller on s for ev, with short timeouts, again and
+// again until ctx ends, beside what the test does with s; then wg.Done.
+func pollLoop(ctx context.Context, wg *sync.WaitGroup, s *Socket, ev Events) {
+	defer wg.Done()
+	p := NewPoller()
+	p.Add(s, ev)
+	for ctx.Err() == nil {
+		pctx, cancel := context.WithTimeout(ctx, 200*time.Microsecond)
+		p.Wait(pctx)
+		cancel()
 	}
 }
